@@ -1,0 +1,27 @@
+"""adoptsim — agent-based simulation of AI adoption by Flemish SMEs, with Belgium and the
+Netherlands as comparison populations, under subsidy, training, coaching and AI Act levers."""
+
+from adoptsim.errors import AdoptsimError, ScenarioError
+from adoptsim.model import AdoptionModel, FirmAgent
+from adoptsim.rules import AdoptionRule, BassRule, LogitRule, StepContext, register_rule
+from adoptsim.scenario import Scenario, builtin_scenarios, load_scenario
+from adoptsim.simulate import SimulationResult, simulate
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AdoptionModel",
+    "AdoptionRule",
+    "AdoptsimError",
+    "BassRule",
+    "FirmAgent",
+    "LogitRule",
+    "Scenario",
+    "ScenarioError",
+    "SimulationResult",
+    "StepContext",
+    "builtin_scenarios",
+    "load_scenario",
+    "register_rule",
+    "simulate",
+]

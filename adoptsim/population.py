@@ -1,0 +1,159 @@
+"""Synthetic firms: one array per attribute, drawn from the fitted joint table.
+
+Agents are allocated to size classes in proportion to the square root of the firm count
+(stratified sampling), so the few large firms — where adoption differs most — are represented by
+enough agents; every agent carries a ``weight`` (firms it stands for) and every share is weighted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from adoptsim.population_tables import assumptions, ipf, joint_table, region_codes
+from adoptsim.taxonomy import BARRIERS, SECTORS, SIZE_CLASSES, SIZE_LABELS
+
+
+@dataclass
+class Firms:
+    """Columnar firm state shared by the model, the rules and the recorder.
+
+    Attributes:
+        sector: index into :data:`adoptsim.taxonomy.SECTORS` (int8).
+        employees: persons employed, integer inside the size class (int32).
+        size: index into :data:`adoptsim.taxonomy.SIZE_CLASSES` (int8), derived from employees.
+        region: index into :data:`adoptsim.taxonomy.REGIONS` (int8).
+        maturity: latent digital maturity, standard normal (float64).
+        barriers: one boolean column per :data:`adoptsim.taxonomy.BARRIERS` entry, shape (n, 9).
+        weight: number of real firms this agent stands for (float64).
+        cell: sector × size × population-region cell of the joint table (int32).
+    """
+
+    sector: np.ndarray
+    employees: np.ndarray
+    size: np.ndarray
+    region: np.ndarray
+    maturity: np.ndarray
+    barriers: np.ndarray
+    weight: np.ndarray
+    cell: np.ndarray
+    regions: tuple[str, ...]
+
+    @property
+    def n(self) -> int:
+        """Number of agents."""
+        return int(self.sector.shape[0])
+
+
+def largest_remainder(total: int, shares: np.ndarray) -> np.ndarray:
+    """Integer allocation of ``total`` units proportional to ``shares`` (Hamilton's method)."""
+    raw = total * shares / shares.sum()
+    out = np.floor(raw).astype(np.int64)
+    remainder = total - out.sum()
+    if remainder > 0:
+        out[np.argsort(-(raw - out), kind="stable")[:remainder]] += 1
+    return out
+
+
+def allocate_agents(counts: np.ndarray, n_firms: int) -> np.ndarray:
+    """Agents per joint-table cell: size classes ∝ sqrt(firms), cells within a class ∝ firms."""
+    by_size = counts.sum(axis=(0, 2))
+    present = by_size > 0
+    if n_firms < 10 * present.sum():
+        from adoptsim.errors import ScenarioError
+
+        raise ScenarioError("population.n_firms", n_firms, f"must be >= {10 * present.sum()}")
+    per_size = largest_remainder(n_firms, np.sqrt(by_size))
+    agents = np.zeros(counts.shape, dtype=np.int64)
+    for s in np.flatnonzero(present):
+        agents[:, s, :] = largest_remainder(int(per_size[s]), counts[:, s, :].ravel()).reshape(
+            counts[:, s, :].shape
+        )
+    return agents
+
+
+def draw_employees(size: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Integer employees inside each firm's size class, p(e) ∝ e^-a (a from assumptions.csv)."""
+    a = assumptions()["within_band_exponent"]
+    cap = int(assumptions()["top_class_cap"])
+    out = np.empty(size.shape[0], dtype=np.int32)
+    u = rng.random(size.shape[0])
+    for k, (_, lo, hi) in enumerate(SIZE_CLASSES):
+        grid = np.arange(lo, min(hi, cap) + 1)
+        cdf = np.cumsum(grid.astype(float) ** -a)
+        mask = size == k
+        out[mask] = grid[np.searchsorted(cdf / cdf[-1], u[mask], side="left")]
+    return out
+
+
+def _logit_offsets(target: np.ndarray, loading: float, z: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Intercepts c_k so that the weighted mean of σ(c_k − loading·z) equals target_k."""
+    c = np.log(target / (1 - target))
+    for _ in range(50):  # Newton steps; the mean is monotone in c, converges in a few
+        p = 1.0 / (1.0 + np.exp(-(c[:, None] - loading * z[None, :])))
+        mean = p @ w / w.sum()
+        slope = (p * (1 - p)) @ w / w.sum()
+        c -= (mean - target) / slope
+    return c
+
+
+def build_population(
+    population: str,
+    n_firms: int,
+    rng: np.random.Generator,
+    *,
+    include_micro: bool = True,
+    maturity_size_loading: float = 0.3,
+    barrier_prevalence: dict[str, float] | None = None,
+    barrier_maturity_loading: float = 0.5,
+) -> Firms:
+    """Draw ``n_firms`` agents standing for the firms of ``population``.
+
+    Args:
+        population: ``flanders``, ``belgium`` or ``netherlands``.
+        n_firms: number of agents (not real firms; weights carry the real count).
+        rng: the population's own random stream.
+        include_micro: keep firms with 1–9 employees.
+        maturity_size_loading: correlation of latent maturity with log employees.
+        barrier_prevalence: initial share of firms holding each barrier.
+        barrier_maturity_loading: how much lower maturity raises every barrier's odds (logit).
+    """
+    table = joint_table(population, include_micro)
+    agents = allocate_agents(table.counts, n_firms)
+    cells = np.flatnonzero(agents.ravel())
+    per_cell = agents.ravel()[cells]
+    cell = np.repeat(cells, per_cell).astype(np.int32)
+    # Cells too small to get an agent would lose their firms: rake the covered cells back onto the
+    # table's sector and size × region margins (IPF with the uncovered cells fixed at zero).
+    covered = np.where(agents > 0, table.counts, 0.0)
+    raked = ipf(
+        covered, [((1, 2), table.counts.sum(axis=0)), ((0,), table.counts.sum(axis=(1, 2)))]
+    )
+    weight = np.repeat(raked.ravel()[cells] / per_cell, per_cell)
+    n_size, n_reg = len(SIZE_LABELS), len(table.regions)
+    sector = (cell // (n_size * n_reg)).astype(np.int8)
+    size = ((cell // n_reg) % n_size).astype(np.int8)
+    region = region_codes(table.regions)[cell % n_reg]
+
+    employees = draw_employees(size, rng)
+    log_e = np.log(employees)
+    mu = np.average(log_e, weights=weight)
+    sd = np.sqrt(np.average((log_e - mu) ** 2, weights=weight)) or 1.0
+    rho = maturity_size_loading
+    maturity = rho * (log_e - mu) / sd + np.sqrt(1 - rho**2) * rng.standard_normal(cell.shape[0])
+
+    prevalence = barrier_prevalence or {}
+    target = np.array([prevalence.get(b, 0.0) for b in BARRIERS])
+    inner = (target > 0) & (target < 1)
+    offsets = np.where(target >= 1, np.inf, -np.inf)
+    if inner.any():
+        offsets[inner] = _logit_offsets(target[inner], barrier_maturity_loading, maturity, weight)
+    p = 1.0 / (1.0 + np.exp(-(offsets[None, :] - barrier_maturity_loading * maturity[:, None])))
+    barriers = rng.random(p.shape) < p
+    return Firms(sector, employees, size, region, maturity, barriers, weight, cell, table.regions)
+
+
+def sector_labels(firms: Firms) -> np.ndarray:
+    """Sector letter of each firm (for inspection; the hot path uses indices)."""
+    return np.asarray(SECTORS)[firms.sector]

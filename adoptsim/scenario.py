@@ -1,0 +1,246 @@
+"""Scenario files (TOML): schema, loading, ``extends`` and dotted overrides, all validated.
+
+A scenario is one TOML file with the tables ``[scenario] [population] [barriers] [network] [rule]
+[levers.*] [regulation] [shocks.*]``; every table and key is optional and takes the documented
+default (population ``flanders``, rule ``logit``, network ``sector_region``). ``extends = "name"``
+starts from another scenario and overrides single values. Built-in scenarios live in the
+repository's ``scenarios/`` folder, shipped inside the wheel.
+"""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from adoptsim import schema as S
+from adoptsim.errors import AdoptsimError, ScenarioError
+from adoptsim.levers import LEVER_SPEC, REGULATION_SPEC, SHOCK_SPEC
+from adoptsim.months import parse_month
+from adoptsim.network import NETWORK_KINDS
+from adoptsim.rules import rule_class
+from adoptsim.taxonomy import BARRIERS, POPULATIONS
+
+# Initial barrier prevalence: the seed's shares among non-users (claimed AI-barometer 2022,
+# status U — unverified); attracting_staff only has a users' figure.
+SEED_BARRIER_SHARES = {
+    "knowledge_skills": 0.676,
+    "hard_to_assess": 0.634,
+    "cost_benefit": 0.574,
+    "financing": 0.325,
+    "incompatibility": 0.439,
+    "data_quality": 0.424,
+    "knowledge_partner": 0.480,
+    "legal_ethical": 0.185,
+    "attracting_staff": 0.536,
+}
+
+SPEC: dict = {
+    "scenario": {
+        "name": S.text("unnamed", "short name used in result tables"),
+        "description": S.text("", "one line"),
+        "rationale": S.text("", "why this scenario, with sources"),
+        "start": S.month("2019-01", "first simulated month (state recorded at its start)"),
+        "end": S.month("2028-12", "last simulated month"),
+    },
+    "population": {
+        "name": S.choice("flanders", tuple(POPULATIONS), "which firms are simulated"),
+        "include_micro": S.flag(True, "include firms with 1–9 employees"),
+        "n_firms": S.integer(20000, 100, 50_000_000, "default number of agents", "agents"),
+        "initial_adopters": S.share(0.0, "share of firms using AI at the start month"),
+        "initial_at_scale": S.share(0.0, "share of *users* at scale at the start month"),
+        "maturity_size_loading": S.number(
+            0.3, -0.99, 0.99, "correlation of maturity with log employees (E)"
+        ),
+    },
+    "barriers": {
+        "prevalence": {
+            b: S.share(
+                SEED_BARRIER_SHARES[b], "initial share of firms", source="seed document, status U"
+            )
+            for b in BARRIERS
+        },
+        "maturity_loading": S.number(0.5, -5, 5, "logit effect of −1 sd maturity on barriers (E)"),
+    },
+    "network": {
+        "kind": S.choice("sector_region", NETWORK_KINDS, "peer network"),
+        "mean_degree": S.number(10.0, 0, 1000, "mean number of peers", "peers"),
+        "within_share": S.share(0.7, "share of ties inside the sector × region block (E)"),
+        "size_exponent": S.number(0.3, 0, 3, "degree ∝ employees^x: larger firms more connected"),
+    },
+    "levers": LEVER_SPEC,
+    "regulation": REGULATION_SPEC,
+    "shocks": SHOCK_SPEC,
+}
+TOP_KEYS = (*SPEC, "rule", "extends")
+
+
+class ScenarioFileError(AdoptsimError):
+    """A scenario file cannot be read or is not valid TOML."""
+
+
+def scenario_dirs() -> list[Path]:
+    """Where built-in scenarios are looked for: inside the wheel, then the source checkout."""
+    here = Path(__file__).resolve().parent
+    return [p for p in (here / "scenarios", here.parent / "scenarios") if p.is_dir()]
+
+
+def builtin_scenarios() -> list[str]:
+    """Names of the built-in scenarios."""
+    names = {p.stem for d in scenario_dirs() for p in d.glob("*.toml")}
+    return sorted(names)
+
+
+def _resolve(name_or_path: str | Path) -> Path:
+    path = Path(name_or_path)
+    if path.suffix == ".toml" or path.exists():
+        if not path.is_file():
+            raise ScenarioError("scenario", str(name_or_path), "no such file")
+        return path
+    for d in scenario_dirs():
+        if (d / f"{name_or_path}.toml").is_file():
+            return d / f"{name_or_path}.toml"
+    raise ScenarioError(
+        "scenario",
+        str(name_or_path),
+        f"unknown scenario; built-in: {', '.join(builtin_scenarios())}",
+    )
+
+
+def read_toml(path: Path) -> dict:
+    """Parse a TOML file, turning syntax errors into one readable line."""
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioFileError(f"{path}: not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ScenarioFileError(f"{path}: cannot be read: {exc.strerror}") from None
+
+
+def deep_merge(base: dict, override: dict) -> dict:
+    """``base`` with ``override`` laid over it, table by table (override wins)."""
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and key != "rule":
+            out[key] = deep_merge(out[key], value)
+        elif key == "rule" and isinstance(value, dict) and isinstance(out.get(key), dict):
+            same_kind = value.get("kind", out[key].get("kind")) == out[key].get("kind")
+            out[key] = deep_merge(out[key], value) if same_kind else copy.deepcopy(value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _raw_with_parents(path: Path, seen: tuple[Path, ...] = ()) -> dict:
+    raw = read_toml(path)
+    parent = raw.pop("extends", None)
+    if parent is None:
+        return raw
+    if not isinstance(parent, str):
+        raise ScenarioError("extends", parent, "must be a scenario name or path")
+    parent_path = _resolve(parent if not parent.endswith(".toml") else path.parent / parent)
+    if parent_path.resolve() in seen:
+        raise ScenarioError("extends", parent, "scenarios extend each other in a cycle")
+    return deep_merge(_raw_with_parents(parent_path, (*seen, path.resolve())), raw)
+
+
+def validate(raw: dict) -> dict:
+    """Validate a whole raw scenario dict; returns the filled-in, typed form."""
+    if not isinstance(raw, dict):
+        raise ScenarioError("scenario file", raw, "must be a table of tables")
+    unknown = [k for k in raw if k not in TOP_KEYS]
+    if unknown:
+        raise ScenarioError(
+            unknown[0], raw[unknown[0]], f"unknown table; allowed: {', '.join(TOP_KEYS)}"
+        )
+    data = S.validate_table({k: v for k, v in raw.items() if k in SPEC}, SPEC, "")
+    rule = raw.get("rule", {})
+    if not isinstance(rule, dict):
+        raise ScenarioError("rule", rule, "must be a table")
+    kind = rule.get("kind", "logit")
+    params = S.validate_table(
+        {k: v for k, v in rule.items() if k != "kind"}, rule_class(kind).PARAMS, "rule"
+    )
+    data["rule"] = {"kind": kind, **params}
+    start = parse_month(data["scenario"]["start"], "scenario.start")
+    end = parse_month(data["scenario"]["end"], "scenario.end")
+    if end <= start:
+        raise ScenarioError(
+            "scenario.end",
+            data["scenario"]["end"],
+            f"must be after scenario.start ({data['scenario']['start']})",
+        )
+    return data
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A validated scenario. ``raw`` is what the files said; ``data`` is typed with defaults."""
+
+    raw: dict
+    data: dict
+    origin: str = "<dict>"
+
+    @classmethod
+    def from_dict(cls, raw: dict, origin: str = "<dict>") -> Scenario:
+        """Validate a raw scenario dict (as read from TOML)."""
+        raw = copy.deepcopy(raw)
+        parent = raw.pop("extends", None)
+        if parent is not None:
+            raw = deep_merge(_raw_with_parents(_resolve(parent)), raw)
+        return cls(raw, validate(raw), origin)
+
+    @property
+    def name(self) -> str:
+        """The scenario's short name."""
+        return self.data["scenario"]["name"]
+
+    @property
+    def start(self) -> int:
+        """First month (month index)."""
+        return parse_month(self.data["scenario"]["start"])
+
+    @property
+    def end(self) -> int:
+        """Last month (month index)."""
+        return parse_month(self.data["scenario"]["end"])
+
+    def get(self, dotted: str) -> Any:
+        """The validated value at a dotted key such as ``rule.q``."""
+        node: Any = self.data
+        for part in dotted.split("."):
+            if not isinstance(node, dict) or part not in node:
+                raise ScenarioError(dotted, None, "no such key in the scenario")
+            node = node[part]
+        return node
+
+    def with_overrides(self, overrides: dict[str, Any]) -> Scenario:
+        """A new scenario with dotted keys (``"levers.kmo_portefeuille.take_up"``) replaced."""
+        raw = copy.deepcopy(self.raw)
+        for dotted, value in overrides.items():
+            parts = dotted.split(".")
+            node = raw
+            for part in parts[:-1]:
+                node = node.setdefault(part, {})
+                if not isinstance(node, dict):
+                    raise ScenarioError(dotted, value, "its parent is not a table")
+            node[parts[-1]] = value.to_toml() if hasattr(value, "to_toml") else value
+        return Scenario(raw, validate(raw), self.origin)
+
+
+def load_scenario(name_or_path: str | Path) -> Scenario:
+    """Load a built-in scenario by name (e.g. ``"baseline"``) or a TOML file by path.
+
+    Raises:
+        ScenarioError: unknown name or an invalid value (the message names the field).
+        ScenarioFileError: the file is not valid TOML.
+    """
+    if isinstance(name_or_path, Scenario):
+        return name_or_path
+    path = _resolve(name_or_path)
+    raw = _raw_with_parents(path)
+    raw.setdefault("scenario", {}).setdefault("name", path.stem)
+    return Scenario(raw, validate(raw), str(path))
