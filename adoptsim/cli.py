@@ -67,12 +67,17 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """Argument errors in one line (``adoptsim: error: ...``), exit code 2, like value errors."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``adoptsim`` argument parser."""
-    parser = argparse.ArgumentParser(
-        prog="adoptsim", description="AI adoption by Flemish SMEs, agent-based."
-    )
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(prog="adoptsim", description="AI adoption by Flemish SMEs, agent-based.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     run = sub.add_parser("run", help="simulate a scenario to its end (table + fan chart)")
     run.add_argument("scenario", help="built-in scenario name or path to a TOML file")
     run.add_argument("--firms", type=_positive_int, default=None, help="number of agents")
