@@ -31,6 +31,7 @@ ADOPTION_COLUMNS = [
     "segment",
     "adopters_share",
     "at_scale_share",
+    "draw",
 ]
 
 
@@ -41,7 +42,8 @@ class CellRecord:
     ``users[t, c]`` and ``at_scale[t, c]`` are weighted counts in month ``months[t]`` and cell
     ``c = (sector · n_bands + band) · n_regions + region``; ``firms[c]`` is the cell's weight.
     ``barriers[month]`` holds, for months asked for, weighted barrier counts by
-    (region, state, barrier) and ``state_weight[month]`` the weight by (region, state).
+    (region, state, employees >= 10, barrier) and ``state_weight[month]`` the weight by
+    (region, state, employees >= 10).
     """
 
     months: np.ndarray
@@ -51,6 +53,7 @@ class CellRecord:
     at_scale: np.ndarray
     barriers: dict[int, np.ndarray] = field(default_factory=dict)
     state_weight: dict[int, np.ndarray] = field(default_factory=dict)
+    draw: int = -1
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -96,6 +99,7 @@ class Recorder:
         self.n_cells = len(SECTORS) * len(RECORD_BANDS) * self.n_regions
         self.weight = firms.weight
         self.region_local = region_local
+        self.ten_plus = (firms.employees >= 10).astype(np.int64)
         self.months = np.array(list(months))
         self.users = np.zeros((len(self.months), self.n_cells))
         self.at_scale = np.zeros((len(self.months), self.n_cells))
@@ -114,8 +118,8 @@ class Recorder:
         )
         month = int(self.months[t])
         if month in self.barrier_months:
-            group = self.region_local * 3 + state
-            n_groups = self.n_regions * 3
+            group = (self.region_local * 3 + state) * 2 + self.ten_plus
+            n_groups = self.n_regions * 6
             counts = np.stack(
                 [
                     np.bincount(group, weights=self.weight * barriers[:, k], minlength=n_groups)
@@ -123,10 +127,10 @@ class Recorder:
                 ],
                 1,
             )
-            self.barriers[month] = counts.reshape(self.n_regions, 3, len(BARRIERS))
+            self.barriers[month] = counts.reshape(self.n_regions, 3, 2, len(BARRIERS))
             self.state_weight[month] = np.bincount(
                 group, weights=self.weight, minlength=n_groups
-            ).reshape(self.n_regions, 3)
+            ).reshape(self.n_regions, 3, 2)
 
     def result(self) -> CellRecord:
         """The finished record."""

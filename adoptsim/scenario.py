@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -71,6 +72,13 @@ SPEC: dict = {
         "size_exponent": S.number(0.3, 0, 3, "degree ∝ employees^x: larger firms more connected"),
     },
     "levers": LEVER_SPEC,
+    "calibration": {
+        "posterior": S.choice(
+            "none",
+            ("none", "flanders", "netherlands"),
+            "shipped posterior whose parameter draws replications use",
+        ),
+    },
     "regulation": REGULATION_SPEC,
     "shocks": SHOCK_SPEC,
 }
@@ -120,6 +128,16 @@ def read_toml(path: Path) -> dict:
         raise ScenarioFileError(f"{path}: cannot be read: {exc.strerror}") from None
 
 
+def _same_rule(a: object, b: object) -> bool:
+    """Whether two ``rule.kind`` values name the same rule class (a registered name or a path)."""
+    if a == b:
+        return True
+    try:
+        return rule_class(a or "logit") is rule_class(b or "logit")
+    except ScenarioError:
+        return False
+
+
 def deep_merge(base: dict, override: dict) -> dict:
     """``base`` with ``override`` laid over it, table by table (override wins)."""
     out = copy.deepcopy(base)
@@ -127,24 +145,47 @@ def deep_merge(base: dict, override: dict) -> dict:
         if isinstance(value, dict) and isinstance(out.get(key), dict) and key != "rule":
             out[key] = deep_merge(out[key], value)
         elif key == "rule" and isinstance(value, dict) and isinstance(out.get(key), dict):
-            same_kind = value.get("kind", out[key].get("kind")) == out[key].get("kind")
+            same_kind = _same_rule(value.get("kind", out[key].get("kind")), out[key].get("kind"))
             out[key] = deep_merge(out[key], value) if same_kind else copy.deepcopy(value)
         else:
             out[key] = copy.deepcopy(value)
     return out
 
 
-def _raw_with_parents(path: Path, seen: tuple[Path, ...] = ()) -> dict:
+def _layers_of(path: Path, seen: tuple[Path, ...] = ()) -> list[dict]:
+    """The raw tables of a scenario file and of the files it extends, root first."""
     raw = read_toml(path)
     parent = raw.pop("extends", None)
     if parent is None:
-        return raw
+        return [raw]
     if not isinstance(parent, str):
         raise ScenarioError("extends", parent, "must be a scenario name or path")
     parent_path = _resolve(parent if not parent.endswith(".toml") else path.parent / parent)
-    if parent_path.resolve() in seen:
+    if parent_path.resolve() in (*seen, path.resolve()):
         raise ScenarioError("extends", parent, "scenarios extend each other in a cycle")
-    return deep_merge(_raw_with_parents(parent_path, (*seen, path.resolve())), raw)
+    return [*_layers_of(parent_path, (*seen, path.resolve())), raw]
+
+
+def merge_layers(layers: Iterable[dict]) -> dict:
+    """Lay raw tables over each other in order (later wins, table by table)."""
+    out: dict = {}
+    for layer in layers:
+        out = deep_merge(out, layer)
+    return out
+
+
+def nest(dotted: dict[str, Any]) -> dict:
+    """``{"rule.q": 0.1}`` → ``{"rule": {"q": 0.1}}`` (schedules written back in file form)."""
+    out: dict = {}
+    for key, value in dotted.items():
+        parts = key.split(".")
+        node = out
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ScenarioError(key, value, "its parent is not a table")
+        node[parts[-1]] = value.to_toml() if hasattr(value, "to_toml") else value
+    return out
 
 
 def validate(raw: dict) -> dict:
@@ -178,20 +219,39 @@ def validate(raw: dict) -> dict:
 
 @dataclass(frozen=True)
 class Scenario:
-    """A validated scenario. ``raw`` is what the files said; ``data`` is typed with defaults."""
+    """A validated scenario.
 
-    raw: dict
+    ``layers`` are the raw tables as written — the root file first, then each file that extends
+    it, then every :meth:`with_overrides` — and ``data`` is their validated, typed merge with
+    defaults. Keeping layers lets a posterior draw slot in *above the root file but below
+    everything else* (:meth:`with_draw`), so a scenario's own deliberate values always win.
+    """
+
+    layers: tuple[dict, ...]
     data: dict
     origin: str = "<dict>"
 
     @classmethod
+    def from_layers(cls, layers: Iterable[dict], origin: str = "<dict>") -> Scenario:
+        """Validate a stack of raw tables."""
+        layers = tuple(copy.deepcopy(list(layers)))
+        return cls(layers, validate(merge_layers(layers)), origin)
+
+    @classmethod
     def from_dict(cls, raw: dict, origin: str = "<dict>") -> Scenario:
-        """Validate a raw scenario dict (as read from TOML)."""
+        """Validate a raw scenario dict (as read from TOML; ``extends`` is honoured)."""
         raw = copy.deepcopy(raw)
         parent = raw.pop("extends", None)
-        if parent is not None:
-            raw = deep_merge(_raw_with_parents(_resolve(parent)), raw)
-        return cls(raw, validate(raw), origin)
+        if parent is None:
+            return cls.from_layers([raw], origin)
+        if not isinstance(parent, str):
+            raise ScenarioError("extends", parent, "must be a scenario name or path")
+        return cls.from_layers([*_layers_of(_resolve(parent)), raw], origin)
+
+    @property
+    def raw(self) -> dict:
+        """The merged raw tables (what the files and overrides say, without defaults)."""
+        return merge_layers(self.layers)
 
     @property
     def name(self) -> str:
@@ -219,16 +279,11 @@ class Scenario:
 
     def with_overrides(self, overrides: dict[str, Any]) -> Scenario:
         """A new scenario with dotted keys (``"levers.kmo_portefeuille.take_up"``) replaced."""
-        raw = copy.deepcopy(self.raw)
-        for dotted, value in overrides.items():
-            parts = dotted.split(".")
-            node = raw
-            for part in parts[:-1]:
-                node = node.setdefault(part, {})
-                if not isinstance(node, dict):
-                    raise ScenarioError(dotted, value, "its parent is not a table")
-            node[parts[-1]] = value.to_toml() if hasattr(value, "to_toml") else value
-        return Scenario(raw, validate(raw), self.origin)
+        return Scenario.from_layers([*self.layers, nest(overrides)], self.origin)
+
+    def with_draw(self, draw: dict[str, Any]) -> Scenario:
+        """The scenario with a parameter draw laid just above its root file (see class doc)."""
+        return Scenario.from_layers([self.layers[0], nest(draw), *self.layers[1:]], self.origin)
 
 
 def load_scenario(name_or_path: str | Path) -> Scenario:
@@ -241,6 +296,7 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
     if isinstance(name_or_path, Scenario):
         return name_or_path
     path = _resolve(name_or_path)
-    raw = _raw_with_parents(path)
-    raw.setdefault("scenario", {}).setdefault("name", path.stem)
-    return Scenario(raw, validate(raw), str(path))
+    layers = _layers_of(path)
+    if "name" not in merge_layers(layers).get("scenario", {}):
+        layers.append({"scenario": {"name": path.stem}})
+    return Scenario.from_layers(layers, str(path))

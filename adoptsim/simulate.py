@@ -7,8 +7,10 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from adoptsim.errors import ScenarioError
 from adoptsim.model import AdoptionModel
-from adoptsim.results import ADOPTION_COLUMNS, SimulationResult, segment_table
+from adoptsim.posterior import posterior_draw, split_overrides
+from adoptsim.results import ADOPTION_COLUMNS, CellRecord, SimulationResult, segment_table
 from adoptsim.rules import AdoptionRule
 from adoptsim.scenario import Scenario, load_scenario
 
@@ -31,8 +33,19 @@ def run_replication(
     replication: int,
     rule: AdoptionRule | None = None,
     barrier_months: set[int] | None = None,
-):
-    """Run one replication to the end; returns its :class:`adoptsim.results.CellRecord`."""
+    use_posterior: bool = True,
+) -> CellRecord:
+    """Run one replication to the end; returns its :class:`adoptsim.results.CellRecord`.
+
+    If the scenario names a posterior (``[calibration] posterior``) and ``use_posterior`` is
+    true, the replication runs with posterior draw ``replication mod n_draws``
+    (:func:`adoptsim.posterior.posterior_draw`); the record's ``draw`` says which (−1: none).
+    """
+    draw_index = -1
+    posterior = scenario.data["calibration"]["posterior"]
+    if use_posterior and posterior != "none":
+        draw_index, draw = posterior_draw(posterior, replication)
+        scenario = scenario.with_draw(split_overrides(draw)[0])
     model = AdoptionModel(
         scenario,
         n_firms=n_firms,
@@ -40,7 +53,9 @@ def run_replication(
         rule=rule,
         barrier_months=barrier_months,
     )
-    return model.run()
+    record = model.run()
+    record.draw = draw_index
+    return record
 
 
 def simulate(
@@ -51,6 +66,7 @@ def simulate(
     replications: int = 1,
     rule: AdoptionRule | None = None,
     parameter_draws: Sequence[dict] | None = None,
+    use_posterior: bool = True,
     barrier_months: set[int] | None = None,
     progress: bool = False,
 ) -> SimulationResult:
@@ -62,16 +78,18 @@ def simulate(
         seed: base seed; replication r uses ``SeedSequence(seed, spawn_key=(r,))``.
         replications: number of stochastic replications.
         rule: an adoption rule object overriding the scenario's ``[rule]``.
-        parameter_draws: per replication, dotted-key overrides (e.g. posterior draws); cycled.
+        parameter_draws: per replication, dotted-key overrides (cycled); they win over the
+            scenario and over posterior draws.
+        use_posterior: draw parameters from the scenario's shipped posterior (if it names one).
         barrier_months: months (indices) at which to record barriers by state.
         progress: show a progress bar.
 
     Returns:
-        A :class:`SimulationResult`; ``.adoption`` has one row per replication × month × segment.
+        A :class:`SimulationResult`; ``.adoption`` has one row per replication × month × segment;
+        its ``draw`` column names the posterior draw used (−1: none), so bands over
+        replications are parameter + stochastic uncertainty when draws vary.
     """
-    from adoptsim.errors import ScenarioError
-
-    if not isinstance(replications, int) or replications < 1:
+    if isinstance(replications, bool) or not isinstance(replications, int) or replications < 1:
         raise ScenarioError("replications", replications, "must be a whole number >= 1")
     if n_firms is not None and (not isinstance(n_firms, int) or n_firms < 100):
         raise ScenarioError("n_firms", n_firms, "must be a whole number >= 100")
@@ -84,17 +102,18 @@ def simulate(
     records, frames, params = [], [], []
     for r in iterator:
         draw = dict(parameter_draws[r % len(parameter_draws)]) if parameter_draws else {}
-        run_sc = sc.with_overrides(draw) if draw else sc
         record = run_replication(
-            run_sc,
+            sc.with_overrides(draw) if draw else sc,
             n_firms=n_firms,
             seed=seed,
             replication=r,
             rule=rule,
             barrier_months=barrier_months,
+            use_posterior=use_posterior,
         )
         table = segment_table(record)
         table.insert(0, "replication", r)
+        table["draw"] = record.draw
         records.append(record)
         frames.append(table)
         params.append(draw)

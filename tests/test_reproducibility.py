@@ -32,7 +32,7 @@ def test_same_seed_identical_bytes_other_seed_differs(tmp_path):
     assert filecmp.cmp(a, b, shallow=False)
     assert not filecmp.cmp(a, c, shallow=False)
     header = a.read_text().splitlines()[0]
-    assert header == "replication,date,segment_type,segment,adopters_share,at_scale_share"
+    assert header == "replication,date,segment_type,segment,adopters_share,at_scale_share,draw"
 
 
 def test_replication_results_do_not_depend_on_replication_count():

@@ -1,0 +1,162 @@
+"""``adoptsim validate``: simulate with the shipped calibration and compare with every target.
+
+Each target row is observed through its survey's observation model (:mod:`adoptsim.observe`) in
+replications that each use their own posterior draw, so the simulated band (5–95 %) carries
+parameter and stochastic uncertainty. Rows that cannot be observed are kept, with the reason.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from adoptsim.calibrate import calibration_scenario, select_targets
+from adoptsim.months import format_month, parse_month
+from adoptsim.observe import Observation, load_targets, observe
+from adoptsim.posterior import GEOGRAPHIES, posterior_draw, split_overrides
+from adoptsim.simulate import run_replication
+
+FIT_COLUMNS = [
+    "id",
+    "observed",
+    "sim_mean",
+    "sim_p05",
+    "sim_p95",
+    "se",
+    "within",
+    "survey",
+    "segment_type",
+    "segment",
+    "date",
+    "status",
+    "reason",
+]
+
+
+def within_tolerance(observed: np.ndarray, sim: np.ndarray, se: np.ndarray) -> np.ndarray:
+    """The acceptance rule of the fit: |observed − simulated mean| <= max(2 se, 0.02)."""
+    return np.abs(observed - sim) <= np.maximum(2 * se, 0.02)
+
+
+def validate(
+    targets: pd.DataFrame | str | Path | None = None,
+    *,
+    replications: int = 10,
+    n_firms: int | None = None,
+    seed: int = 0,
+    progress: bool = False,
+) -> pd.DataFrame:
+    """Simulated mean and 5–95 % band for every target row (or the reason it is not observed)."""
+    table = targets if isinstance(targets, pd.DataFrame) else load_targets(targets)
+    parts = []
+    for population in GEOGRAPHIES:
+        rows, left_out = select_targets(table, population)
+        if not rows.empty:
+            parts.append(_simulate_rows(rows, population, replications, n_firms, seed, progress))
+        if not left_out.empty:
+            parts.append(left_out.assign(observed=left_out.value))
+    fit = pd.concat(parts, ignore_index=True)
+    fit["observed"] = fit["value"]
+    for col in ("sim_mean", "sim_p05", "sim_p95"):
+        if col not in fit:
+            fit[col] = np.nan
+    fit["within"] = within_tolerance(fit.observed, fit.sim_mean, fit.se) & fit.sim_mean.notna()
+    fit["reason"] = fit["reason"].fillna("")
+    order = {k: i for i, k in enumerate(table.id)}
+    fit = fit.sort_values("id", key=lambda s: s.map(order)).reset_index(drop=True)
+    return fit[FIT_COLUMNS]
+
+
+def _simulate_rows(
+    rows: pd.DataFrame,
+    population: str,
+    replications: int,
+    n_firms: int | None,
+    seed: int,
+    progress: bool,
+) -> pd.DataFrame:
+    months = rows.date.map(parse_month)
+    base = calibration_scenario(population)
+    end = max(base.end, int(months.max()))
+    start = min(base.start, int(months.min()) - 1)
+    scenario = base.with_overrides(
+        {
+            "calibration.posterior": population,
+            "scenario.end": format_month(end),
+            "scenario.start": format_month(start),
+        }
+    )
+    barrier_months = {
+        int(m)
+        for m, t in zip(months, rows.segment_type, strict=True)
+        if str(t).startswith("barrier")
+    }
+    sims = np.empty((replications, len(rows)))
+    reps = range(replications)
+    if progress:
+        from tqdm.auto import tqdm
+
+        reps = tqdm(reps, desc=f"validate {population}", unit="run")
+    for r in reps:
+        record = run_replication(
+            scenario, n_firms=n_firms, seed=seed, replication=r, barrier_months=barrier_months
+        )
+        obs = Observation().with_values(split_overrides(posterior_draw(population, r)[1])[1])
+        sims[r] = [observe(row, record, obs) for _, row in rows.iterrows()]
+    return rows.assign(
+        sim_mean=sims.mean(axis=0),
+        sim_p05=np.quantile(sims, 0.05, axis=0),
+        sim_p95=np.quantile(sims, 0.95, axis=0),
+        reason="",
+    )
+
+
+def fit_figure(fit: pd.DataFrame, path: str | Path | None = None, caption: str = ""):
+    """Observed ± 2 se (black) against the simulated 5–95 % band and mean (colour), per target."""
+    import matplotlib.pyplot as plt
+
+    shown = fit[fit.sim_mean.notna()].reset_index(drop=True)
+    fig, ax = plt.subplots(figsize=(8, 0.28 * len(shown) + 1.5))
+    y = np.arange(len(shown))[::-1]
+    colours = {"barometer": "tab:blue", "ict_survey": "tab:orange", "ict_survey_old": "tab:gray"}
+    for survey, colour in colours.items():
+        m = (shown.survey == survey).to_numpy()
+        if m.any():
+            ax.hlines(
+                y[m],
+                shown.sim_p05[m],
+                shown.sim_p95[m],
+                color=colour,
+                lw=5,
+                alpha=0.5,
+                label=f"simulated 5–95 % ({survey})",
+            )
+            ax.plot(shown.sim_mean[m], y[m], "|", color=colour, ms=12)
+    ax.errorbar(
+        shown.observed,
+        y,
+        xerr=2 * shown.se,
+        fmt="o",
+        color="k",
+        ms=3,
+        lw=1,
+        label="observed ± 2 se",
+    )
+    ax.set_yticks(
+        y,
+        [f"{i}{'' if w else '  ✗'}" for i, w in zip(shown.id, shown.within, strict=True)],
+        fontsize=7,
+    )
+    ax.set_xlabel("share")
+    ax.set_xlim(0, 1)
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right")
+    ax.set_title("Calibration fit (✗: outside max(2 se, 0.02))")
+    if caption:
+        fig.text(0.01, 0.005, caption, fontsize=6, color="0.3")
+    fig.tight_layout(rect=(0, 0.02, 1, 1))
+    if path is not None:
+        fig.savefig(path, dpi=120)
+    return fig
