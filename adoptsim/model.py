@@ -216,11 +216,21 @@ class AdoptionModel(mesa.Model):
         )
 
     def _initialise(self, adopters: float, at_scale: float) -> None:
-        """Seed the start state: shares drawn in proportion to each firm's hazards."""
+        """Seed the start state: shares drawn in proportion to each firm's hazards.
+
+        The hazards are taken with every lever, regulation and shock signal at zero and no peers,
+        so the start state depends on the firms and the rule's parameters only: scenarios that
+        differ in levers start from the same firms in the same states (common random numbers).
+        """
         u = self._draws.random((2, self.firms.n))
         if adopters <= 0:
             return
-        start, scale = self.rule.hazards(self._context())
+        n = self.firms.n
+        zeros = np.zeros(n)
+        neutral = StepContext(
+            self.month, 0, self.firms, self.state, zeros, zeros, zeros, 0.0, zeros, 0.0
+        )
+        start, scale = self.rule.hazards(neutral)
         w = self.firms.weight
         users = u[0] < _proportional(adopters, start, w)
         self.state[users] = USER

@@ -152,18 +152,42 @@ def deep_merge(base: dict, override: dict) -> dict:
     return out
 
 
-def _layers_of(path: Path, seen: tuple[Path, ...] = ()) -> list[dict]:
-    """The raw tables of a scenario file and of the files it extends, root first."""
+def _parent_chain(
+    parent: object, folder: Path | None, seen: tuple[Path, ...]
+) -> list[tuple[Path, dict]]:
+    """(file, raw table) layers of the scenario(s) named by ``extends``, root first.
+
+    ``extends`` is one name/path or a list of them. With several parents their chains are laid in
+    order and a file already laid (typically the shared root, ``baseline``) is not laid again, so
+    ``extends = ["a", "b"]`` means baseline, then a's own values, then b's own values.
+    """
+    names = parent if isinstance(parent, list) else [parent]
+    if not names or not all(isinstance(n, str) for n in names):
+        raise ScenarioError("extends", parent, "must be a scenario name or path, or a list of them")
+    chain: list[tuple[Path, dict]] = []
+    for name in names:
+        rel = folder / name if (folder is not None and name.endswith(".toml")) else name
+        path = _resolve(rel).resolve()
+        if path in seen:
+            raise ScenarioError("extends", name, "scenarios extend each other in a cycle")
+        for key, layer in _keyed_layers(path, seen):
+            if key not in {k for k, _ in chain}:
+                chain.append((key, layer))
+    return chain
+
+
+def _keyed_layers(path: Path, seen: tuple[Path, ...] = ()) -> list[tuple[Path, dict]]:
     raw = read_toml(path)
     parent = raw.pop("extends", None)
+    here = path.resolve()
     if parent is None:
-        return [raw]
-    if not isinstance(parent, str):
-        raise ScenarioError("extends", parent, "must be a scenario name or path")
-    parent_path = _resolve(parent if not parent.endswith(".toml") else path.parent / parent)
-    if parent_path.resolve() in (*seen, path.resolve()):
-        raise ScenarioError("extends", parent, "scenarios extend each other in a cycle")
-    return [*_layers_of(parent_path, (*seen, path.resolve())), raw]
+        return [(here, raw)]
+    return [*_parent_chain(parent, path.parent, (*seen, here)), (here, raw)]
+
+
+def _layers_of(path: Path) -> list[dict]:
+    """The raw tables of a scenario file and of the files it extends, root first."""
+    return [raw for _, raw in _keyed_layers(path)]
 
 
 def merge_layers(layers: Iterable[dict]) -> dict:
@@ -244,9 +268,8 @@ class Scenario:
         parent = raw.pop("extends", None)
         if parent is None:
             return cls.from_layers([raw], origin)
-        if not isinstance(parent, str):
-            raise ScenarioError("extends", parent, "must be a scenario name or path")
-        return cls.from_layers([*_layers_of(_resolve(parent)), raw], origin)
+        layers = [layer for _, layer in _parent_chain(parent, None, ())]
+        return cls.from_layers([*layers, raw], origin)
 
     @property
     def raw(self) -> dict:
