@@ -299,10 +299,30 @@ def split_rhat(draws: np.ndarray) -> np.ndarray:
     return np.sqrt(var / np.where(w > 0, w, np.inf))
 
 
+def _log_posterior(
+    emu: Emulator,
+    y: np.ndarray,
+    se2: np.ndarray,
+    weight: np.ndarray,
+    blo: np.ndarray,
+    bhi: np.ndarray,
+) -> Callable[[np.ndarray], np.ndarray]:
+    """Gaussian log-likelihood of the emulated moments (variance se² + emulator residual),
+    uniform prior on the box [blo, bhi]."""
+    like_var = se2 + emu.resid_var
+
+    def log_post(theta: np.ndarray) -> np.ndarray:
+        inside = np.all((theta >= blo) & (theta <= bhi), axis=1)
+        ll = -0.5 * np.sum(weight * (emu.predict(theta) - y) ** 2 / like_var, axis=1)
+        return np.where(inside, ll, -np.inf)
+
+    return log_post
+
+
 def _budget_plan(budget: int, d: int) -> tuple[int, int, int]:
-    """(DE population multiplier, DE generations, emulator design size) for a model-run budget."""
-    design = max(int(0.35 * budget), 2 * d + 2)
-    de_runs = max(budget - design, 2 * d)
+    """(DE population multiplier, DE generations, design size per emulator round)."""
+    design = max(int(0.2 * budget), 2 * d + 2)
+    de_runs = max(budget - 2 * design, 2 * d)
     popsize = 5 if de_runs >= 5 * d * 4 else max(1, de_runs // (3 * d))
     generations = max(1, de_runs // (popsize * d) - 1)
     return popsize, generations, design
@@ -394,7 +414,7 @@ def calibrate(
     hi = np.array([p.hi for p in params])
     d = len(params)
     popsize, generations, design_n = _budget_plan(budget, d)
-    total = 1 + popsize * d * (generations + 1) + design_n
+    total = 1 + popsize * d * (generations + 1) + 2 * design_n
 
     bar = None
     if progress:
@@ -435,27 +455,35 @@ def calibrate(
         )
         point = np.asarray(de.x)
         point_moments = evaluator.moments([point])[0]
-        half = 0.15 * (hi - lo)
-        blo, bhi = np.maximum(lo, point - half), np.minimum(hi, point + half)
-        design = blo + qmc.LatinHypercube(d=d, seed=seed).random(design_n) * (bhi - blo)
-        design_moments = np.array([m.mean(axis=0) for m in evaluator.moments(list(design))])
+        # Two emulator rounds: a box of ±15 % of each range around the optimiser's point, then a
+        # box of ±3 posterior sd around the first posterior's mean (history-matching style), so a
+        # rough optimum does not confine the posterior. Design points inside the final box from
+        # both rounds train the final emulator.
+        centre, half = point, 0.15 * (hi - lo)
+        thetas, means = [], []
+        for rnd in range(2):
+            blo, bhi = np.maximum(lo, centre - half), np.minimum(hi, centre + half)
+            design = blo + qmc.LatinHypercube(d=d, seed=seed + rnd).random(design_n) * (bhi - blo)
+            thetas.append(design)
+            means.append(np.array([m.mean(axis=0) for m in evaluator.moments(list(design))]))
+            all_theta, all_mean = np.concatenate(thetas), np.concatenate(means)
+            inside = np.all((all_theta >= blo) & (all_theta <= bhi), axis=1)
+            emu = Emulator.fit(all_theta[inside], all_mean[inside], blo, bhi)
+            rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(7, rnd)))
+            start = np.clip(centre, blo, bhi)
+            steps = mcmc_steps if rnd == 1 else max(mcmc_steps // 3, 1000)
+            chains, acceptance = metropolis(
+                _log_posterior(emu, y, se2, weight, blo, bhi), start, bhi - blo, rng, steps
+            )
+            flat = chains.reshape(-1, d)
+            centre = flat.mean(axis=0)
+            half = np.maximum(3 * flat.std(axis=0), 0.05 * (hi - lo))
     finally:
         if own_executor and pool is not None:
             pool.shutdown(cancel_futures=True)
         if bar is not None:
             bar.close()
 
-    emu = Emulator.fit(design, design_moments, blo, bhi)
-    like_var = se2 + emu.resid_var
-
-    def log_post(theta: np.ndarray) -> np.ndarray:
-        inside = np.all((theta >= blo) & (theta <= bhi), axis=1)
-        m = emu.predict(theta)
-        ll = -0.5 * np.sum(weight * (m - y) ** 2 / like_var, axis=1)
-        return np.where(inside, ll, -np.inf)
-
-    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(7,)))
-    chains, acceptance = metropolis(log_post, point, bhi - blo, rng, mcmc_steps)
     rhat = split_rhat(chains)
     flat = chains.reshape(-1, d)
     pick = rng.choice(flat.shape[0], size=min(n_draws, flat.shape[0]), replace=False)
@@ -489,7 +517,7 @@ def calibrate(
         "budget": budget,
         "evaluations": evaluator.evaluations + 1,
         "de": {"popsize": popsize, "generations": generations, "distance": float(de.fun)},
-        "design_points": design_n,
+        "design_points_per_round": design_n,
         "design_box": {
             p.name: [float(a), float(b)] for p, a, b in zip(params, blo, bhi, strict=True)
         },
