@@ -15,7 +15,13 @@ import pandas as pd
 from adoptsim.calibrate import calibration_scenario, select_targets
 from adoptsim.months import format_month, parse_month
 from adoptsim.observe import Observation, load_targets, observe
-from adoptsim.posterior import GEOGRAPHIES, posterior_draw, split_overrides
+from adoptsim.posterior import (
+    GEOGRAPHIES,
+    PARAMETERS,
+    overrides_for,
+    posterior_table,
+    split_overrides,
+)
 from adoptsim.simulate import run_replication
 
 FIT_COLUMNS = [
@@ -47,14 +53,25 @@ def validate(
     n_firms: int | None = None,
     seed: int = 0,
     progress: bool = False,
+    posteriors: dict[str, pd.DataFrame] | None = None,
 ) -> pd.DataFrame:
-    """Simulated mean and 5–95 % band for every target row (or the reason it is not observed)."""
+    """Simulated mean and 5–95 % band for every target row (or the reason it is not observed).
+
+    Args:
+        posteriors: parameter draws per population (columns as in ``posterior.csv``); default:
+            the shipped ones. Populations without draws are skipped.
+    """
     table = targets if isinstance(targets, pd.DataFrame) else load_targets(targets)
     parts = []
     for population in GEOGRAPHIES:
         rows, left_out = select_targets(table, population)
+        if posteriors is not None and population not in posteriors:
+            continue
+        draws = None if posteriors is None else posteriors[population]
         if not rows.empty:
-            parts.append(_simulate_rows(rows, population, replications, n_firms, seed, progress))
+            parts.append(
+                _simulate_rows(rows, population, replications, n_firms, seed, progress, draws)
+            )
         if not left_out.empty:
             parts.append(left_out.assign(observed=left_out.value))
     fit = pd.concat(parts, ignore_index=True)
@@ -76,16 +93,16 @@ def _simulate_rows(
     n_firms: int | None,
     seed: int,
     progress: bool,
+    draws: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
+    """Observe ``rows`` in ``replications`` runs; run r uses posterior draw r mod n_draws."""
+    draws = posterior_table(population) if draws is None else draws
     months = rows.date.map(parse_month)
     base = calibration_scenario(population)
-    end = max(base.end, int(months.max()))
-    start = min(base.start, int(months.min()) - 1)
     scenario = base.with_overrides(
         {
-            "calibration.posterior": population,
-            "scenario.end": format_month(end),
-            "scenario.start": format_month(start),
+            "scenario.end": format_month(max(base.end, int(months.max()))),
+            "scenario.start": format_month(min(base.start, int(months.min()) - 1)),
         }
     )
     barrier_months = {
@@ -100,10 +117,17 @@ def _simulate_rows(
 
         reps = tqdm(reps, desc=f"validate {population}", unit="run")
     for r in reps:
+        theta = draws.iloc[r % len(draws)].to_numpy()
+        sc_over, obs_over = split_overrides(overrides_for(PARAMETERS[population], theta))
         record = run_replication(
-            scenario, n_firms=n_firms, seed=seed, replication=r, barrier_months=barrier_months
+            scenario.with_draw(sc_over),
+            n_firms=n_firms,
+            seed=seed,
+            replication=r,
+            barrier_months=barrier_months,
+            use_posterior=False,
         )
-        obs = Observation().with_values(split_overrides(posterior_draw(population, r)[1])[1])
+        obs = Observation().with_values(obs_over)
         sims[r] = [observe(row, record, obs) for _, row in rows.iterrows()]
     return rows.assign(
         sim_mean=sims.mean(axis=0),

@@ -1,0 +1,71 @@
+"""The scenario-file reference, generated from the schema so the docs cannot drift from the code.
+
+``python -m adoptsim.reference > docs/scenario_reference.md``; a test checks the file is current.
+"""
+
+from __future__ import annotations
+
+from adoptsim import schema as S
+from adoptsim.rules import RULES
+from adoptsim.scenario import SPEC
+from adoptsim.schedule import Schedule
+
+
+def _value(spec: S.Field) -> str:
+    if spec.kind == "map":
+        return f"{spec.default:g} for each of {', '.join(spec.keys)}"
+    if spec.kind == "schedule":
+        d = S.default_of(spec, "x")
+        v = d.to_toml() if isinstance(d, Schedule) else d
+        return f"`{v}`".replace("|", "\\|")
+    if spec.kind in ("choice",):
+        return f"`{spec.default}` (one of {', '.join(spec.choices)})"
+    if spec.kind == "choices":
+        return f"`{spec.default}` (from {', '.join(spec.choices)})"
+    return f"`{spec.default}`"
+
+
+def _bounds(spec: S.Field) -> str:
+    if spec.lo is None and spec.hi is None:
+        return ""
+    lo = "" if spec.lo is None else f"{spec.lo:g}"
+    hi = "" if spec.hi is None else f"{spec.hi:g}"
+    return f"[{lo}, {hi}]"
+
+
+def _rows(table: dict, path: str) -> list[str]:
+    out = []
+    for key, spec in table.items():
+        name = f"{path}.{key}" if path else key
+        if isinstance(spec, dict):
+            out.extend(_rows(spec, name))
+            continue
+        doc = spec.doc + (f" — source: {spec.source}" if spec.source else "")
+        out.append(f"| `{name}` | {spec.kind} | {_value(spec)} | {_bounds(spec)} | {spec.unit} | "
+                   f"{doc.replace('|', '/')} |")
+    return out
+
+
+def reference_markdown() -> str:
+    """Markdown tables of every scenario key: kind, default, bounds, unit, meaning and source."""
+    head = ["| key | kind | default | bounds | unit | meaning (source) |",
+            "|---|---|---|---|---|---|"]
+    parts = [
+        "# Scenario file reference",
+        "",
+        "Generated from the schema by `python -m adoptsim.reference`; do not edit by hand.",
+        "Every table and key is optional; a missing one takes the default shown. Schedules are a",
+        'number, a table `{ "YYYY-MM" = value, ... }` (steps) or `{ ramp = { ... } }` (linear).',
+        "`extends` names a scenario (or a list of them) whose values this file overrides.",
+        "",
+    ]
+    for section, spec in SPEC.items():
+        parts += [f"## [{section}]", "", *head, *_rows(spec, section), ""]
+    for kind, cls in RULES.items():
+        parts += [f"## [rule] kind = \"{kind}\"", "", (cls.__doc__ or "").strip().splitlines()[0],
+                  "", *head, *_rows(cls.PARAMS, "rule"), ""]
+    return "\n".join(parts)
+
+
+if __name__ == "__main__":
+    print(reference_markdown())
