@@ -33,7 +33,7 @@ class Parameter:
 
 _COMMON = (
     Parameter("alpha", ("rule.alpha",), -10.0, -4.0, "start intercept (logit, per month)"),
-    Parameter("theta_genai", ("rule.theta_genai",), 0.0, 3.0, "generative-AI shock on start"),
+    Parameter("theta_genai", ("rule.theta_genai",), 0.0, 5.0, "generative-AI shock on start"),
     Parameter(
         "size_small",
         ("rule.alpha_size.10-19", "rule.alpha_size.20-49"),
