@@ -61,7 +61,8 @@ def reference_markdown() -> str:
     ]
     for section, spec in SPEC.items():
         parts += [f"## [{section}]", "", *head, *_rows(spec, section), ""]
-    for kind, cls in RULES.items():
+    builtin = {k: c for k, c in RULES.items() if c.__module__ == "adoptsim.rules"}
+    for kind, cls in builtin.items():
         parts += [f"## [rule] kind = \"{kind}\"", "", (cls.__doc__ or "").strip().splitlines()[0],
                   "", *head, *_rows(cls.PARAMS, "rule"), ""]
     return "\n".join(parts)
