@@ -115,7 +115,7 @@ class AdoptionModel(mesa.Model):
 
     Attributes:
         firms: columnar firm attributes; ``state`` (0/1/2), ``month_started`` and
-        ``month_scaled`` (months since start, −1 if not yet) are the dynamic state.
+            ``month_scaled`` (months since start, −1 if not yet) are the dynamic state.
     """
 
     def __init__(
