@@ -4,6 +4,7 @@ Netherlands as comparison populations, under subsidy, training, coaching and AI 
 from adoptsim.errors import AdoptsimError, ScenarioError
 from adoptsim.model import AdoptionModel, FirmAgent
 from adoptsim.rules import AdoptionRule, BassRule, LogitRule, StepContext, register_rule
+from adoptsim.runner import load_results, sweep
 from adoptsim.scenario import Scenario, builtin_scenarios, load_scenario
 from adoptsim.simulate import SimulationResult, simulate
 
@@ -21,7 +22,9 @@ __all__ = [
     "SimulationResult",
     "StepContext",
     "builtin_scenarios",
+    "load_results",
     "load_scenario",
     "register_rule",
     "simulate",
+    "sweep",
 ]

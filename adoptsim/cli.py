@@ -74,6 +74,30 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """Run a sweep spec into ``--out`` (resumable); exit 1 if a task failed, 130 on Ctrl-C."""
+    from adoptsim.runner import SweepInterrupted, connect_scheduler, load_sweep_spec, sweep
+
+    spec = load_sweep_spec(args.spec)  # bad specs stop here, before connecting or running
+    client = connect_scheduler(args.scheduler) if args.scheduler else None
+    try:
+        summary = sweep(
+            spec,
+            client.get_executor(pure=False) if client is not None else None,
+            out=args.out,
+            workers=args.workers,
+            progress=not args.quiet,
+        )
+    except SweepInterrupted as exc:
+        print(f"adoptsim: {exc}", file=sys.stderr)
+        return 130
+    finally:
+        if client is not None:
+            client.close()
+    print(summary.report())
+    return 1 if summary.failures else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``adoptsim`` argument parser."""
     parser = _Parser(prog="adoptsim", description="AI adoption by Flemish SMEs, agent-based.")
@@ -91,6 +115,22 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", default=None, help="output folder (default results/SCENARIO)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(func=cmd_run)
+    sw = sub.add_parser(
+        "sweep", help="run scenario × parameter point × replication tasks (resumable)"
+    )
+    sw.add_argument("spec", help="sweep spec (TOML file with a [sweep] table)")
+    sw.add_argument("--out", required=True, help="output folder (shards + manifest)")
+    where = sw.add_mutually_exclusive_group()
+    where.add_argument(
+        "--workers", type=_positive_int, default=None, help="local processes (default: all CPUs)"
+    )
+    where.add_argument(
+        "--scheduler",
+        default=None,
+        help="dask.distributed scheduler address (tcp://host:8786) or scheduler JSON file",
+    )
+    sw.add_argument("--quiet", action="store_true", help="no progress bar")
+    sw.set_defaults(func=cmd_sweep)
     return parser
 
 
