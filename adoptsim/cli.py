@@ -52,9 +52,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         progress=not args.quiet,
     )
     csv = result.save(out)
+    drawn = result.adoption["draw"].nunique() > 1
     caption = (
         f"scenario {scenario.name}, seed {args.seed}, {result.n_firms} agents, "
-        f"adoptsim {__version__}."
+        f"adoptsim {__version__}. Uncertainty: "
+        + (
+            "parameter (one posterior draw per replication) + stochastic."
+            if drawn
+            else "stochastic only."
+        )
     )
     fan_chart(result.adoption, f"AI adoption — {scenario.name}", caption, out / "adoption.png")
     last = result.adoption[(result.adoption.segment_type == "all")]
@@ -98,6 +104,144 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     return 1 if summary.failures else 0
 
 
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    """Fit a population's parameters; writes posterior.csv, fit.json, fit.csv into ``--out``."""
+    from adoptsim.calibrate import calibrate
+
+    out = Path(args.out or Path("results") / "calibration" / args.population)
+    result = calibrate(
+        args.population,
+        out=out,
+        budget=args.budget,
+        n_firms=args.firms,
+        replications=args.replications,
+        seed=args.seed,
+        workers=args.workers,
+        before=args.before,
+        progress=not args.quiet,
+    )
+    r = result.report
+    print(
+        f"calibrated {args.population}: distance {r['distance_at_point']:.2f} over "
+        f"{len(r['targets_used'])} targets, {r['evaluations']} evaluations, "
+        f"{r['runtime_s']:.0f} s; wrote {out / 'posterior.csv'} and {out / 'fit.json'}"
+    )
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """Compare the shipped calibration with every target row; writes fit.csv and fit.png."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from adoptsim import __version__
+    from adoptsim.validation import fit_figure, validate
+
+    out = Path(args.out or Path("results") / "validate")
+    out.mkdir(parents=True, exist_ok=True)
+    fit = validate(
+        args.targets,
+        replications=args.replications,
+        n_firms=args.firms,
+        seed=args.seed,
+        progress=not args.quiet,
+    )
+    fit.to_csv(out / "fit.csv", index=False, float_format="%.5g", lineterminator="\n")
+    caption = (
+        f"{args.replications} replications, each with its own posterior draw; "
+        f"seed {args.seed}; adoptsim {__version__}"
+    )
+    fit_figure(fit, out / "fit.png", caption)
+    observed = fit[fit.sim_mean.notna()]
+    for _, row in fit[fit.sim_mean.isna()].iterrows():
+        print(f"not observed: {row.id}: {row.reason}")
+    print(
+        f"{int(observed.within.sum())} of {len(observed)} observed targets within "
+        f"max(2 se, 0.02); wrote {out / 'fit.csv'} and {out / 'fit.png'}"
+    )
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Compare scenarios with common random numbers; writes comparison.csv/.png, adoption.csv."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import pandas as pd
+
+    from adoptsim import __version__
+    from adoptsim.compare import compare, comparison_figure
+
+    comp = compare(
+        args.scenarios,
+        n_firms=args.firms,
+        seed=args.seed,
+        replications=args.replications,
+        progress=not args.quiet,
+    )
+    out = Path(args.out or Path("results") / "compare")
+    out.mkdir(parents=True, exist_ok=True)
+    comp.summary.to_csv(
+        out / "comparison.csv", index=False, float_format="%.5f", lineterminator="\n"
+    )
+    comp.adoption.to_csv(
+        out / "adoption.csv", index=False, float_format="%.6f", lineterminator="\n"
+    )
+    caption = (
+        f"{args.replications} paired replications (common random numbers; each with its "
+        f"own posterior draw where the scenario names one: bands = parameter + stochastic "
+        f"uncertainty); seed {args.seed}; adoptsim {__version__}"
+    )
+    comparison_figure(comp, out / "comparison.png", caption)
+    final = comp.summary[
+        (comp.summary.segment_type == "all") & (comp.summary.date == comp.summary.date.max())
+    ]
+    for _, row in final.iterrows():
+        diff = (
+            ""
+            if pd.isna(row.diff_uses_ai_median)
+            else f"; vs {comp.reference} {100 * row.diff_uses_ai_median:+.1f} pp "
+            f"[{100 * row.diff_uses_ai_p05:+.1f}, {100 * row.diff_uses_ai_p95:+.1f}]"
+        )
+        print(f"{row.scenario}: {row.date} uses AI {row.uses_ai_median:.1%}{diff}")
+    print(f"wrote {out / 'comparison.csv'}, {out / 'comparison.png'}, {out / 'adoption.csv'}")
+    return 0
+
+
+def cmd_sensitivity(args: argparse.Namespace) -> int:
+    """Sobol or Morris analysis of one outcome; writes indices.csv/.png, convergence.csv."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from adoptsim.sensitivity import sensitivity
+
+    out = Path(args.out or Path("results") / "sensitivity" / args.scenario)
+    params = [p for p in args.params.split(",") if p] if args.params else None
+    result = sensitivity(
+        args.scenario,
+        method=args.method,
+        samples=args.samples,
+        params=params,
+        outcome=args.outcome,
+        dummy=args.dummy,
+        n_firms=args.firms,
+        replications=args.replications,
+        seed=args.seed,
+        noise=args.noise,
+        second_order=args.second_order,
+        out=out,
+        workers=args.workers,
+        progress=not args.quiet,
+    )
+    key = "ST" if args.method == "sobol" else "mu_star"
+    top = result.indices.sort_values(key, ascending=False).head(5)
+    print(f"{result.outcome} ({len(result.Y)} runs × {args.replications} replications):")
+    for _, row in top.iterrows():
+        print(f"  {row.parameter:24s} {key} = {row[key]:.3f}")
+    print(f"wrote {out / 'indices.csv'}, {out / 'indices.png'}, {out / 'convergence.csv'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``adoptsim`` argument parser."""
     parser = _Parser(prog="adoptsim", description="AI adoption by Flemish SMEs, agent-based.")
@@ -131,6 +275,62 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sw.add_argument("--quiet", action="store_true", help="no progress bar")
     sw.set_defaults(func=cmd_sweep)
+    cal = sub.add_parser("calibrate", help="fit parameters to the targets (resumable)")
+    cal.add_argument("--population", choices=("flanders", "netherlands"), required=True)
+    cal.add_argument("--budget", type=_positive_int, default=900, help="model evaluations")
+    cal.add_argument("--firms", type=_positive_int, default=None, help="agents per simulation")
+    cal.add_argument(
+        "--replications",
+        type=_positive_int,
+        default=2,
+        help="replications per evaluation (common random numbers)",
+    )
+    cal.add_argument("--seed", type=_nonneg_int, default=0)
+    cal.add_argument("--workers", type=_positive_int, default=2, help="local processes")
+    cal.add_argument(
+        "--before", default=None, help="use only targets dated before YYYY-MM (hold-out check)"
+    )
+    cal.add_argument("--out", default=None, help="output folder")
+    cal.add_argument("--quiet", action="store_true", help="no progress bar")
+    cal.set_defaults(func=cmd_calibrate)
+    val = sub.add_parser("validate", help="simulate the shipped calibration against targets")
+    val.add_argument("--targets", default=None, help="CSV in the targets schema (default: shipped)")
+    val.add_argument("--replications", type=_positive_int, default=10)
+    val.add_argument("--firms", type=_positive_int, default=None, help="agents per simulation")
+    val.add_argument("--seed", type=_nonneg_int, default=0)
+    val.add_argument("--out", default=None, help="output folder (default results/validate)")
+    val.add_argument("--quiet", action="store_true", help="no progress bar")
+    val.set_defaults(func=cmd_validate)
+    cmp_ = sub.add_parser("compare", help="compare scenarios (paired, common random numbers)")
+    cmp_.add_argument("scenarios", nargs="+", help="reference first, then the others")
+    cmp_.add_argument("--firms", type=_positive_int, default=None, help="agents per run")
+    cmp_.add_argument("--seed", type=_nonneg_int, default=0)
+    cmp_.add_argument("--replications", type=_positive_int, default=10)
+    cmp_.add_argument("--out", default=None, help="output folder (default results/compare)")
+    cmp_.add_argument("--quiet", action="store_true", help="no progress bar")
+    cmp_.set_defaults(func=cmd_compare)
+    sen = sub.add_parser("sensitivity", help="Sobol / Morris global sensitivity (SALib)")
+    sen.add_argument("scenario", help="built-in scenario name or TOML path")
+    sen.add_argument("--method", choices=("sobol", "morris"), default="sobol")
+    sen.add_argument("--samples", type=_positive_int, default=64, help="N (base samples)")
+    sen.add_argument("--params", default=None, help="comma-separated factor names (default all)")
+    sen.add_argument(
+        "--outcome",
+        default="share:2028-12",
+        help="share:YYYY-MM[:TYPE:SEGMENT] | at_scale:... | time_to:SHARE",
+    )
+    sen.add_argument("--dummy", action="store_true", help="add a do-nothing factor (noise floor)")
+    sen.add_argument("--firms", type=_positive_int, default=5000, help="agents per run")
+    sen.add_argument(
+        "--replications", type=_positive_int, default=2, help="runs averaged per sample point"
+    )
+    sen.add_argument("--noise", choices=("independent", "crn"), default="independent")
+    sen.add_argument("--second-order", action="store_true", help="Sobol second-order indices")
+    sen.add_argument("--seed", type=_nonneg_int, default=0)
+    sen.add_argument("--workers", type=_positive_int, default=None, help="local processes")
+    sen.add_argument("--out", default=None, help="output folder")
+    sen.add_argument("--quiet", action="store_true", help="no progress bar")
+    sen.set_defaults(func=cmd_sensitivity)
     return parser
 
 

@@ -1,0 +1,495 @@
+"""Global sensitivity analysis with SALib, run on the sweep machinery.
+
+Vocabulary (EMA Workbench): *uncertainties* are what we do not know (calibrated parameters, effect
+sizes), *levers* are what policy sets (reach, rates, take-up), *outcomes* what we report (share
+using AI or at scale at a date, overall or for a segment; months until a share is reached).
+
+Pipeline, the same for the model and for a test function (:func:`run_sensitivity`):
+design (SALib sample of 2N base points, so indices at N and 2N come from one design) →
+evaluate (model: a sweep — parallel, resumable, deterministic) → analyse (SALib) at N and 2N.
+
+Stochastic noise is handled explicitly: each sample point averages ``replications`` runs; with
+``noise="independent"`` (default) every point gets its own replication seeds, so model noise
+enters the output variance and a ``dummy`` factor that does nothing shows the noise floor; with
+``noise="crn"`` every point reuses the same seeds (common random numbers), which removes the
+noise's variance but freezes one noise realisation into the response.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from adoptsim.errors import ScenarioError
+from adoptsim.months import format_month, parse_month
+from adoptsim.posterior import PARAMETERS, posterior_table, split_overrides
+from adoptsim.runner import SHARD_DIR, SweepSpec, Task, sweep, task_id
+from adoptsim.scenario import Scenario, load_scenario
+
+DUMMY = "dummy"
+
+
+@dataclass(frozen=True)
+class Factor:
+    """One input of the analysis: a name, the scenario keys it sets (tied), bounds, its role."""
+
+    name: str
+    keys: tuple[str, ...]
+    lo: float
+    hi: float
+    role: str = "uncertainty"  # or "lever"
+    dist: str = "unif"
+
+    def overrides(self, value: float) -> dict[str, float]:
+        """Dotted-key overrides for one value of this factor (none for the dummy)."""
+        return {} if self.name == DUMMY else {k: float(value) for k in self.keys}
+
+
+# Levers and unfitted effect sizes with their default ranges (policy-relevant spans, E).
+LEVER_FACTORS = (
+    Factor("kmo_take_up", ("levers.kmo_portefeuille.take_up",), 0.0, 0.6, "lever"),
+    Factor("kmo_rate_small", ("levers.kmo_portefeuille.rate_small",), 0.2, 0.5, "lever"),
+    Factor(
+        "training_reach",
+        (
+            "levers.training.reach_micro",
+            "levers.training.reach_small",
+            "levers.training.reach_medium",
+        ),
+        0.0,
+        0.4,
+        "lever",
+    ),
+    Factor("literacy_user_reach", ("levers.literacy.user_reach",), 0.0, 0.9, "lever"),
+    Factor("coaching_reach", ("levers.coaching.reach",), 0.0, 0.3, "lever"),
+)
+EFFECT_FACTORS = (
+    Factor("theta_peer", ("rule.theta_peer",), 0.5, 4.0),
+    Factor("theta_subsidy", ("rule.theta_subsidy",), 0.0, 4.0),
+    Factor("mean_degree", ("network.mean_degree",), 4.0, 20.0),
+)
+
+
+def default_factors(scenario: Scenario, dummy: bool = False) -> list[Factor]:
+    """Uncertainties from the scenario's posterior (90 % interval of each calibrated parameter,
+    observation parameters excluded), unfitted effect sizes, and the levers."""
+    name = scenario.data["calibration"]["posterior"]
+    out: list[Factor] = []
+    if name != "none":
+        table = posterior_table(name)
+        for p in PARAMETERS[name]:
+            if all(k.startswith("observe.") for k in p.keys):
+                continue
+            lo, hi = np.quantile(table[p.name], [0.05, 0.95])
+            out.append(Factor(p.name, p.keys, float(lo), float(hi)))
+    out += [*EFFECT_FACTORS, *LEVER_FACTORS]
+    if dummy:
+        out.append(Factor(DUMMY, (), 0.0, 1.0, "dummy"))
+    return out
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What is measured: ``share`` / ``at_scale`` at a month (overall or a segment), or
+    ``time_to`` — months from the start until the overall share using AI reaches a level
+    (runs that never reach it count as the horizon + 1)."""
+
+    kind: str
+    date: str | None = None
+    segment_type: str = "all"
+    segment: str = "all"
+    level: float | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> Outcome:
+        """``share:2028-12``, ``at_scale:2028-12:size:10-19``, ``time_to:0.5``."""
+        parts = text.split(":")
+        if parts[0] in ("share", "at_scale") and len(parts) in (2, 4):
+            parse_month(parts[1], "outcome")
+            seg = (parts[2], parts[3]) if len(parts) == 4 else ("all", "all")
+            if seg[0] not in ("all", "sector", "size", "region"):
+                raise ScenarioError("outcome", text, "segment type must be sector, size or region")
+            return cls(parts[0], parts[1], *seg)
+        if parts[0] == "time_to" and len(parts) == 2:
+            try:
+                level = float(parts[1])
+            except ValueError:
+                level = -1.0
+            if not 0 < level < 1:
+                raise ScenarioError("outcome", text, "time_to needs a share in (0, 1)")
+            return cls("time_to", level=level)
+        raise ScenarioError(
+            "outcome",
+            text,
+            "must be share:YYYY-MM[:TYPE:SEGMENT], "
+            "at_scale:YYYY-MM[:TYPE:SEGMENT] or time_to:SHARE",
+        )
+
+    def label(self) -> str:
+        """Readable name of the outcome."""
+        if self.kind == "time_to":
+            return f"months until {self.level:.0%} use AI"
+        what = "uses AI" if self.kind == "share" else "uses AI at scale"
+        seg = "" if self.segment_type == "all" else f" ({self.segment_type} {self.segment})"
+        return f"share that {what} in {self.date}{seg}"
+
+    def measure(self, table: pd.DataFrame) -> float:
+        """The outcome in one replication's tidy table."""
+        if self.kind == "time_to":
+            overall = table[table.segment_type == "all"].sort_values("date")
+            hit = np.flatnonzero(overall.adopters_share.to_numpy() >= self.level)
+            return float(hit[0]) if hit.size else float(len(overall))
+        row = table[
+            (table.date == self.date)
+            & (table.segment_type == self.segment_type)
+            & (table.segment.astype(str) == self.segment)
+        ]
+        if row.empty:
+            raise ScenarioError(
+                "outcome",
+                f"{self.date} {self.segment_type} {self.segment}",
+                "not in the simulated table (date outside the run, or segment)",
+            )
+        column = "adopters_share" if self.kind == "share" else "at_scale_share"
+        return float(row[column].iloc[0])
+
+
+@dataclass
+class SensitivityResult:
+    """Indices at 2N (``indices``), at N and 2N (``convergence``), the design and outputs."""
+
+    method: str
+    outcome: str
+    indices: pd.DataFrame
+    convergence: pd.DataFrame
+    X: np.ndarray
+    Y: np.ndarray
+    factors: list[Factor] = field(default_factory=list)
+
+
+def problem_of(factors: Sequence[Factor]) -> dict:
+    """The SALib ``problem`` dict."""
+    return {
+        "num_vars": len(factors),
+        "names": [f.name for f in factors],
+        "bounds": [[f.lo, f.hi] for f in factors],
+        "dists": [f.dist for f in factors],
+    }
+
+
+def _salib_seed(seed: int) -> int:
+    """SALib treats a seed of 0 as "no seed" (``if seed:``), so shift seeds by one."""
+    return int(seed) + 1
+
+
+def design(
+    factors: Sequence[Factor], method: str, samples: int, seed: int, second_order: bool = False
+) -> np.ndarray:
+    """SALib sample with 2·``samples`` base points (Sobol: Saltelli; Morris: trajectories)."""
+    problem = problem_of(factors)
+    seed = _salib_seed(seed)
+    if method == "sobol":
+        from SALib.sample import sobol
+
+        return sobol.sample(problem, 2 * samples, calc_second_order=second_order, seed=seed)
+    if method == "morris":
+        from SALib.sample import morris
+
+        return morris.sample(problem, 2 * samples, num_levels=4, seed=seed)
+    raise ScenarioError("method", method, "must be sobol or morris")
+
+
+def analyse(
+    factors: Sequence[Factor],
+    method: str,
+    X: np.ndarray,
+    Y: np.ndarray,
+    seed: int,
+    second_order: bool = False,
+) -> pd.DataFrame:
+    """SALib analysis → one row per factor (Sobol: S1, S1_conf, ST, ST_conf; Morris: mu_star,
+    mu_star_conf, sigma, mu)."""
+    problem = problem_of(factors)
+    seed = _salib_seed(seed)
+    if method == "sobol":
+        from SALib.analyze import sobol
+
+        r = sobol.analyze(problem, Y, calc_second_order=second_order, seed=seed)
+        table = pd.DataFrame(
+            {
+                "parameter": problem["names"],
+                "S1": r["S1"],
+                "S1_conf": r["S1_conf"],
+                "ST": r["ST"],
+                "ST_conf": r["ST_conf"],
+            }
+        )
+    else:
+        from SALib.analyze import morris
+
+        r = morris.analyze(problem, X, Y, num_levels=4, seed=seed)
+        table = pd.DataFrame(
+            {
+                "parameter": problem["names"],
+                "mu_star": r["mu_star"],
+                "mu_star_conf": r["mu_star_conf"],
+                "sigma": r["sigma"],
+                "mu": r["mu"],
+            }
+        )
+    table["role"] = [f.role for f in factors]
+    return table
+
+
+def run_sensitivity(
+    factors: Sequence[Factor],
+    evaluate: Callable[[np.ndarray], np.ndarray],
+    *,
+    method: str = "sobol",
+    samples: int = 64,
+    seed: int = 0,
+    second_order: bool = False,
+    outcome: str = "",
+) -> SensitivityResult:
+    """Design → evaluate → analyse, with the convergence check (indices at N and at 2N).
+
+    ``evaluate`` maps the design (rows × factors) to one output per row; the model uses a
+    sweep (:class:`ModelEvaluator`), tests use analytic functions through this same path.
+    """
+    factors = list(factors)
+    X = design(factors, method, samples, seed, second_order)
+    Y = np.asarray(evaluate(X), dtype=float)
+    half = X.shape[0] // 2  # both samplers order rows by base point / trajectory
+    rows = []
+    for n, (x, y) in ((samples, (X[:half], Y[:half])), (2 * samples, (X, Y))):
+        t = analyse(factors, method, x, y, seed, second_order)
+        rows.append(t.assign(N=n))
+    convergence = pd.concat(rows, ignore_index=True)
+    indices = rows[-1].drop(columns="N").reset_index(drop=True)
+    return SensitivityResult(method, outcome, indices, convergence, X, Y, factors)
+
+
+@dataclass
+class ModelEvaluator:
+    """Evaluates a design by running the model through :func:`adoptsim.sweep`.
+
+    Calibrated parameters not among the factors are held at their posterior median (the
+    posterior's draws would otherwise add parameter noise that no factor explains).
+    """
+
+    scenario: Scenario
+    factors: list[Factor]
+    outcome: Outcome
+    out: Path
+    n_firms: int
+    replications: int = 2
+    seed: int = 0
+    noise: str = "independent"
+    workers: int | None = None
+    executor: Executor | None = None
+    progress: bool = True
+
+    def base(self) -> Scenario:
+        """The scenario with the posterior replaced by its median, posterior draws off."""
+        sc = self.scenario
+        name = sc.data["calibration"]["posterior"]
+        sc = sc.with_overrides({"calibration.posterior": "none"})
+        if name == "none":
+            return sc
+        median = posterior_table(name).median()
+        draw = {k: float(median[p.name]) for p in PARAMETERS[name] for k in p.keys}
+        return sc.with_draw(split_overrides(draw)[0])
+
+    def __call__(self, X: np.ndarray) -> np.ndarray:
+        base = self.base()
+        points = []
+        for x in X:
+            point: dict[str, float] = {}
+            for f, v in zip(self.factors, x, strict=True):
+                point.update(f.overrides(v))
+            points.append(point)
+        spec = DesignSweep(
+            (base,),
+            tuple(points),
+            self.replications,
+            self.seed,
+            self.n_firms,
+            "sensitivity",
+            independent=self.noise == "independent",
+        )
+        sweep(spec, self.executor, out=self.out, workers=self.workers, progress=self.progress)
+        y = np.empty(len(points))
+        for i, tasks in enumerate(spec.tasks_by_point()):
+            y[i] = np.mean([self.outcome.measure(read_shard(self.out, t.task_id)) for t in tasks])
+        return y
+
+
+@dataclass(frozen=True)
+class DesignSweep(SweepSpec):
+    """A sweep whose points are design rows. With ``independent``, point i runs replications
+    i·R … i·R + R − 1 (its own seeds); otherwise every point runs 0 … R − 1 (common random
+    numbers). Task ids stay stable, so an interrupted analysis resumes where it stopped."""
+
+    independent: bool = True
+
+    def tasks_by_point(self) -> list[list[Task]]:
+        """The tasks of each design row, in design order."""
+        sc = self.scenarios[0]
+        out = []
+        for i, point in enumerate(self.points):
+            offset = i * self.replications if self.independent else 0
+            reps = range(offset, offset + self.replications)
+            out.append(
+                [
+                    Task(
+                        task_id(sc, point, self.seed, r, self.n_firms),
+                        sc,
+                        point,
+                        self.seed,
+                        r,
+                        self.n_firms,
+                    )
+                    for r in reps
+                ]
+            )
+        return out
+
+    def tasks(self) -> list[Task]:
+        return [t for group in self.tasks_by_point() for t in group]
+
+
+def read_shard(out: Path, task_id_: str) -> pd.DataFrame:
+    """One finished task's table (raises ScenarioError if the task did not finish)."""
+    path = Path(out) / SHARD_DIR / f"{task_id_}.parquet"
+    if not path.exists():
+        raise ScenarioError("sensitivity", task_id_, f"task did not finish (no {path}); rerun")
+    return pd.read_parquet(path)
+
+
+def sensitivity(
+    scenario: str | Scenario,
+    *,
+    method: str = "sobol",
+    samples: int = 64,
+    params: Sequence[str] | None = None,
+    outcome: str = "share:2028-12",
+    dummy: bool = False,
+    n_firms: int = 5000,
+    replications: int = 2,
+    seed: int = 0,
+    noise: str = "independent",
+    second_order: bool = False,
+    out: str | Path = "results/sensitivity",
+    workers: int | None = None,
+    executor: Executor | None = None,
+    progress: bool = True,
+) -> SensitivityResult:
+    """Sobol or Morris sensitivity of an outcome of ``scenario`` to its uncertainties and levers.
+
+    Args:
+        params: factor names to include (default: all of :func:`default_factors`).
+        outcome: see :meth:`Outcome.parse`.
+        dummy: add a factor that does nothing; its index is the noise floor.
+        noise: ``independent`` (own seeds per sample point) or ``crn``.
+        out: folder for the sweep's shards (resumable) and ``indices.csv``, ``convergence.csv``,
+            ``indices.png``, ``design.json``.
+    """
+    sc = load_scenario(scenario)
+    if noise not in ("independent", "crn"):
+        raise ScenarioError("noise", noise, "must be independent or crn")
+    if samples < 2:
+        raise ScenarioError("samples", samples, "must be >= 2")
+    target = Outcome.parse(outcome)
+    if target.date is not None and not sc.start <= parse_month(target.date) <= sc.end:
+        raise ScenarioError(
+            "outcome",
+            outcome,
+            f"date must lie within {format_month(sc.start)}..{format_month(sc.end)}",
+        )
+    factors = default_factors(sc, dummy)
+    if params:
+        known = {f.name: f for f in factors}
+        unknown = [p for p in params if p not in known]
+        if unknown:
+            raise ScenarioError("params", unknown[0], f"must be one of {', '.join(known)}")
+        factors = [known[p] for p in params] + (
+            [known[DUMMY]] if dummy and DUMMY not in params else []
+        )
+    out = Path(out)
+    evaluator = ModelEvaluator(
+        sc,
+        factors,
+        target,
+        out / "runs",
+        n_firms,
+        replications,
+        seed,
+        noise,
+        workers,
+        executor,
+        progress,
+    )
+    result = run_sensitivity(
+        factors,
+        evaluator,
+        method=method,
+        samples=samples,
+        seed=seed,
+        second_order=second_order,
+        outcome=target.label(),
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    result.indices.to_csv(out / "indices.csv", index=False, float_format="%.5f")
+    result.convergence.to_csv(out / "convergence.csv", index=False, float_format="%.5f")
+    (out / "design.json").write_text(
+        json.dumps(
+            {
+                "scenario": sc.name,
+                "method": method,
+                "samples": samples,
+                "runs": len(result.Y),
+                "replications": replications,
+                "n_firms": n_firms,
+                "seed": seed,
+                "noise": noise,
+                "outcome": target.label(),
+                "factors": [f.__dict__ for f in factors],
+            },
+            indent=2,
+            default=list,
+        )
+    )
+    indices_figure(result, out / "indices.png", f"{sc.name}: {target.label()}")
+    return result
+
+
+def indices_figure(result: SensitivityResult, path: str | Path | None = None, title: str = ""):
+    """Bar chart of the indices with confidence intervals (Sobol: S1 and ST; Morris: μ*)."""
+    import matplotlib.pyplot as plt
+
+    t = result.indices
+    fig, ax = plt.subplots(figsize=(9, 0.35 * len(t) + 1.5))
+    y = np.arange(len(t))[::-1]
+    if result.method == "sobol":
+        ax.barh(y + 0.2, t.ST, 0.4, xerr=t.ST_conf, label="total (ST)", color="tab:blue")
+        ax.barh(y - 0.2, t.S1, 0.4, xerr=t.S1_conf, label="first order (S1)", color="tab:orange")
+        ax.set_xlabel("Sobol index (95 % confidence interval)")
+    else:
+        ax.barh(y, t.mu_star, 0.6, xerr=t.mu_star_conf, color="tab:blue", label="μ*")
+        ax.set_xlabel("Morris μ* (outcome units)")
+    labels = [f"{p} [{r[0]}]" for p, r in zip(t.parameter, t.role, strict=True)]
+    ax.set_yticks(y, labels, fontsize=8)
+    ax.axvline(0, color="k", lw=0.8)
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(title or result.outcome, fontsize=10)
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=110)
+    return fig
