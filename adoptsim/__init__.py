@@ -3,9 +3,11 @@ Netherlands as comparison populations, under subsidy, training, coaching and AI 
 
 from adoptsim.errors import AdoptsimError, ScenarioError
 from adoptsim.model import AdoptionModel, FirmAgent
+from adoptsim.observe import load_targets
 from adoptsim.rules import AdoptionRule, BassRule, LogitRule, StepContext, register_rule
 from adoptsim.runner import load_results, sweep
 from adoptsim.scenario import Scenario, builtin_scenarios, load_scenario
+from adoptsim.sensitivity import sensitivity
 from adoptsim.simulate import SimulationResult, simulate
 
 __version__ = "0.1.0"
@@ -23,8 +25,10 @@ __all__ = [
     "StepContext",
     "builtin_scenarios",
     "load_results",
+    "load_targets",
     "load_scenario",
     "register_rule",
+    "sensitivity",
     "simulate",
     "sweep",
 ]
