@@ -282,8 +282,13 @@ class Levers:
         return np.clip(kmo + groei + ai, 0.0, 1.0)
 
     def signals(self, month: int) -> LeverSignals:
-        """Subsidy, legal clarity, compliance burden and technology shock at ``month``."""
-        subsidy = self.subsidy_by_group(month)[self.group]
+        """Subsidy, legal clarity, compliance burden and technology shock at ``month``.
+
+        The per-firm arrays are gathered from a handful of values (by subsidy group and sector);
+        while those values stay the same from one month to the next, the previous month's
+        arrays are returned again, marked read-only.
+        """
+        subsidy = self._gather("subsidy", self.subsidy_by_group(month), self.group)
         reg = self.reg
         ant = reg["anticipation_months"]
         burden_sector = self.iii_mask * _ramp(
@@ -291,21 +296,23 @@ class Levers:
         ) + self.i_mask * _ramp(month, self.annex_i - ant, ant)
         clarity = _ramp(month, self.entry, reg["clarity_ramp_months"])
         genai = _ramp(month, self.genai_start, self.shocks["genai"]["ramp_months"])
-        return LeverSignals(subsidy, clarity, np.minimum(burden_sector, 1.0)[self.sector], genai)
+        burden = self._gather("burden", np.minimum(burden_sector, 1.0), self.sector)
+        return LeverSignals(subsidy, clarity, burden, genai)
 
-    def barrier_removal(self, month: int, state: np.ndarray, peer_share: np.ndarray) -> dict:
-        """Monthly probability per firm that each dynamic barrier is removed.
+    def _gather(self, name: str, table: np.ndarray, index: np.ndarray) -> np.ndarray:
+        """``table[index]``, reusing the last result for ``name`` if ``table`` is unchanged."""
+        cache = self.__dict__.setdefault("_gathered", {})
+        last = cache.get(name)
+        if last is not None and last[0].tobytes() == table.tobytes():
+            return last[1]
+        out = table[index]
+        out.flags.writeable = False
+        cache[name] = (table.copy(), out)
+        return out
 
-        Training and the Art. 4 literacy duty (for users, from its date) remove the knowledge
-        barrier; coaching removes the partner and assessment barriers; peer learning — seeing
-        peers use AI — removes knowledge, assessment and cost–benefit doubt.
-        """
-        t, lit, c, peer = (
-            self.cfg["training"],
-            self.cfg["literacy"],
-            self.cfg["coaching"],
-            self.cfg["peer_learning"],
-        )
+    def _train_table(self, month: int) -> np.ndarray:
+        """Training/literacy removal chance by (size class, Flemish, user): 6 × 2 × 2 values."""
+        t, lit = self.cfg["training"], self.cfg["literacy"]
         # The six size classes map onto four reach groups: 1-9 | 10-49 | 50-249 | 250+.
         reach = np.array(
             [
@@ -317,18 +324,65 @@ class Levers:
                 t["reach_large"].at(month),
             ]
         )
-        train = (_monthly(reach) * t["efficacy"])[self.size]
+        train = (_monthly(reach) * t["efficacy"])[:, None, None]
         if t["flanders_only"]:
-            train = train * self.flemish
+            train = train * np.array([False, True])[None, :, None]
+        train = np.broadcast_to(train, (len(reach), 2, 2))
         if month >= self.literacy_start:
-            train = _either(train, (state > 0) * (_monthly(lit["user_reach"]) * lit["efficacy"]))
+            user = np.array([False, True])[None, None, :]
+            train = _either(train, user * (_monthly(lit["user_reach"]) * lit["efficacy"]))
+        return train
+
+    def _removal_tables(self, month: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """This month's 1 − training chance by segment, and coaching and 1 − coaching chance
+        by Flemish (0/1) — small tables, remembered for the last month asked for."""
+        cached = self.__dict__.get("_removal_month")
+        if cached is not None and cached[0] == month:
+            return cached[1]
+        c = self.cfg["coaching"]
+        not_train = (1.0 - self._train_table(month)).ravel()
         coach = float(_monthly(c["reach"].at(month)) * c["efficacy"])
-        coach = coach * self.flemish if c["flanders_only"] else np.full(len(state), coach)
+        if c["flanders_only"]:
+            coach_tab = coach * np.array([False, True])
+        else:
+            coach_tab = np.full(2, coach)
+        tables = (not_train, coach_tab, 1.0 - coach_tab)
+        self._removal_month = (month, tables)
+        return tables
+
+    def barrier_removal(
+        self, month: int, state: np.ndarray, peer_share: np.ndarray, part: slice | None = None
+    ) -> dict:
+        """Monthly probability per firm that each dynamic barrier is removed.
+
+        Training and the Art. 4 literacy duty (for users, from its date) remove the knowledge
+        barrier; coaching removes the partner and assessment barriers; peer learning — seeing
+        peers use AI — removes knowledge, assessment and cost–benefit doubt.
+
+        Terms that depend only on a firm's size class, region and adoption state are computed on
+        small tables and gathered, with the same operations per firm as on whole arrays. With
+        ``part``, ``state`` and ``peer_share`` are those of the firms ``part`` (a slice) only.
+        """
+        peer = self.cfg["peer_learning"]
+        if "_segment" not in self.__dict__:
+            self._segment = (self.size.astype(np.intp) * 2 + self.flemish) * 2
+        sl = slice(None) if part is None else part
+        not_train_tab, coach_tab, not_coach_tab = self._removal_tables(month)
+        key = self._segment[sl] + (state > 0)
+        not_train = not_train_tab[key]
+        coach = self._gather("coach", coach_tab, self.flemish.view(np.int8))[sl]
+        not_coach = self._gather("not_coach", not_coach_tab, self.flemish.view(np.int8))[sl]
+
+        def either(not_first: np.ndarray, rate: float) -> np.ndarray:
+            # _either(first, rate·peer) = 1 − (1 − first)·(1 − rate·peer), in place
+            out = np.multiply(peer_share, rate)
+            np.subtract(1.0, out, out=out)
+            out *= not_first
+            return np.subtract(1.0, out, out=out)
+
         return {
-            BARRIER_INDEX["knowledge_skills"]: _either(
-                train, peer["knowledge_skills"] * peer_share
-            ),
-            BARRIER_INDEX["hard_to_assess"]: _either(coach, peer["hard_to_assess"] * peer_share),
+            BARRIER_INDEX["knowledge_skills"]: either(not_train, peer["knowledge_skills"]),
+            BARRIER_INDEX["hard_to_assess"]: either(not_coach, peer["hard_to_assess"]),
             BARRIER_INDEX["knowledge_partner"]: coach,
             BARRIER_INDEX["cost_benefit"]: peer["cost_benefit"] * peer_share,
         }

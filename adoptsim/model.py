@@ -1,18 +1,22 @@
 """The agent-based model: a real ``mesa.Model`` whose firms live in numpy arrays.
 
-``step()`` is a handful of vectorised operations and one or two sparse matrix–vector products;
-there is no Python loop over firms. :class:`FirmAgent` objects are Mesa agents that *view* one
-firm's row, made only when asked for (``model.firm(i)``), never needed to step.
+``step()`` is a handful of vectorised operations and an update of each firm's count of active
+peers from the firms that changed state; there is no Python loop over firms. :class:`FirmAgent`
+objects are Mesa agents that *view* one firm's row, made only when asked for (``model.firm(i)``),
+never needed to step.
 """
 
 from __future__ import annotations
 
+import threading
+
 import mesa
 import numpy as np
 
+from adoptsim._blocks import for_blocks, run_parallel, threads
 from adoptsim.levers import Levers
 from adoptsim.months import format_month
-from adoptsim.network import Network, build_network
+from adoptsim.network import Network, PeerCounter, build_network
 from adoptsim.population import Firms, build_population
 from adoptsim.results import CellRecord, Recorder
 from adoptsim.rules import AdoptionRule, StepContext, rule_class
@@ -91,15 +95,60 @@ def _seed_sequence(seed: int | np.random.SeedSequence) -> np.random.SeedSequence
 def _proportional(share: float, propensity: np.ndarray, weight: np.ndarray) -> np.ndarray:
     """Probabilities ∝ propensity, clipped to 1, whose weighted mean is ``share``.
 
-    The scale factor is found by bisection because clipping the most likely firms at 1 would
-    otherwise leave the mean below ``share``.
+    The scale factor is found by bisection (60 halvings, fewer if the bracket stops changing in
+    floating point) because clipping the most likely firms at 1 would otherwise leave the mean
+    below ``share``.
     """
     lo, hi = 0.0, 1.0 / max(float(propensity.min(initial=1.0)), 1e-12)
+    total = weight.sum()
+    p = np.empty(propensity.shape)
     for _ in range(60):
         mid = 0.5 * (lo + hi)
-        mean = weight @ np.minimum(mid * propensity, 1.0) / weight.sum()
-        lo, hi = (mid, hi) if mean < share else (lo, mid)
+
+        def block(sl: slice, mid: float = mid) -> None:
+            np.multiply(propensity[sl], mid, out=p[sl])
+            np.minimum(p[sl], 1.0, out=p[sl])
+
+        for_blocks(block, p.shape[0])
+        mean = weight @ p / total
+        bracket = (mid, hi) if mean < share else (lo, mid)
+        if bracket == (lo, hi):
+            break
+        lo, hi = bracket
     return np.minimum(lo * propensity, 1.0)
+
+
+class _Background:
+    """Calls ``fn(*args, **kwargs)`` in a helper thread (NumPy releases the GIL while it fills
+    large arrays, so the call overlaps with the caller's own array work); ``result()`` joins."""
+
+    def __init__(self, fn, *args, **kwargs) -> None:
+        self._out = self._error = None
+
+        def run() -> None:
+            try:
+                self._out = fn(*args, **kwargs)
+            except BaseException as exc:  # re-raised in the caller by result()
+                self._error = exc
+
+        self._thread = threading.Thread(target=run, daemon=True)
+        self._thread.start()
+
+    def result(self):
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._out
+
+
+class _FullProduct:
+    """Peer shares of a network object without :meth:`counter`: one ``peer_share`` per call."""
+
+    def __init__(self, network) -> None:
+        self.network = network
+
+    def share(self, on: np.ndarray) -> np.ndarray:
+        return self.network.peer_share(on.astype(np.float32))
 
 
 class AdoptionModel(mesa.Model):
@@ -166,6 +215,8 @@ class AdoptionModel(mesa.Model):
             self.firms, range(self.scenario.start, self.scenario.end + 1), barrier_months
         )
         self._views: dict[int, FirmAgent] = {}
+        self._counters: tuple[Network, PeerCounter, PeerCounter] | None = None
+        self._u: np.ndarray | None = None
         self._initialise(pop["initial_adopters"], pop["initial_at_scale"])
         self.recorder.record(0, self.state, self.firms.barriers)
 
@@ -193,14 +244,27 @@ class AdoptionModel(mesa.Model):
             self._views[index] = FirmAgent(self, index)
         return self._views[index]
 
+    def _peer_counters(self) -> tuple[PeerCounter, PeerCounter]:
+        """Counters of active and at-scale peers (made again if ``network`` was replaced)."""
+        net = self.network
+        if self._counters is None or self._counters[0] is not net:
+            make = getattr(net, "counter", None)
+            pair = (make(), make()) if make else (_FullProduct(net), _FullProduct(net))
+            self._counters = (net, *pair)
+        return self._counters[1], self._counters[2]
+
     def _context(self) -> StepContext:
-        active = (self.state > NON_USER).astype(np.float32)
-        peer = self.network.peer_share(active)
-        scale_peer = (
-            self.network.peer_share((self.state == AT_SCALE).astype(np.float32))
-            if getattr(self.rule, "needs_peer_scale", True)
-            else np.zeros_like(peer)
-        )
+        users, at_scale = self._peer_counters()
+        state = self.state
+        if getattr(self.rule, "needs_peer_scale", True):
+            peer, scale_peer = run_parallel(
+                lambda: users.share(state > NON_USER),
+                lambda: at_scale.share(state == AT_SCALE),
+                size=state.shape[0],
+            )
+        else:
+            peer = users.share(state > NON_USER)
+            scale_peer = np.zeros_like(peer)
         sig = self.levers.signals(self.month)
         return StepContext(
             self.month,
@@ -243,20 +307,48 @@ class AdoptionModel(mesa.Model):
         if self.month >= self.scenario.end:
             self.running = False
             return
-        ctx = self._context()
-        start, scale = self.rule.hazards(ctx)
+        n = self.firms.n
         uses_barriers = self.rule.uses_barriers
-        u = self._draws.random((6 if uses_barriers else 2, self.firms.n), dtype=np.float32)
-        new_users = (self.state == NON_USER) & (u[0] < start)
-        new_scale = (self.state == USER) & (u[1] < scale)
-        if uses_barriers:
-            removal = self.levers.barrier_removal(self.month, self.state, ctx.peer_share)
-            for row, (k, p) in enumerate(removal.items(), start=2):
-                self.firms.barriers[:, k] &= ~(u[row] < p)
-        self.state[new_users] = USER
-        self.state[new_scale] = AT_SCALE
-        self.month_started[new_users] = self.t
-        self.month_scaled[new_scale] = self.t
+        shape = (6 if uses_barriers else 2, n)
+        if self._u is None or self._u.shape != shape:
+            self._u = np.empty(shape, dtype=np.float32)
+        # This month's uniforms (the same stream and amount every month) are drawn in a helper
+        # thread while peers and hazards are computed; only this step uses the generator.
+        if self._u.size >= 1 << 18 and threads() > 1:
+            draws = _Background(self._draws.random, shape, dtype=np.float32, out=self._u)
+        else:
+            draws = None
+            self._draws.random(shape, dtype=np.float32, out=self._u)
+        try:
+            ctx = self._context()
+            start, scale = self.rule.hazards(ctx)
+        finally:
+            u = draws.result() if draws else self._u
+        start = np.broadcast_to(start, (n,))
+        scale = np.broadcast_to(scale, (n,))
+        new_users, new_scale = np.empty(n, dtype=bool), np.empty(n, dtype=bool)
+        barriers, peer, state = self.firms.barriers, ctx.peer_share, self.state
+
+        def block(sl: slice) -> None:
+            # Draws against the hazards, then barrier removal (all with this month's state).
+            np.equal(state[sl], NON_USER, out=new_users[sl])
+            new_users[sl] &= u[0, sl] < start[sl]
+            np.equal(state[sl], USER, out=new_scale[sl])
+            new_scale[sl] &= u[1, sl] < scale[sl]
+            if uses_barriers:
+                removal = self.levers.barrier_removal(self.month, state[sl], peer[sl], part=sl)
+                keep = np.empty(sl.stop - sl.start, dtype=bool)
+                for row, (k, p) in enumerate(removal.items(), start=2):
+                    np.less(u[row, sl], p, out=keep)  # removed; for booleans a > b is a & ~b
+                    held = barriers[sl, k]
+                    np.greater(held, keep, out=held)
+
+        for_blocks(block, n)
+        started, scaled = np.flatnonzero(new_users), np.flatnonzero(new_scale)
+        self.state[started] = USER
+        self.state[scaled] = AT_SCALE
+        self.month_started[started] = self.t
+        self.month_scaled[scaled] = self.t
         self.month += 1
         self.recorder.record(self.t, self.state, self.firms.barriers)
         if self.month >= self.scenario.end:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from adoptsim._blocks import BLOCK, for_blocks
 from adoptsim.population_tables import assumptions, ipf, joint_table, region_codes
 from adoptsim.taxonomy import BARRIERS, SECTORS, SIZE_CLASSES, SIZE_LABELS
 
@@ -88,13 +89,37 @@ def draw_employees(size: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def _logit_offsets(target: np.ndarray, loading: float, z: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Intercepts c_k so that the weighted mean of σ(c_k − loading·z) equals target_k."""
+    """Intercepts c_k so that the weighted mean of σ(c_k − loading·z) equals target_k.
+
+    Fifty Newton steps, the mean being monotone in c. In floating point the steps soon reach a
+    fixed point or a short cycle; since each step is a deterministic function of c, the loop stops
+    at the first repeated c and returns the value step fifty would have, bit for bit.
+    """
+    n_steps = 50
     c = np.log(target / (1 - target))
-    for _ in range(50):  # Newton steps; the mean is monotone in c, converges in a few
-        p = 1.0 / (1.0 + np.exp(-(c[:, None] - loading * z[None, :])))
+    lz = loading * z
+    p = np.empty((c.shape[0], z.shape[0]))
+    q = np.empty_like(p)
+    history, seen = [c.copy()], {c.tobytes(): 0}
+    for step in range(1, n_steps + 1):
+
+        def block(sl: slice, c: np.ndarray = c) -> None:
+            b, d = p[:, sl], q[:, sl]
+            np.subtract(lz[None, sl], c[:, None], out=b)  # −(c − loading·z), exactly
+            np.exp(b, out=b)
+            b += 1.0
+            np.divide(1.0, b, out=b)
+            np.subtract(1.0, b, out=d)
+            d *= b
+
+        for_blocks(block, z.shape[0], block=max(1, BLOCK // max(1, c.shape[0])))
         mean = p @ w / w.sum()
-        slope = (p * (1 - p)) @ w / w.sum()
+        slope = q @ w / w.sum()
         c -= (mean - target) / slope
+        first = seen.setdefault(c.tobytes(), step)
+        if first != step:
+            return history[first + (n_steps - first) % (step - first)].copy()
+        history.append(c.copy())
     return c
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from adoptsim._blocks import run_parallel
 from adoptsim.months import format_month
 from adoptsim.population import Firms
 from adoptsim.taxonomy import (
@@ -110,11 +111,14 @@ class Recorder:
 
     def record(self, t: int, state: np.ndarray, barriers: np.ndarray) -> None:
         """Store month ``t``'s weighted users and at-scale users per cell."""
-        self.users[t] = np.bincount(
-            self.cell, weights=self.weight * (state > 0), minlength=self.n_cells
-        )
-        self.at_scale[t] = np.bincount(
-            self.cell, weights=self.weight * (state == 2), minlength=self.n_cells
+        self.users[t], self.at_scale[t] = run_parallel(  # two independent sums
+            lambda: np.bincount(
+                self.cell, weights=self.weight * (state > 0), minlength=self.n_cells
+            ),
+            lambda: np.bincount(
+                self.cell, weights=self.weight * (state == 2), minlength=self.n_cells
+            ),
+            size=state.shape[0],
         )
         month = int(self.months[t])
         if month in self.barrier_months:

@@ -15,6 +15,7 @@ from typing import ClassVar
 import numpy as np
 
 from adoptsim import schema as S
+from adoptsim._blocks import for_blocks
 from adoptsim.errors import ScenarioError
 from adoptsim.population import Firms
 from adoptsim.taxonomy import BARRIERS, SECTORS, SIZE_LABELS
@@ -121,13 +122,113 @@ class BassRule(AdoptionRule):
         return self.q_scale > 0
 
     def hazards(self, ctx: StepContext) -> tuple[np.ndarray, np.ndarray]:
-        start = np.clip(self.p + self.q * ctx.peer_share, 0.0, 1.0)
-        scale = np.clip(self.p_scale + self.q_scale * ctx.peer_scale_share, 0.0, 1.0)
+        start = np.multiply(ctx.peer_share, self.q)
+        start += self.p
+        np.clip(start, 0.0, 1.0, out=start)
+        if self.q_scale == 0:  # q_scale · (finite peer share) is 0: the same hazard for all
+            scale = np.full(start.shape, np.clip(self.p_scale + 0.0, 0.0, 1.0), dtype=start.dtype)
+        else:
+            scale = np.multiply(ctx.peer_scale_share, self.q_scale)
+            scale += self.p_scale
+            np.clip(scale, 0.0, 1.0, out=scale)
         return start, scale
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * x))  # overflow-free logistic
+
+
+def _sigmoid_inplace(x: np.ndarray) -> None:
+    """``x = _sigmoid(x)`` without temporaries (the same operations, so the same bits)."""
+    x *= 0.5
+    np.tanh(x, out=x)
+    x += 1.0
+    x *= 0.5
+
+
+class BarrierSums:
+    """Per-firm Σ_k δ_k·b_k for fixed penalty vectors δ, the same bits as ``b @ δ`` in float32.
+
+    A firm's sum depends only on which barriers it holds, so it is read from a table of all 2^K
+    combinations, computed by the same float32 product, at a per-firm combination code. The codes
+    are kept in step with the barrier array by re-encoding only rows that differ from a copy of it
+    (compared eight bytes at a time); between two months few firms lose a barrier. Should the
+    table ever disagree with the direct product (checked on construction and on the first call),
+    the direct product is used.
+    """
+
+    def __init__(self, deltas: list[np.ndarray]) -> None:
+        self.deltas = [np.asarray(d, dtype=np.float32) for d in deltas]
+        k = self.deltas[0].shape[0]
+        self.k = k
+        self._seen: np.ndarray | None = None
+        self._code: np.ndarray | None = None
+        self.exact: bool | None = None if k <= 12 else False
+        self.tables: list[np.ndarray] = []
+        if self.exact is None:
+            patterns = ((np.arange(1 << k)[:, None] >> np.arange(k)) & 1).astype(np.float32)
+            self.tables = [(patterns @ d).astype(np.float64) for d in self.deltas]
+            # The table must not depend on a row's position in the product: try shifted copies.
+            for shift in (1, 2, 3, 5, 7):
+                rows = np.concatenate([patterns[:shift], patterns, patterns])
+                codes = np.concatenate([np.arange(shift), np.arange(1 << k), np.arange(1 << k)])
+                pairs = zip(self.deltas, self.tables, strict=True)
+                if not all(np.array_equal(rows @ d, t[codes]) for d, t in pairs):
+                    self.exact = False
+                    break
+
+    def direct(self, barriers: np.ndarray) -> list[np.ndarray]:
+        """The sums by the float32 matrix–vector products themselves."""
+        b = barriers.view(np.uint8).astype(np.float32)
+        return [b @ d for d in self.deltas]
+
+    def _encode(self, rows: np.ndarray) -> np.ndarray:
+        code = np.zeros(rows.shape[0], dtype=np.uint16)
+        for k in range(self.k):
+            code |= rows[:, k].astype(np.uint16) << k
+        return code
+
+    def codes(self, barriers: np.ndarray) -> np.ndarray | None:
+        """Each firm's barrier combination code (index into ``tables``), or None if the tables
+        cannot be used (then use :meth:`direct`)."""
+        usable = (
+            barriers.ndim == 2
+            and barriers.shape[1] == self.k
+            and barriers.dtype == np.bool_
+            and barriers.flags.c_contiguous
+        )
+        if self.exact is False or not usable:
+            return None
+        flat = barriers.reshape(-1).view(np.uint8)
+        n = barriers.shape[0]
+        if self._seen is None or self._seen.shape != flat.shape:
+            self._code = self._encode(barriers.view(np.uint8))
+            self._seen = flat.copy()
+        else:
+            m = flat.size // 8 * 8
+            words = np.flatnonzero(flat[:m].view(np.uint64) != self._seen[:m].view(np.uint64))
+            tail = np.flatnonzero(flat[m:] != self._seen[m:]) + m
+            if words.size or tail.size:
+                pos = np.concatenate([8 * words, 8 * words + 7, tail])
+                rows = np.sort(pos // self.k)
+                rows = rows[np.r_[True, rows[1:] != rows[:-1]]]
+                now = barriers.view(np.uint8)[rows]
+                self._code[rows] = self._encode(now)
+                self._seen.reshape(n, self.k)[rows] = now
+        if self.exact is None:
+            direct = self.direct(barriers)
+            pairs = zip(direct, self.tables, strict=True)
+            self.exact = all(np.array_equal(d, t[self._code]) for d, t in pairs)
+            if not self.exact:
+                return None
+        return self._code
+
+    def __call__(self, barriers: np.ndarray) -> list[np.ndarray]:
+        """The sums for each δ (arrays of length n)."""
+        code = self.codes(barriers)
+        if code is None:
+            return self.direct(barriers)
+        return [t[code] for t in self.tables]
 
 
 @register_rule
@@ -177,24 +278,68 @@ class LogitRule(AdoptionRule):
         )
         self._delta = np.array([self.delta[b] for b in BARRIERS], dtype=np.float32)
         self._scale_delta = np.array([self.scale_delta[b] for b in BARRIERS], dtype=np.float32)
+        self._barrier_sums = BarrierSums([self._delta, self._scale_delta])
 
     def hazards(self, ctx: StepContext) -> tuple[np.ndarray, np.ndarray]:
-        b = ctx.firms.barriers.view(np.uint8).astype(np.float32)
-        regulation = self.theta_clarity * ctx.clarity - self.theta_burden * ctx.burden
-        eta = (
-            self._static
-            + self.theta_peer * ctx.peer_share
-            + self.theta_subsidy * ctx.subsidy
-            - b @ self._delta
-            + regulation
-            + self.theta_genai * ctx.genai
+        # Evaluated block by block (adoptsim._blocks), each term added in the order of the
+        # formula above, so the result is the same as whole-array NumPy arithmetic, bit for bit:
+        # η = static + θ_peer·peer + θ_sub·subsidy − b·δ + regulation + θ_genai·genai.
+        sums = self._barrier_sums
+        code = sums.codes(ctx.firms.barriers)
+        direct = sums.direct(ctx.firms.barriers) if code is None else None
+        n = ctx.firms.n
+        start, scale = np.empty(n), np.empty(n)
+        clarity = self.theta_clarity * ctx.clarity
+        genai, scale_genai = self.theta_genai * ctx.genai, self.scale_theta_genai * ctx.genai
+        burden, subsidy = np.asarray(ctx.burden), np.asarray(ctx.subsidy)
+        # Before any high-risk deadline the burden is +0.0 for every firm: then the regulation
+        # terms are the same scalars for all firms and are added as such (identical values).
+        uniform = burden.ndim == 0 or (
+            burden.dtype == np.float64
+            and burden.flags.c_contiguous
+            and not burden.view(np.uint64).any()
         )
-        eta2 = (
-            self._scale_static
-            + self.scale_theta_peer * ctx.peer_scale_share
-            + self.scale_theta_subsidy * ctx.subsidy
-            - b @ self._scale_delta
-            - self.theta_burden * ctx.burden
-            + self.scale_theta_genai * ctx.genai
-        )
-        return _sigmoid(eta), _sigmoid(eta2)
+        if uniform:
+            burden_term = self.theta_burden * (float(burden) if burden.ndim == 0 else 0.0)
+            regulation = clarity - burden_term
+
+        def barrier_sum(i: int, sl: slice, out: np.ndarray) -> np.ndarray:
+            if code is None:
+                return direct[i][sl]
+            return np.take(sums.tables[i], code[sl], out=out, mode="clip")  # codes < 2^K
+
+        def block(sl: slice) -> None:
+            eta, eta2 = start[sl], scale[sl]
+            t, bd = np.empty_like(eta), np.empty_like(eta)
+            sub = subsidy[sl] if subsidy.ndim else subsidy
+            if uniform:
+                tb = burden_term
+            else:
+                tb = np.multiply(burden[sl], self.theta_burden)
+
+            np.multiply(ctx.peer_share[sl], self.theta_peer, out=eta)
+            eta += self._static[sl]
+            np.multiply(sub, self.theta_subsidy, out=t)
+            eta += t
+            eta -= barrier_sum(0, sl, bd)
+            if uniform:
+                eta += regulation
+            else:
+                np.subtract(clarity, tb, out=t)
+                eta += t
+            if genai != 0.0:  # adding ±0.0 changes at most the sign of a zero, which σ ignores
+                eta += genai
+            _sigmoid_inplace(eta)
+
+            np.multiply(ctx.peer_scale_share[sl], self.scale_theta_peer, out=eta2)
+            eta2 += self._scale_static[sl]
+            np.multiply(sub, self.scale_theta_subsidy, out=t)
+            eta2 += t
+            eta2 -= barrier_sum(1, sl, bd)
+            eta2 -= tb
+            if scale_genai != 0.0:
+                eta2 += scale_genai
+            _sigmoid_inplace(eta2)
+
+        for_blocks(block, n)
+        return start, scale
