@@ -41,15 +41,19 @@ def _rows(table: dict, path: str) -> list[str]:
             out.extend(_rows(spec, name))
             continue
         doc = spec.doc + (f" — source: {spec.source}" if spec.source else "")
-        out.append(f"| `{name}` | {spec.kind} | {_value(spec)} | {_bounds(spec)} | {spec.unit} | "
-                   f"{doc.replace('|', '/')} |")
+        out.append(
+            f"| `{name}` | {spec.kind} | {_value(spec)} | {_bounds(spec)} | {spec.unit} | "
+            f"{doc.replace('|', '/')} |"
+        )
     return out
 
 
 def reference_markdown() -> str:
     """Markdown tables of every scenario key: kind, default, bounds, unit, meaning and source."""
-    head = ["| key | kind | default | bounds | unit | meaning (source) |",
-            "|---|---|---|---|---|---|"]
+    head = [
+        "| key | kind | default | bounds | unit | meaning (source) |",
+        "|---|---|---|---|---|---|",
+    ]
     parts = [
         "# Scenario file reference",
         "",
@@ -63,8 +67,15 @@ def reference_markdown() -> str:
         parts += [f"## [{section}]", "", *head, *_rows(spec, section), ""]
     builtin = {k: c for k, c in RULES.items() if c.__module__ == "adoptsim.rules"}
     for kind, cls in builtin.items():
-        parts += [f"## [rule] kind = \"{kind}\"", "", (cls.__doc__ or "").strip().splitlines()[0],
-                  "", *head, *_rows(cls.PARAMS, "rule"), ""]
+        parts += [
+            f'## [rule] kind = "{kind}"',
+            "",
+            (cls.__doc__ or "").strip().splitlines()[0],
+            "",
+            *head,
+            *_rows(cls.PARAMS, "rule"),
+            "",
+        ]
     return "\n".join(parts)
 
 

@@ -98,5 +98,5 @@ def test_user_rule_params_are_validated():
 
 
 def test_unknown_rule_kind_lists_the_allowed_ones():
-    with pytest.raises(ScenarioError, match="rule.kind = 'probit' — must be one of bass, logit"):
+    with pytest.raises(ScenarioError, match=r"rule\.kind = 'probit' — must be one of bass, logit"):
         rule_class("probit")

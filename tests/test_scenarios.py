@@ -7,8 +7,17 @@ from adoptsim import ScenarioError, builtin_scenarios, load_scenario
 from adoptsim.compare import compare
 from adoptsim.reference import reference_markdown
 
-LIBRARY = ["baseline", "no_policy", "subsidy_plus", "literacy_push", "ai_act_original",
-           "coaching", "nl_policy_mix", "combined", "bass_validation"]
+LIBRARY = [
+    "baseline",
+    "no_policy",
+    "subsidy_plus",
+    "literacy_push",
+    "ai_act_original",
+    "coaching",
+    "nl_policy_mix",
+    "combined",
+    "bass_validation",
+]
 
 
 def test_library_is_complete_and_every_scenario_explains_itself():
@@ -40,13 +49,18 @@ def test_extends_cycle_is_an_error(tmp_path):
 def test_scenario_reference_doc_is_current():
     with open("docs/scenario_reference.md") as fh:
         assert fh.read().strip() == reference_markdown().strip(), (
-            "regenerate: python -m adoptsim.reference > docs/scenario_reference.md")
+            "regenerate: python -m adoptsim.reference > docs/scenario_reference.md"
+        )
 
 
 @pytest.fixture(scope="module")
 def comparison():
-    return compare(["baseline", "subsidy_plus", "no_policy", "ai_act_original"], n_firms=3000,
-                   seed=2, replications=3)
+    return compare(
+        ["baseline", "subsidy_plus", "no_policy", "ai_act_original"],
+        n_firms=3000,
+        seed=2,
+        replications=3,
+    )
 
 
 def test_paired_difference_is_exactly_zero_before_a_lever_changes(comparison):
