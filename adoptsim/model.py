@@ -163,6 +163,8 @@ class AdoptionModel(mesa.Model):
         barrier_months: months at which barrier prevalence by adoption state is recorded.
 
     Attributes:
+        spec: the adoptsim :class:`Scenario` being run (not named ``scenario``: Mesa >= 3.5
+            reserves ``Model.scenario`` for its own scenario objects).
         firms: columnar firm attributes; ``state`` (0/1/2), ``month_started`` and
             ``month_scaled`` (months since start, −1 if not yet) are the dynamic state.
     """
@@ -179,8 +181,8 @@ class AdoptionModel(mesa.Model):
         ss = _seed_sequence(seed)
         pop_ss, net_ss, dyn_ss, mesa_ss = ss.spawn(4)
         super().__init__(rng=np.random.default_rng(mesa_ss))
-        self.scenario = load_scenario(scenario)
-        d = self.scenario.data
+        self.spec = load_scenario(scenario)
+        d = self.spec.data
         pop, net = d["population"], d["network"]
         self.firms: Firms = build_population(
             pop["name"],
@@ -210,9 +212,9 @@ class AdoptionModel(mesa.Model):
         self.state = np.zeros(n, dtype=np.int8)
         self.month_started = np.full(n, -1, dtype=np.int16)
         self.month_scaled = np.full(n, -1, dtype=np.int16)
-        self.month = self.scenario.start
+        self.month = self.spec.start
         self.recorder = Recorder(
-            self.firms, range(self.scenario.start, self.scenario.end + 1), barrier_months
+            self.firms, range(self.spec.start, self.spec.end + 1), barrier_months
         )
         self._views: dict[int, FirmAgent] = {}
         self._counters: tuple[Network, PeerCounter, PeerCounter] | None = None
@@ -224,7 +226,7 @@ class AdoptionModel(mesa.Model):
     @property
     def t(self) -> int:
         """Months since the scenario start."""
-        return self.month - self.scenario.start
+        return self.month - self.spec.start
 
     @property
     def date(self) -> str:
@@ -304,7 +306,7 @@ class AdoptionModel(mesa.Model):
 
     def step(self) -> None:
         """Advance one month: levers, peers, hazards, draws, barrier dynamics, record."""
-        if self.month >= self.scenario.end:
+        if self.month >= self.spec.end:
             self.running = False
             return
         n = self.firms.n
@@ -351,7 +353,7 @@ class AdoptionModel(mesa.Model):
         self.month_scaled[scaled] = self.t
         self.month += 1
         self.recorder.record(self.t, self.state, self.firms.barriers)
-        if self.month >= self.scenario.end:
+        if self.month >= self.spec.end:
             self.running = False
 
     def run(self) -> CellRecord:
