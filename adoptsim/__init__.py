@@ -1,14 +1,15 @@
 """adoptsim — agent-based simulation of AI adoption by Flemish SMEs, with Belgium and the
 Netherlands as comparison populations, under subsidy, training, coaching and AI Act levers."""
 
+from adoptsim.comparison import Comparison, compare
 from adoptsim.errors import AdoptsimError, ScenarioError
 from adoptsim.model import AdoptionModel, FirmAgent
 from adoptsim.observe import load_targets
 from adoptsim.rules import AdoptionRule, BassRule, LogitRule, StepContext, register_rule
 from adoptsim.runner import load_results, sweep
 from adoptsim.scenario import Scenario, builtin_scenarios, load_scenario
-from adoptsim.sensitivity import sensitivity
-from adoptsim.simulate import SimulationResult, simulate
+from adoptsim.sensitivity_analysis import sensitivity
+from adoptsim.simulation import SimulationResult, simulate
 
 __version__ = "0.1.0"
 
@@ -17,6 +18,7 @@ __all__ = [
     "AdoptionRule",
     "AdoptsimError",
     "BassRule",
+    "Comparison",
     "FirmAgent",
     "LogitRule",
     "Scenario",
@@ -24,6 +26,7 @@ __all__ = [
     "SimulationResult",
     "StepContext",
     "builtin_scenarios",
+    "compare",
     "load_results",
     "load_scenario",
     "load_targets",

@@ -39,7 +39,7 @@ from adoptsim.posterior import (
     split_overrides,
 )
 from adoptsim.scenario import Scenario, load_scenario
-from adoptsim.simulate import run_replication
+from adoptsim.simulation import run_replication
 
 # Down-weighting (variance × 1/factor) of soft targets: unverified seed figures (status U) and
 # the not-comparable old CBS series.

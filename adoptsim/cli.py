@@ -169,7 +169,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from adoptsim import __version__
-    from adoptsim.compare import compare, comparison_figure
+    from adoptsim.comparison import compare, comparison_figure
 
     comp = compare(
         args.scenarios,
@@ -212,7 +212,7 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
-    from adoptsim.sensitivity import sensitivity
+    from adoptsim.sensitivity_analysis import sensitivity
 
     out = Path(args.out or Path("results") / "sensitivity" / args.scenario)
     params = [p for p in args.params.split(",") if p] if args.params else None

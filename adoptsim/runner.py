@@ -51,7 +51,7 @@ import pandas as pd
 from adoptsim.errors import AdoptsimError, ScenarioError
 from adoptsim.results import ADOPTION_COLUMNS, segment_table
 from adoptsim.scenario import Scenario, load_scenario, read_toml
-from adoptsim.simulate import run_replication
+from adoptsim.simulation import run_replication
 
 SWEEP_KEYS = ("scenarios", "replications", "n_firms", "seed", "grid", "sample", "description")
 SHARD_DIR = "shards"

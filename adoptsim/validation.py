@@ -22,7 +22,7 @@ from adoptsim.posterior import (
     posterior_table,
     split_overrides,
 )
-from adoptsim.simulate import run_replication
+from adoptsim.simulation import run_replication
 
 FIT_COLUMNS = [
     "id",

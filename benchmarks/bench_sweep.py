@@ -89,7 +89,7 @@ def main() -> None:
 
     import adoptsim
     from adoptsim.results import segment_table
-    from adoptsim.simulate import run_replication
+    from adoptsim.simulation import run_replication
 
     sc = adoptsim.load_scenario("baseline")
     run_replication(sc, n_firms=20000, seed=7, replication=99)  # warm caches

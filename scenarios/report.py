@@ -16,7 +16,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-from adoptsim.compare import compare, comparison_figure
+from adoptsim.comparison import compare, comparison_figure
 
 LIBRARY = [
     "baseline",

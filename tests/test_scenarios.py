@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from adoptsim import ScenarioError, builtin_scenarios, load_scenario
-from adoptsim.compare import compare
+from adoptsim.comparison import compare
 from adoptsim.reference import reference_markdown
 
 LIBRARY = [

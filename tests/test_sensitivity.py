@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from adoptsim.cli import main
-from adoptsim.sensitivity import Factor, Outcome, run_sensitivity, sensitivity
+from adoptsim.sensitivity_analysis import Factor, Outcome, run_sensitivity, sensitivity
 
 # Ishigami (a = 7, b = 0.1) on [-π, π]³: analytic first-order and total indices.
 ISHIGAMI_S1 = np.array([0.3139, 0.4424, 0.0])

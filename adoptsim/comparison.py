@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from adoptsim.scenario import Scenario, load_scenario
-from adoptsim.simulate import simulate
+from adoptsim.simulation import simulate
 
 KEYS = ["replication", "date", "segment_type", "segment"]
 
