@@ -1,40 +1,67 @@
-"""Calibration: simulated method of moments with common random numbers, then a posterior by
-MCMC on an emulator of the simulated moments.
+"""Joint Bayesian calibration of Flanders/Belgium and the Netherlands on the same survey waves.
 
-Why this posterior method: one simulation costs ~0.3 s, ABC-SMC needs 10⁴–10⁵ of them per
-population; a quadratic emulator of each moment fitted on a few hundred design runs around the
-optimum, then random-walk Metropolis on the emulator's Gaussian likelihood, costs a few hundred.
-The price: the posterior is confined to the design box and to what a quadratic surface can
-represent there; both are checked and reported (box-edge mass, emulator R², R-hat).
+Method (docs/calibration.md says why):
 
-Every model evaluation is appended to ``DIR/evals.jsonl`` as it finishes. A rerun with the same
-settings replays the same deterministic optimiser and design, takes finished evaluations from
-that file and computes only the rest: interrupting and resuming gives the same result.
+1. **Targets** ([`select_targets`][adoptsim.calibrate.select_targets]): every observable row
+   dated up to the origin (at most 2024-12), for both countries.
+2. **Design** ([`design_round`][adoptsim.calibrate.design_round]): parameter vectors from the
+   prior box (round 1, Latin hypercube), then from a widened Gaussian around the previous
+   round's posterior (history-matching style rounds). Each vector is simulated for each country
+   with common random numbers; the *latent* shares (users and at-scale users in each target's
+   denominator) are recorded, so the observation models stay exact functions of their
+   parameters instead of being emulated.
+3. **Emulator** ([`adoptsim.emulator.Emulator`][adoptsim.emulator.Emulator]): a Gaussian
+   process per principal component of each country's latent outputs, with predictive
+   covariance; validated on held-out design points.
+4. **Likelihood** ([`Likelihood`][adoptsim.calibrate.Likelihood]): observed shares are
+   Gaussian around the observation model applied to the emulated latents, with covariance =
+   survey sampling covariance (nested targets of one wave, e.g. Belgium all / SME / 10–49,
+   correlate) + emulator covariance + model discrepancy φ²·p(1 − p) with a half-normal prior.
+5. **Posterior** ([`sample_posterior`][adoptsim.calibrate.sample_posterior]): emcee's affine-
+   invariant ensemble sampler, four independent ensembles from dispersed starts, split R-hat
+   across them; then the emulator is checked by simulating at posterior draws.
+
+Every simulation is appended to `DIR/evals.jsonl` as it finishes; a rerun with the same settings
+takes finished ones from there (the design is deterministic given the seed), so an interrupted
+calibration resumes and gives the same result.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import differential_evolution
 from scipy.stats import qmc
+from threadpoolctl import threadpool_limits
 
-from adoptsim.months import parse_month
-from adoptsim.observe import Observation, load_targets, observability, observe
+from adoptsim.emulator import Emulator
+from adoptsim.errors import ScenarioError
+from adoptsim.months import format_month, parse_month
+from adoptsim.observe import (
+    TARGET_CUTOFF,
+    Observation,
+    latent,
+    load_targets,
+    observability,
+    target_cells,
+)
 from adoptsim.posterior import (
+    COUNTRIES,
+    EFFECTIVE,
     GEOGRAPHIES,
-    PARAMETERS,
-    Parameter,
+    JointParameter,
     calibration_dir,
+    effective_values,
+    joint_parameters,
     overrides_for,
     split_overrides,
 )
@@ -45,25 +72,47 @@ from adoptsim.simulation import run_replication
 # the not-comparable old CBS series.
 SOFT_STATUS = {"U": 0.25}
 SOFT_SURVEY = {"ict_survey_old": 0.25}
+ADOPTION_SEGMENTS = ("all", "size", "sector")
+SIM_INDEX = tuple(i for i, p in enumerate(EFFECTIVE) if not p.keys[0].startswith("observe."))
+OBS_NAMES = tuple(p.name for p in EFFECTIVE if p.keys[0].startswith("observe."))
 
 
 def calibration_scenario(population: str) -> Scenario:
-    """The scenario a population is calibrated on (``calibration/<population>.toml``)."""
+    """The scenario a country is calibrated on (`calibration/<population>.toml`)."""
     return load_scenario(calibration_dir() / f"{population}.toml")
 
 
+# --- step 1: targets -----------------------------------------------------------------------------
+def _check_origin(origin: str | None) -> str:
+    """The last month whose targets are used: `origin`, never later than the target cutoff."""
+    if origin is None:
+        return TARGET_CUTOFF
+    try:
+        month = parse_month(str(origin), "origin")
+    except Exception:
+        raise ScenarioError("origin", origin, 'must be a month "YYYY-MM"') from None
+    return format_month(min(month, parse_month(TARGET_CUTOFF)))
+
+
 def select_targets(
-    targets: pd.DataFrame, population: str, before: str | None = None
+    targets: pd.DataFrame, population: str, origin: str | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(observable rows used for ``population``, rows left out with the reason)."""
+    """(observable rows of `population` dated up to `origin`, rows left out with the reason).
+
+    Args:
+        targets: the targets table (`load_targets`).
+        population: `flanders` (Flanders and Belgium rows) or `netherlands`.
+        origin: last month used ("YYYY-MM"); default and maximum: `TARGET_CUTOFF` (2024-12).
+    """
+    last = parse_month(_check_origin(origin))
     rows = targets[targets.geography.isin(GEOGRAPHIES[population])].copy()
     reasons = [observability(r) for _, r in rows.iterrows()]
     rows["reason"] = [o.reason for o in reasons]
     ok = np.array([o.ok for o in reasons], dtype=bool)
-    if before is not None:
-        later = rows.date.map(parse_month).to_numpy() >= parse_month(before)
-        rows.loc[ok & later, "reason"] = f"held out (dated {before} or later)"
-        ok &= ~later
+    later = rows.date.map(parse_month).to_numpy() > last
+    label = "out-of-sample only" if last == parse_month(TARGET_CUTOFF) else "held out"
+    rows.loc[ok & later, "reason"] = f"{label} (dated after {format_month(last)})"
+    ok &= ~later
     return rows[ok].reset_index(drop=True), rows[~ok].reset_index(drop=True)
 
 
@@ -73,46 +122,99 @@ def target_weights(rows: pd.DataFrame) -> np.ndarray:
     return w.to_numpy(dtype=float)
 
 
+def survey_covariance(rows: pd.DataFrame, masks: list[np.ndarray], firms: np.ndarray) -> np.ndarray:
+    """Sampling covariance of the targets (soft rows inflated by 1/weight).
+
+    Two rows of the same survey, geography and date whose denominators are nested (A ⊂ B, e.g.
+    Belgium 10–49 inside 10–249 inside 10+) share respondents. For means of one sample over
+    nested groups the correlation is sqrt(n_A / n_B); we take n ∝ W, the firms in each
+    denominator (proportional allocation: an approximation for a stratified survey), so
+    cov = sqrt(W_A / W_B)·se_A·se_B. Nested chains and disjoint groups inside one whole give
+    a positive-definite matrix by construction; a final eigenvalue floor guards the rest.
+
+    Args:
+        rows: the targets.
+        masks: each row's cell mask (`adoptsim.observe.target_cells`).
+        firms: weight of every cell (from a simulated record).
+    """
+    se = rows.se.to_numpy() / np.sqrt(target_weights(rows))
+    cov = np.diag(se**2)
+    key = list(zip(rows.survey, rows.geography, rows.date, strict=True))
+    adoption = rows.segment_type.isin(ADOPTION_SEGMENTS).to_numpy()
+    for i in range(len(rows)):
+        for j in range(len(rows)):
+            if i == j or key[i] != key[j] or not (adoption[i] and adoption[j]):
+                continue
+            a, b = masks[i], masks[j]
+            if np.all(b[a]) and a.sum() < b.sum():  # i nested in j
+                wa, wb = firms[a].sum(), firms[b].sum()
+                cov[i, j] = cov[j, i] = np.sqrt(wa / wb) * se[i] * se[j]
+    vals, vecs = np.linalg.eigh(cov)
+    floor = 0.05 * float(np.min(se**2))
+    if vals.min() < floor:
+        cov = (vecs * np.maximum(vals, floor)) @ vecs.T
+    return cov
+
+
+# --- the simulator the emulator learns --------------------------------------------------------
 @dataclass
-class MomentModel:
-    """Simulated moments (what each target's survey would read) at a parameter vector.
+class LatentModel:
+    """Latent shares of one country's targets at effective simulation parameters.
 
     Picklable, so worker processes can evaluate it. Replication r always uses the seed
-    ``SeedSequence(seed, spawn_key=(r,))``: common random numbers across parameter vectors.
+    `SeedSequence(seed, spawn_key=(r,))`: common random numbers across parameter vectors.
     """
 
+    country: str
     scenario_raw: dict
-    params: tuple[Parameter, ...]
     rows: list[dict]
     n_firms: int
     seed: int
     replications: int
 
-    def __call__(self, theta: np.ndarray) -> np.ndarray:
-        """Moments, shape (replications, targets)."""
-        sc_over, obs_over = split_overrides(overrides_for(self.params, theta))
-        scenario = Scenario.from_dict(self.scenario_raw).with_overrides(sc_over)
-        obs = Observation().with_values(obs_over)
-        barrier_months = {
-            parse_month(r["date"])
-            for r in self.rows
-            if str(r["segment_type"]).startswith("barrier")
-        }
-        out = np.empty((self.replications, len(self.rows)))
+    def layout(self) -> list[tuple[int, str]]:
+        """(row index, 'users' | 'at_scale') of each latent output."""
+        out = []
+        for i, r in enumerate(self.rows):
+            out.append((i, "users"))
+            if r["survey"] in ("ict_survey", "ict_survey_old") and r["segment_type"] in (
+                ADOPTION_SEGMENTS
+            ):
+                out.append((i, "at_scale"))
+        return out
+
+    def scenario(self, sim_values: np.ndarray) -> Scenario:
+        """The calibration scenario with effective simulation parameters laid over it."""
+        params = [EFFECTIVE[i] for i in SIM_INDEX]
+        over = split_overrides(overrides_for(params, sim_values))[0]
+        return Scenario.from_dict(self.scenario_raw).with_overrides(over)
+
+    def barrier_months(self) -> set[int]:
+        """Months at which barrier targets need the barriers recorded."""
+        return {parse_month(r["date"]) for r in self.rows if r["segment_type"].startswith("barrier")}
+
+    def __call__(self, sim_values: np.ndarray) -> np.ndarray:
+        """Latent outputs, shape (replications, latents)."""
+        scenario = self.scenario(sim_values)
+        obs = Observation()
+        lay = self.layout()
+        out = np.empty((self.replications, len(lay)))
         for rep in range(self.replications):
             record = run_replication(
                 scenario,
                 n_firms=self.n_firms,
                 seed=self.seed,
                 replication=rep,
-                barrier_months=barrier_months,
+                barrier_months=self.barrier_months(),
+                use_posterior=False,
             )
-            out[rep] = [observe(pd.Series(r), record, obs) for r in self.rows]
+            values = [latent(pd.Series(r), record, obs) for r in self.rows]
+            out[rep] = [values[i][0 if kind == "users" else 1] for i, kind in lay]
         return out
 
 
 class EvaluationStore:
-    """Append-only record of finished evaluations (theta → moments) for resuming."""
+    """Append-only record of finished evaluations (parameters → outputs) for resuming."""
 
     def __init__(self, path: Path, tag: str) -> None:
         self.path, self.tag = path, tag
@@ -124,170 +226,354 @@ class EvaluationStore:
                 except json.JSONDecodeError:
                     continue  # a line cut off by an interruption
                 if item.get("tag") == tag:
-                    self.cache[item["key"]] = np.array(item["moments"])
+                    self.cache[item["key"]] = np.array(item["outputs"])
 
     @staticmethod
-    def key(theta: np.ndarray) -> str:
-        """Exact key of a parameter vector (hex of its float64 bytes)."""
-        return hashlib.sha1(np.asarray(theta, dtype=np.float64).tobytes()).hexdigest()
+    def key(country: str, x: np.ndarray) -> str:
+        """Exact key of a country's parameter vector (hash of its float64 bytes)."""
+        return hashlib.sha1(
+            country.encode() + np.asarray(x, dtype=np.float64).tobytes()
+        ).hexdigest()
 
-    def put(self, theta: np.ndarray, moments: np.ndarray) -> None:
+    def put(self, key: str, x: np.ndarray, outputs: np.ndarray) -> None:
         """Record one finished evaluation at once (flushed and synced)."""
-        k = self.key(theta)
-        self.cache[k] = moments
+        self.cache[key] = outputs
         with self.path.open("a") as fh:
-            fh.write(
-                json.dumps(
-                    {
-                        "tag": self.tag,
-                        "key": k,
-                        "theta": list(map(float, theta)),
-                        "moments": moments.tolist(),
-                    }
-                )
-                + "\n"
-            )
+            item = {"tag": self.tag, "key": key, "x": list(map(float, x))}
+            fh.write(json.dumps(item | {"outputs": outputs.tolist()}) + "\n")
             fh.flush()
             os.fsync(fh.fileno())
 
 
+def _worker_init() -> None:
+    """One simulation per process: no extra threads inside (same as the sweep's workers)."""
+    os.environ["ADOPTSIM_THREADS"] = "1"
+
+
+def make_pool(workers: int) -> ProcessPoolExecutor:
+    """A process pool like the sweep's: spawn start method, one thread per worker."""
+    return ProcessPoolExecutor(
+        workers, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_init
+    )
+
+
 @dataclass
 class Evaluator:
-    """Evaluates many parameter vectors, taking finished ones from the store, in parallel."""
+    """Simulates many (country, parameters) tasks, taking finished ones from the store."""
 
-    model: MomentModel
+    models: dict[str, LatentModel]
     store: EvaluationStore
     executor: Executor | None
     on_done: Callable[[int], None] = lambda n: None
-    evaluations: int = 0
+    simulations: int = 0
 
-    def moments(self, thetas: list[np.ndarray]) -> list[np.ndarray]:
-        """Moments for each theta (replications × targets)."""
-        keys = [self.store.key(t) for t in thetas]
+    def outputs(self, country: str, xs: Sequence[np.ndarray]) -> np.ndarray:
+        """Latent outputs (n × replications × latents) for effective simulation parameters."""
+        keys = [self.store.key(country, x) for x in xs]
         todo = [i for i, k in enumerate(keys) if k not in self.store.cache]
+        done_before = len(xs) - len(todo)
+        if done_before:
+            self.on_done(done_before)
+        model = self.models[country]
         if self.executor is None:
-            results = (self.model(thetas[i]) for i in todo)
+            results = (model(xs[i]) for i in todo)
         else:
-            results = self.executor.map(self.model, [thetas[i] for i in todo])
-        for i, m in zip(todo, results, strict=True):
-            self.store.put(thetas[i], m)
-        self.evaluations += len(thetas)
-        self.on_done(len(thetas))
-        return [self.store.cache[k] for k in keys]
+            results = self.executor.map(model, [xs[i] for i in todo])
+        for i, out in zip(todo, results, strict=True):
+            self.store.put(keys[i], xs[i], out)
+            self.simulations += model.replications
+            self.on_done(1)
+        return np.stack([self.store.cache[k] for k in keys])
+
+
+# --- step 4: likelihood --------------------------------------------------------------------------
+@dataclass
+class CountryData:
+    """One country's targets, their covariance and how they read the latent outputs."""
+
+    country: str
+    rows: pd.DataFrame
+    model: LatentModel
+    y: np.ndarray
+    cov: np.ndarray
+    se_eff: np.ndarray
+    adoption: np.ndarray
+    latent_row: np.ndarray  # latent j belongs to row latent_row[j]
+    latent_kind: np.ndarray  # 0 users, 1 at scale
+    detect_weight: np.ndarray  # per row: weight of ict_detect_gen in d(t) (0..1)
+    survey: np.ndarray
 
 
 @dataclass
-class Objective:
-    """SMM distance: Σ w_k (mean simulated − observed)² / (se_k² + σ²_sim,k / R)."""
+class Likelihood:
+    """log p(targets | joint parameters) through the emulators and observation models."""
 
-    y: np.ndarray
-    var: np.ndarray
-    weight: np.ndarray
+    params: tuple[JointParameter, ...]
+    fixed: dict[str, float]
+    data: dict[str, CountryData]
+    emulators: dict[str, Emulator] = field(default_factory=dict)
+    inputs: dict[str, np.ndarray] = field(default_factory=dict)  # emulator input columns
 
-    def __call__(self, moments: np.ndarray) -> float:
-        m = moments.mean(axis=0)
-        return float(np.sum(self.weight * (m - self.y) ** 2 / self.var))
+    def full(self, theta: np.ndarray) -> tuple[tuple[JointParameter, ...], np.ndarray]:
+        """Joint parameters including fixed ones, and the matching values (m × all)."""
+        extra = [p for p in joint_parameters(tuple(self.data)) if p.name in self.fixed]
+        if not extra:
+            return self.params, theta
+        cols = [theta] + [np.full((theta.shape[0], 1), self.fixed[p.name]) for p in extra]
+        return (*self.params, *extra), np.hstack(cols)
+
+    def observation_matrix(self, data: CountryData, eff: np.ndarray) -> np.ndarray:
+        """(m × rows × latents) matrices: observed = A · latent, per parameter draw."""
+        obs = {n: eff[:, [p.name for p in EFFECTIVE].index(n)] for n in OBS_NAMES}
+        default = Observation()
+        for n, v in obs.items():
+            obs[n] = np.where(np.isnan(v), getattr(default, n), v)
+        m = eff.shape[0]
+        k, nl = len(data.y), len(data.latent_row)
+        a = np.zeros((m, k, nl))
+        d = np.ones((m, k))
+        ict = data.survey == "ict_survey"
+        w = data.detect_weight[ict]
+        d[:, ict] = obs["ict_detect_pre"][:, None] * (1 - w) + obs["ict_detect_gen"][:, None] * w
+        old = data.survey == "ict_survey_old"
+        d[:, old] = obs["ict_old_detection"][:, None]
+        rows, kind = data.latent_row, data.latent_kind
+        single = np.bincount(rows, minlength=k)[rows] == 1
+        coef = np.where(single, 1.0, np.where(kind == 0, d[:, rows], 1.0 - d[:, rows]))
+        a[:, rows, np.arange(nl)] = coef
+        return a
+
+    def moments(self, country: str, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Predicted observed means (m × rows) and covariance (m × rows × rows) of a country.
+
+        The covariance here is the emulator's only (no survey noise or discrepancy).
+        """
+        params, full = self.full(theta)
+        eff = effective_values(params, full, country)
+        x = eff[:, list(self.inputs[country])]
+        mu, c = self.emulators[country].predict(x)
+        a = self.observation_matrix(self.data[country], eff)
+        mean = (a @ mu[:, :, None])[:, :, 0]
+        cov = a @ c @ a.transpose(0, 2, 1)
+        return mean, cov
+
+    def discrepancy(self, theta: np.ndarray) -> np.ndarray:
+        """The discrepancy scale φ of each draw (0 if not a parameter)."""
+        params, full = self.full(theta)
+        names = [p.name for p in params]
+        return full[:, names.index("discrepancy")] if "discrepancy" in names else np.zeros(len(full))
+
+    def __call__(self, theta: np.ndarray) -> np.ndarray:
+        """Log likelihood + log prior for draws `theta` (m × free parameters)."""
+        theta = np.atleast_2d(theta)
+        lp = np.zeros(theta.shape[0])
+        for j, p in enumerate(self.params):
+            lp += p.log_prior(theta[:, j])
+        ok = np.isfinite(lp)
+        if not ok.any():
+            return lp
+        th = theta[ok]
+        phi = self.discrepancy(th)
+        ll = np.zeros(th.shape[0])
+        for country, data in self.data.items():
+            mean, cov = self.moments(country, th)
+            p = np.clip(mean, 1e-4, 1 - 1e-4)
+            disc = (phi[:, None] ** 2) * p * (1 - p) * data.adoption
+            total = cov + data.cov + disc[:, :, None] * np.eye(len(data.y))
+            chol = np.linalg.cholesky(total)
+            resid = data.y - mean
+            z = np.linalg.solve(chol, resid[:, :, None])[:, :, 0]
+            ll += -0.5 * np.sum(z**2, axis=1) - np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(
+                axis=1
+            )
+        lp[ok] += ll
+        return lp
 
 
+# --- results -------------------------------------------------------------------------------------
 @dataclass
 class CalibrationResult:
-    """What a calibration produced (also written to ``DIR``)."""
+    """What a calibration produced (also written to `DIR`)."""
 
-    population: str
-    point: dict[str, float]
-    distance: float
+    countries: tuple[str, ...]
     draws: pd.DataFrame
     rows: pd.DataFrame
     left_out: pd.DataFrame
     report: dict = field(default_factory=dict)
+    likelihood: Likelihood | None = None
 
 
-def _quadratic_features(u: np.ndarray) -> np.ndarray:
-    """[1, u, upper-triangle of u uᵀ] for rows of standardised parameters."""
-    n, d = u.shape
-    iu = np.triu_indices(d)
-    quad = (u[:, :, None] * u[:, None, :])[:, iu[0], iu[1]]
-    return np.hstack([np.ones((n, 1)), u, quad])
+def _settings_tag(settings: dict) -> str:
+    return hashlib.sha1(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()
 
 
-@dataclass
-class Emulator:
-    """Per-moment quadratic ridge regression in box-standardised parameters."""
+def prepare(
+    countries: tuple[str, ...],
+    targets: pd.DataFrame,
+    origin: str | None,
+    n_firms: int | None,
+    seed: int,
+    replications: int,
+) -> tuple[dict[str, CountryData], pd.DataFrame]:
+    """Step 1: targets per country, their covariance, latent layout; rows left out."""
+    data, left = {}, []
+    for country in countries:
+        rows, left_out = select_targets(targets, country, origin)
+        left.append(left_out)
+        base = calibration_scenario(country)
+        last = int(rows.date.map(parse_month).max())
+        base = base.with_overrides({"scenario.end": format_month(max(last, base.start + 1))})
+        records = rows[["id", "survey", "geography", "segment_type", "segment", "date"]].to_dict(
+            "records"
+        )
+        model = LatentModel(
+            country,
+            base.raw,
+            records,
+            n_firms or base.data["population"]["n_firms"],
+            seed,
+            replications,
+        )
+        # One run at the scenario's own values gives the cells' firm weights (the population is
+        # drawn from the same seed whatever the parameters).
+        record = run_replication(
+            base, n_firms=model.n_firms, seed=seed, replication=0, use_posterior=False
+        )
+        obs = Observation()
+        masks = [
+            target_cells(r, record, obs)
+            if r.segment_type in ADOPTION_SEGMENTS
+            else np.zeros(len(record.firms), bool)
+            for _, r in rows.iterrows()
+        ]
+        lay = model.layout()
+        start = parse_month(obs.detect_ramp_start)
+        months = rows.date.map(parse_month).to_numpy()
+        data[country] = CountryData(
+            country,
+            rows,
+            model,
+            rows.value.to_numpy(float),
+            survey_covariance(rows, masks, record.firms),
+            rows.se.to_numpy() / np.sqrt(target_weights(rows)),
+            rows.segment_type.isin(ADOPTION_SEGMENTS).to_numpy(float),
+            np.array([i for i, _ in lay]),
+            np.array([0 if k == "users" else 1 for _, k in lay]),
+            np.clip((months - start) / obs.detect_ramp_months, 0.0, 1.0),
+            rows.survey.to_numpy(),
+        )
+    return data, pd.concat(left, ignore_index=True)
 
-    lo: np.ndarray
-    hi: np.ndarray
-    coef: np.ndarray
-    resid_var: np.ndarray
-    r2: np.ndarray
 
-    @classmethod
-    def fit(
-        cls,
-        theta: np.ndarray,
-        moments: np.ndarray,
-        lo: np.ndarray,
-        hi: np.ndarray,
-        ridge: float = 1e-3,
-    ) -> Emulator:
-        """Fit on design points ``theta`` (n × d) and mean moments (n × k)."""
-        x = _quadratic_features(2 * (theta - lo) / (hi - lo) - 1)
-        a = x.T @ x + ridge * np.eye(x.shape[1])
-        coef = np.linalg.solve(a, x.T @ moments)
-        resid = moments - x @ coef
-        dof = max(x.shape[0] - x.shape[1], 1)
-        resid_var = (resid**2).sum(axis=0) / dof
-        total = ((moments - moments.mean(axis=0)) ** 2).sum(axis=0)
-        r2 = 1 - (resid**2).sum(axis=0) / np.where(total > 0, total, 1.0)
-        return cls(lo, hi, coef, resid_var, r2)
+# --- step 2: design --------------------------------------------------------------------------------
+def prior_design(params: tuple[JointParameter, ...], n: int, seed: int) -> np.ndarray:
+    """Latin hypercube over the prior: uniform margins on [lo, hi], normal ones by inversion."""
+    from scipy.stats import norm
 
-    def predict(self, theta: np.ndarray) -> np.ndarray:
-        """Emulated mean moments for parameter rows (n × d) → (n × k)."""
-        theta = np.atleast_2d(theta)
-        return _quadratic_features(2 * (theta - self.lo) / (self.hi - self.lo) - 1) @ self.coef
+    u = qmc.LatinHypercube(d=len(params), seed=seed).random(n)
+    out = np.empty_like(u)
+    for j, p in enumerate(params):
+        if p.prior == "uniform":
+            out[:, j] = p.lo + u[:, j] * (p.hi - p.lo)
+        else:
+            a = norm.cdf(p.lo / p.scale) if p.prior == "normal" else 0.5
+            b = norm.cdf(p.hi / p.scale)
+            out[:, j] = p.scale * norm.ppf(a + u[:, j] * (b - a))
+    return out
 
 
-def metropolis(
-    log_post: Callable[[np.ndarray], np.ndarray],
-    start: np.ndarray,
-    scale: np.ndarray,
-    rng: np.random.Generator,
-    steps: int,
-    chains: int = 4,
-) -> tuple[np.ndarray, float]:
-    """Adaptive random-walk Metropolis with ``chains`` chains stepped together (vectorised).
+def widened_design(
+    params: tuple[JointParameter, ...], draws: np.ndarray, n: int, seed: int, widen: float = 2.0
+) -> np.ndarray:
+    """`n` points from N(mean, widen²·cov) of posterior draws, inside the prior's support."""
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(11,)))
+    lo = np.array([p.lo for p in params])
+    hi = np.array([p.hi for p in params])
+    mean, cov = draws.mean(axis=0), np.cov(draws.T) * widen**2
+    cov = np.atleast_2d(cov) + 1e-12 * np.eye(len(params))
+    out = np.empty((0, len(params)))
+    for _ in range(200):
+        z = rng.multivariate_normal(mean, cov, size=4 * n)
+        out = np.vstack([out, z[np.all((z >= lo) & (z <= hi), axis=1)]])
+        if len(out) >= n:
+            break
+    if len(out) < n:  # a posterior squeezed against the support: top up from the prior
+        out = np.vstack([out, prior_design(params, n - len(out), seed + 99)])
+    return out[:n]
 
-    During the first half (burn-in, discarded) the proposal covariance is re-estimated every 250
-    steps from the chains' recent trace (Haario et al. 2001 scaling 2.38²/d).
 
-    Returns:
-        (draws, acceptance): draws of the second half, shape (chains, steps − steps//2, d).
+def design_round(
+    lik: Likelihood,
+    evaluator: Evaluator,
+    theta: np.ndarray,
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Step 2: simulate each country at joint draws `theta`; (inputs, mean outputs) per country."""
+    out = {}
+    params, full = lik.full(theta)
+    for country in lik.data:
+        eff = effective_values(params, full, country)[:, list(SIM_INDEX)]
+        eff = np.where(np.isnan(eff), _scenario_defaults(lik.data[country].model), eff)
+        sims = evaluator.outputs(country, list(eff))
+        out[country] = (eff, sims.mean(axis=1))
+    return out
+
+
+def _scenario_defaults(model: LatentModel) -> np.ndarray:
+    """Effective simulation parameters a draw leaves unset take the scenario's values."""
+    sc = Scenario.from_dict(model.scenario_raw)
+    values = []
+    for i in SIM_INDEX:
+        key = EFFECTIVE[i].keys[0].split(".")
+        node = sc.data
+        for k in key:
+            node = node[k]
+        values.append(float(node))
+    return np.array(values)
+
+
+# --- step 3: emulator ------------------------------------------------------------------------------
+def fit_emulators(
+    lik: Likelihood, design: dict[str, tuple[np.ndarray, np.ndarray]], seed: int
+) -> dict[str, dict]:
+    """Step 3: an emulator per country on the design; returns held-out checks per country.
+
+    One tenth of the design points (every tenth) are held out first: the emulator fitted on the
+    rest predicts them (with the simulation noise of one evaluation in the interval), then the
+    final emulator is refitted on all points.
     """
-    d = start.shape[0]
-    x = start + 0.05 * scale * rng.standard_normal((chains, d))
-    lp = log_post(x)
-    outside = ~np.isfinite(lp)  # a jittered start may leave the prior's support
-    x[outside] = start
-    lp[outside] = log_post(x[outside]) if outside.any() else lp[outside]
-    chol = np.diag(0.05 * scale)
-    burn = steps // 2
-    trace = np.empty((steps, chains, d))
-    accepted = 0
-    for i in range(steps):
-        prop = x + rng.standard_normal((chains, d)) @ chol.T
-        lp_new = log_post(prop)
-        accept = np.log(rng.random(chains)) < lp_new - lp
-        x = np.where(accept[:, None], prop, x)
-        lp = np.where(accept, lp_new, lp)
-        trace[i] = x
-        if i >= burn:
-            accepted += int(accept.sum())
-        elif i >= 499 and (i + 1) % 250 == 0:
-            recent = trace[i // 2 : i + 1].reshape(-1, d)
-            cov = 2.38**2 / d * np.cov(recent.T) + 1e-12 * np.eye(d)
-            chol = np.linalg.cholesky(cov)
-    return trace[burn:].transpose(1, 0, 2), accepted / (chains * (steps - burn))
+    checks = {}
+    for country, (x_all, y_all) in design.items():
+        varying = np.flatnonzero(x_all.max(axis=0) > x_all.min(axis=0))
+        x = x_all[:, varying]
+        lo, hi = x.min(axis=0), x.max(axis=0)
+        data = lik.data[country]
+        scale = data.se_eff[data.latent_row]
+        hold = np.zeros(len(x), bool)
+        hold[::10] = True
+        check: dict = {"design_points": len(x)}
+        if hold.sum() >= 3 and (~hold).sum() > 2 * len(varying):
+            emu = Emulator.fit(x[~hold], y_all[~hold], lo, hi, scale, seed=seed)
+            mean, cov = emu.predict(x[hold], include_noise=True)
+            sd = np.sqrt(np.diagonal(cov, axis1=1, axis2=2))
+            z = (y_all[hold] - mean) / sd
+            total = ((y_all[hold] - y_all[hold].mean(axis=0)) ** 2).sum(axis=0)
+            r2 = 1 - ((y_all[hold] - mean) ** 2).sum(axis=0) / np.where(total > 0, total, 1)
+            check |= {
+                "held_out": int(hold.sum()),
+                "held_out_r2_median": float(np.median(r2)),
+                "held_out_r2_min": float(r2.min()),
+                "held_out_rmse_in_se": float(np.sqrt(np.mean(((y_all[hold] - mean) / scale) ** 2))),
+                "held_out_within_90": float(np.mean(np.abs(z) <= 1.645)),
+            }
+        emu = Emulator.fit(x, y_all, lo, hi, scale, seed=seed)
+        check["components"] = emu.components
+        lik.emulators[country] = emu
+        lik.inputs[country] = np.array(SIM_INDEX)[varying]
+        checks[country] = check
+    return checks
 
 
+# --- step 5: posterior ---------------------------------------------------------------------------
 def split_rhat(draws: np.ndarray) -> np.ndarray:
     """Split-chain Gelman–Rubin R-hat per parameter for draws (chains × n × d)."""
     _c, n, _d = draws.shape
@@ -299,255 +585,323 @@ def split_rhat(draws: np.ndarray) -> np.ndarray:
     return np.sqrt(var / np.where(w > 0, w, np.inf))
 
 
-def _log_posterior(
-    emu: Emulator,
-    y: np.ndarray,
-    se2: np.ndarray,
-    weight: np.ndarray,
-    blo: np.ndarray,
-    bhi: np.ndarray,
-) -> Callable[[np.ndarray], np.ndarray]:
-    """Gaussian log-likelihood of the emulated moments (variance se² + emulator residual),
-    uniform prior on the box [blo, bhi]."""
-    like_var = se2 + emu.resid_var
+def dispersed_starts(
+    log_post: Callable[[np.ndarray], np.ndarray],
+    params: tuple[JointParameter, ...],
+    n_ensembles: int,
+    walkers: int,
+    seed: int,
+) -> np.ndarray:
+    """Starting walkers (ensembles × walkers × d): prior draws with the best posterior density.
 
-    def log_post(theta: np.ndarray) -> np.ndarray:
-        inside = np.all((theta >= blo) & (theta <= bhi), axis=1)
-        ll = -0.5 * np.sum(weight * (emu.predict(theta) - y) ** 2 / like_var, axis=1)
-        return np.where(inside, ll, -np.inf)
+    4,000 prior draws are scored; each ensemble takes a different random subset of the best
+    tenth, so the ensembles start apart, anywhere in the plausible region.
+    """
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(5,)))
+    cand = np.column_stack([p.sample(rng, 4000) for p in params])
+    lp = np.concatenate([log_post(c) for c in np.array_split(cand, 20)])
+    best = cand[np.argsort(-lp)[: max(400, n_ensembles * walkers)]]
+    pick = rng.permutation(len(best))[: n_ensembles * walkers]
+    return best[pick].reshape(n_ensembles, walkers, len(params))
 
-    return log_post
+
+def sample_posterior(
+    log_post: Callable[[np.ndarray], np.ndarray],
+    params: tuple[JointParameter, ...],
+    steps: int,
+    seed: int,
+    n_ensembles: int = 4,
+    progress: bool = False,
+) -> tuple[np.ndarray, dict]:
+    """Step 5: emcee from dispersed starts; (draws chains × n × d, diagnostics).
+
+    Four independent ensembles (each 2·d + 2 walkers, at least 24) run `steps` steps; the first
+    half is burn-in. R-hat is computed across the ensembles (each ensemble's walkers pooled per
+    step), so it compares runs that never exchanged information.
+    """
+    import emcee
+
+    d = len(params)
+    walkers = max(2 * d + 2, 24)
+    starts = dispersed_starts(log_post, params, n_ensembles, walkers, seed)
+    chains, acc, tau = [], [], []
+    for e in range(n_ensembles):
+        rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(6, e)))
+        sampler = emcee.EnsembleSampler(walkers, d, log_post, vectorize=True)
+        state = emcee.State(
+            starts[e], random_state=np.random.RandomState(int(rng.integers(2**31))).get_state()
+        )
+        sampler.run_mcmc(
+            state, steps, progress=progress, progress_kwargs={"desc": f"MCMC {e + 1}/{n_ensembles}"}
+        )
+        chain = sampler.get_chain(discard=steps // 2)  # (n, walkers, d)
+        chains.append(chain.reshape(-1, d))
+        acc.append(float(np.mean(sampler.acceptance_fraction)))
+        tau.append(sampler.get_autocorr_time(discard=steps // 2, quiet=True))
+    draws = np.stack(chains)
+    rhat = split_rhat(draws)
+    diag = {
+        "sampler": "emcee EnsembleSampler (stretch move)",
+        "ensembles": n_ensembles,
+        "walkers_per_ensemble": walkers,
+        "steps": steps,
+        "burn_in": steps // 2,
+        "acceptance": float(np.mean(acc)),
+        "autocorr_time_max": float(np.nanmax(tau)),
+        "rhat": {p.name: float(r) for p, r in zip(params, rhat, strict=True)},
+        "rhat_max": float(np.max(rhat)),
+    }
+    return draws, diag
 
 
-def _budget_plan(budget: int, d: int) -> tuple[int, int, int]:
-    """(DE population multiplier, DE generations, design size per emulator round)."""
-    design = max(int(0.2 * budget), 2 * d + 2)
-    de_runs = max(budget - 2 * design, 2 * d)
-    popsize = 5 if de_runs >= 5 * d * 4 else max(1, de_runs // (3 * d))
-    generations = max(1, de_runs // (popsize * d) - 1)
-    return popsize, generations, design
+def mass_at_bounds(
+    params: tuple[JointParameter, ...], flat: np.ndarray, width: float = 0.005
+) -> dict[str, dict]:
+    """Share of draws within `width` of the range from each bound (a flat posterior: `width`).
+
+    Bounds that are physical limits (a share's 0 or 1, a sign) are marked as such.
+    """
+    out = {}
+    for j, p in enumerate(params):
+        span = p.hi - p.lo
+        lo = float(np.mean(flat[:, j] <= p.lo + width * span))
+        hi = float(np.mean(flat[:, j] >= p.hi - width * span))
+        out[p.name] = {
+            "lower": lo,
+            "upper": hi,
+            "lower_physical": p.physical[0],
+            "upper_physical": p.physical[1],
+        }
+    return out
+
+
+def check_at_draws(
+    lik: Likelihood, evaluator: Evaluator, draws: np.ndarray, n: int, seed: int
+) -> dict:
+    """Emulated vs simulated observed moments at `n` posterior draws (new simulations)."""
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(9,)))
+    pick = draws[rng.choice(len(draws), size=min(n, len(draws)), replace=False)]
+    sim = design_round(lik, evaluator, pick)
+    out = {}
+    for country, (_x, y) in sim.items():
+        data = lik.data[country]
+        params, full = lik.full(pick)
+        eff = effective_values(params, full, country)
+        a = lik.observation_matrix(data, eff)
+        observed_sim = np.einsum("mkl,ml->mk", a, y)
+        mean, cov = lik.moments(country, pick)
+        sd = np.sqrt(np.diagonal(cov, axis1=1, axis2=2))
+        noise = np.sqrt(np.maximum(np.var(y, axis=0), 0))  # spread across draws, for scale
+        out[country] = {
+            "draws": len(pick),
+            "mean_abs_diff": float(np.mean(np.abs(observed_sim - mean))),
+            "max_abs_diff": float(np.max(np.abs(observed_sim - mean))),
+            "diff_in_se": float(np.sqrt(np.mean(((observed_sim - mean) / data.se_eff) ** 2))),
+            "emulator_sd_mean": float(np.mean(sd)),
+            "spread_across_draws": float(np.mean(noise)),
+        }
+    return out
 
 
 def calibrate(
-    population: str,
+    countries: str | Sequence[str] = COUNTRIES,
     *,
     out: str | Path,
-    budget: int = 900,
+    budget: int = 600,
     n_firms: int | None = None,
     replications: int = 2,
     seed: int = 0,
     workers: int = 2,
     targets: pd.DataFrame | None = None,
-    before: str | None = None,
+    origin: str | None = None,
     fixed: dict[str, float] | None = None,
     n_draws: int = 200,
-    mcmc_steps: int = 20_000,
+    mcmc_steps: int = 1500,
+    rounds: int = 3,
+    check_draws: int = 20,
     progress: bool = True,
     executor: Executor | None = None,
 ) -> CalibrationResult:
-    """Fit the parameters of ``population`` (``flanders`` or ``netherlands``) to the targets.
-
-    Steps: (1) simulation noise of each moment at the centre of the box (6 replications);
-    (2) differential evolution on the SMM distance (common random numbers: every parameter
-    vector is run with the same seeds); (3) a Latin-hypercube design in a box of ±15 % of each
-    parameter's range around the optimum, a quadratic emulator per moment; (4) adaptive Metropolis
-    (4 chains) on the emulator's Gaussian likelihood, uniform prior on the box; ``n_draws`` draws
-    are kept.
+    """Fit the joint posterior of Flanders/Belgium and the Netherlands (or one of them).
 
     Args:
-        out: folder for ``evals.jsonl`` (resumable), ``posterior.csv``, ``fit.json``, ``fit.csv``.
-        budget: model evaluations (each = ``replications`` simulations) for steps 2 and 3.
-        before: use only targets dated before this month ("YYYY-MM"): a hold-out check.
-        fixed: parameters (by name) held at a value instead of fitted.
+        countries: `("flanders", "netherlands")` (joint, partial pooling), or one name.
+        out: folder for `evals.jsonl` (resumable), `posterior.csv`, `fit.json`, `fit.csv`.
+        budget: design points (each simulated `replications` times per country).
+        n_firms: agents per simulation (default: the calibration scenarios' 10,000).
+        replications: runs averaged per design point (common random numbers).
+        seed: seeds the design, the simulations (replication r: `SeedSequence(seed, (r,))`) and
+            the samplers.
+        workers: local processes (spawned, one thread each) when `executor` is None.
+        targets: the targets table (default: the shipped one).
+        origin: use targets dated up to this month only ("YYYY-MM", at most 2024-12).
+        fixed: joint parameters held at a value instead of fitted.
+        n_draws: posterior draws kept in `posterior.csv`.
+        mcmc_steps: steps of each of the four emcee ensembles (half burn-in).
+        rounds: design rounds (1: prior box only).
+        check_draws: posterior draws simulated to check the emulator.
+        progress: show tqdm progress bars.
+        executor: any `concurrent.futures` executor to simulate on.
 
     Returns:
-        A :class:`CalibrationResult`; the same files are written to ``out``.
+        A `CalibrationResult`; the same files are written to `out`.
     """
-    from adoptsim.errors import ScenarioError
-
-    if population not in PARAMETERS:
-        raise ScenarioError("population", population, f"must be one of {', '.join(PARAMETERS)}")
-    if budget < 10:
-        raise ScenarioError("budget", budget, "must be >= 10 model evaluations")
-    fixed = dict(fixed or {})
-    unknown = [k for k in fixed if k not in {p.name for p in PARAMETERS[population]}]
-    if unknown:
-        names = ", ".join(p.name for p in PARAMETERS[population])
-        raise ScenarioError("fixed", unknown[0], f"must be a parameter name: {names}")
     t0 = time.perf_counter()
+    countries = (countries,) if isinstance(countries, str) else tuple(countries)
+    if not countries or any(c not in COUNTRIES for c in countries):
+        bad = next((c for c in countries if c not in COUNTRIES), countries)
+        raise ScenarioError("population", bad, f"must be one of {', '.join(COUNTRIES)} or both")
+    if budget < 10:
+        raise ScenarioError("budget", budget, "must be >= 10 design points")
+    all_params = joint_parameters(countries)
+    fixed = dict(fixed or {})
+    unknown = [k for k in fixed if k not in {p.name for p in all_params}]
+    if unknown:
+        names = ", ".join(p.name for p in all_params)
+        raise ScenarioError("fixed", unknown[0], f"must be a parameter name: {names}")
+    origin = _check_origin(origin)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    all_params = PARAMETERS[population]
     params = tuple(p for p in all_params if p.name not in fixed)
-    base = calibration_scenario(population)
-    fixed_over = overrides_for(
-        [p for p in all_params if p.name in fixed],
-        [fixed[p.name] for p in all_params if p.name in fixed],
-    )
-    if split_overrides(fixed_over)[1]:
-        raise ScenarioError(
-            "fixed", list(split_overrides(fixed_over)[1]), "observation parameters cannot be fixed"
-        )
-    base = base.with_overrides(fixed_over) if fixed_over else base
-    rows, left_out = select_targets(
-        load_targets() if targets is None else targets, population, before
-    )
-    n_firms = n_firms or base.data["population"]["n_firms"]
-    records = rows[["id", "survey", "geography", "segment_type", "segment", "date"]].to_dict(
-        "records"
-    )
-    model = MomentModel(base.raw, params, records, n_firms, seed, replications)
+    table = load_targets() if targets is None else targets
+    data, left_out = prepare(countries, table, origin, n_firms, seed, replications)
+    lik = Likelihood(params, fixed, data)
     settings = {
-        "population": population,
-        "n_firms": n_firms,
+        "countries": countries,
         "seed": seed,
         "replications": replications,
-        "targets": list(rows.id),
-        "fixed": fixed,
-        "params": [p.name for p in params],
-        "scenario": base.raw,
+        "n_firms": {c: d.model.n_firms for c, d in data.items()},
+        "targets": {c: list(d.rows.id) for c, d in data.items()},
+        "scenario": {c: d.model.scenario_raw for c, d in data.items()},
     }
-    tag = hashlib.sha1(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()
-    store = EvaluationStore(out / "evals.jsonl", tag)
-    noise_store = EvaluationStore(out / "evals.jsonl", tag + "-noise")
-    lo = np.array([p.lo for p in params])
-    hi = np.array([p.hi for p in params])
-    d = len(params)
-    popsize, generations, design_n = _budget_plan(budget, d)
-    total = 1 + popsize * d * (generations + 1) + 2 * design_n
-
+    store = EvaluationStore(out / "evals.jsonl", _settings_tag(settings))
+    sizes = _round_sizes(budget, rounds)
+    total = len(countries) * (sum(sizes) + check_draws)
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=total, desc=f"calibrate {population}", unit="eval")
-    own_executor = executor is None and workers > 1
-    pool = ProcessPoolExecutor(workers) if own_executor else executor
+        bar = tqdm(total=total, desc=f"calibrate {'+'.join(countries)}", unit="sim")
+    own = executor is None and workers > 1
+    pool = make_pool(workers) if own else executor
+    rounds_report = []
+    # The emulator's small matrix products run best on one BLAS thread (the machine is shared;
+    # the simulations run in their own processes).
+    limits = threadpool_limits(limits=1)
     try:
-        noise_eval = Evaluator(
-            MomentModel(base.raw, params, records, n_firms, seed, 6),
-            noise_store,
-            None,
-            bar.update if bar else lambda n: None,
+        evaluator = Evaluator(
+            {c: d.model for c, d in data.items()}, store, pool, bar.update if bar else lambda n: 0
         )
-        centre = (lo + hi) / 2
-        sim_var = noise_eval.moments([centre])[0].var(axis=0, ddof=1)
-        y = rows.value.to_numpy()
-        se2 = rows.se.to_numpy() ** 2
-        weight = target_weights(rows)
-        objective = Objective(y, se2 + sim_var / replications, weight)
-        evaluator = Evaluator(model, store, pool, bar.update if bar else lambda n: None)
-
-        def de_map(_func, thetas):
-            return [objective(m) for m in evaluator.moments([np.asarray(t) for t in thetas])]
-
-        de = differential_evolution(
-            _unused_objective,
-            list(zip(lo, hi, strict=True)),
-            seed=seed,
-            popsize=popsize,
-            maxiter=generations,
-            tol=0.0,
-            polish=False,
-            workers=de_map,
-            updating="deferred",
-            init="latinhypercube",
-        )
-        point = np.asarray(de.x)
-        point_moments = evaluator.moments([point])[0]
-        # Two emulator rounds: a box of ±15 % of each range around the optimiser's point, then a
-        # box of ±3 posterior sd around the first posterior's mean (history-matching style), so a
-        # rough optimum does not confine the posterior. Design points inside the final box from
-        # both rounds train the final emulator.
-        centre, half = point, 0.15 * (hi - lo)
-        thetas, means = [], []
-        for rnd in range(2):
-            blo, bhi = np.maximum(lo, centre - half), np.minimum(hi, centre + half)
-            design = blo + qmc.LatinHypercube(d=d, seed=seed + rnd).random(design_n) * (bhi - blo)
-            thetas.append(design)
-            means.append(np.array([m.mean(axis=0) for m in evaluator.moments(list(design))]))
-            all_theta, all_mean = np.concatenate(thetas), np.concatenate(means)
-            inside = np.all((all_theta >= blo) & (all_theta <= bhi), axis=1)
-            emu = Emulator.fit(all_theta[inside], all_mean[inside], blo, bhi)
-            rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(7, rnd)))
-            start = np.clip(centre, blo, bhi)
-            steps = mcmc_steps if rnd == 1 else max(mcmc_steps // 3, 1000)
-            chains, acceptance = metropolis(
-                _log_posterior(emu, y, se2, weight, blo, bhi), start, bhi - blo, rng, steps
-            )
-            flat = chains.reshape(-1, d)
-            centre = flat.mean(axis=0)
-            half = np.maximum(3 * flat.std(axis=0), 0.05 * (hi - lo))
+        design: dict[str, list] = {c: [[], []] for c in countries}
+        draws = None
+        for rnd, size in enumerate(sizes):
+            if rnd == 0:
+                theta = prior_design(params, size, seed)
+            else:
+                theta = widened_design(params, draws.reshape(-1, len(params)), size, seed + rnd)
+            for country, (x, y) in design_round(lik, evaluator, theta).items():
+                design[country][0].append(x)
+                design[country][1].append(y)
+            stacked = {c: (np.vstack(v[0]), np.vstack(v[1])) for c, v in design.items()}
+            checks = fit_emulators(lik, stacked, seed)
+            last = rnd == len(sizes) - 1
+            steps = mcmc_steps if last else max(mcmc_steps // 3, 200)
+            draws, diag = sample_posterior(lik, params, steps, seed + rnd, progress=progress)
+            rounds_report.append({"points": size, "emulator": checks, "mcmc": diag})
+        flat = draws.reshape(-1, len(params))
+        sim_check = check_at_draws(lik, evaluator, flat, check_draws, seed)
     finally:
-        if own_executor and pool is not None:
+        limits.restore_original_limits()
+        if own and pool is not None:
             pool.shutdown(cancel_futures=True)
         if bar is not None:
             bar.close()
+    result = write_outputs(
+        out, lik, all_params, fixed, flat, n_draws, seed, left_out,
+        {
+            "countries": list(countries),
+            "method": "Gaussian-process emulator (scikit-learn, PCA of latent shares) + emcee "
+            "ensembles from dispersed starts; survey covariance, model discrepancy and emulator "
+            "variance in the likelihood",
+            "origin": origin,
+            "budget": budget,
+            "rounds": rounds_report,
+            "mcmc": rounds_report[-1]["mcmc"],
+            "emulator": rounds_report[-1]["emulator"],
+            "emulator_at_posterior_draws": sim_check,
+            "simulations": evaluator.simulations,
+            "design_points": int(sum(sizes)),
+            "n_firms": settings["n_firms"],
+            "replications": replications,
+            "seed": seed,
+            "fixed": fixed,
+            "workers": workers,
+        },
+    )
+    result.report["runtime_s"] = time.perf_counter() - t0
+    (out / "fit.json").write_text(json.dumps(result.report, indent=2, default=float))
+    return result
 
-    rhat = split_rhat(chains)
-    flat = chains.reshape(-1, d)
-    pick = rng.choice(flat.shape[0], size=min(n_draws, flat.shape[0]), replace=False)
-    draws_fitted = flat[np.sort(pick)]
+
+def _round_sizes(budget: int, rounds: int) -> list[int]:
+    """Design points per round: 40 % in the prior box, the rest split over the later rounds."""
+    if rounds <= 1:
+        return [budget]
+    first = max(int(0.4 * budget), 5)
+    rest = budget - first
+    sizes = [first] + [rest // (rounds - 1)] * (rounds - 1)
+    sizes[-1] += budget - sum(sizes)
+    return sizes
+
+
+def write_outputs(
+    out: Path,
+    lik: Likelihood,
+    all_params: tuple[JointParameter, ...],
+    fixed: dict[str, float],
+    flat: np.ndarray,
+    n_draws: int,
+    seed: int,
+    left_out: pd.DataFrame,
+    report: dict,
+) -> CalibrationResult:
+    """Step 6: posterior.csv (thinned draws), fit.csv (emulated fit), fit.json (diagnostics)."""
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(8,)))
+    pick = np.sort(rng.choice(len(flat), size=min(n_draws, len(flat)), replace=False))
+    kept = flat[pick]
     draws = pd.DataFrame(
-        {p.name: np.full(len(draws_fitted), fixed.get(p.name, np.nan)) for p in all_params}
+        {p.name: np.full(len(kept), fixed.get(p.name, np.nan)) for p in all_params}
     )
-    for j, p in enumerate(params):
-        draws[p.name] = draws_fitted[:, j]
+    for j, p in enumerate(lik.params):
+        draws[p.name] = kept[:, j]
     draws.to_csv(out / "posterior.csv", index=False, float_format="%.6g")
-
-    edge = 0.02 * (bhi - blo)
-    at_edge = ((flat < blo + edge) | (flat > bhi - edge)).mean(axis=0)
-    # Edge mass matters only where the box edge is not the parameter's own bound.
-    free_edge = np.where((blo > lo) | (bhi < hi), at_edge, 0.0)
-    point_dict = {p.name: float(v) for p, v in zip(params, point, strict=True)} | fixed
-    fit_table = rows[
-        ["id", "survey", "geography", "segment_type", "segment", "date", "value", "se", "status"]
-    ].copy()
-    fit_table["weight"] = weight
-    fit_table["sim_at_point"] = point_moments.mean(axis=0)
-    fit_table["emulated_posterior_mean"] = emu.predict(flat[:: max(1, len(flat) // 2000)]).mean(
-        axis=0
-    )
-    fit_table["emulator_r2"] = emu.r2
+    fit_parts = []
+    for country, data in lik.data.items():
+        mean, _ = lik.moments(country, flat[:: max(1, len(flat) // 1000)])
+        part = data.rows[
+            ["id", "survey", "geography", "segment_type", "segment", "date", "value", "se", "status"]
+        ].copy()
+        part["weight"] = target_weights(data.rows)
+        part["emulated_posterior_mean"] = mean.mean(axis=0)
+        fit_parts.append(part)
+    fit_table = pd.concat(fit_parts, ignore_index=True)
     fit_table.to_csv(out / "fit.csv", index=False, float_format="%.5g")
-    report = {
-        "population": population,
-        "method": "SMM (CRN) + differential evolution; posterior: adaptive Metropolis on a "
-        "quadratic emulator of the moments",
-        "budget": budget,
-        "evaluations": evaluator.evaluations + 1,
-        "de": {"popsize": popsize, "generations": generations, "distance": float(de.fun)},
-        "design_points_per_round": design_n,
-        "design_box": {
-            p.name: [float(a), float(b)] for p, a, b in zip(params, blo, bhi, strict=True)
-        },
-        "point": point_dict,
-        "distance_at_point": objective(point_moments),
-        "mcmc": {
-            "chains": 4,
-            "steps": mcmc_steps,
-            "acceptance": acceptance,
-            "rhat": dict(zip([p.name for p in params], map(float, rhat), strict=True)),
-        },
-        "posterior_at_box_edge": dict(
-            zip([p.name for p in params], map(float, free_edge), strict=True)
-        ),
-        "emulator_r2_min": float(emu.r2.min()),
-        "n_firms": n_firms,
-        "replications": replications,
-        "seed": seed,
-        "before": before,
-        "fixed": fixed,
-        "targets_used": list(rows.id),
-        "left_out": dict(zip(left_out.id, left_out.reason, strict=True)),
-        "runtime_s": time.perf_counter() - t0,
+    summary = {
+        p.name: {
+            "prior": p.prior if p.prior == "uniform" else f"{p.prior}({p.scale:g})",
+            "bounds": [p.lo, p.hi],
+            "median": float(np.median(flat[:, j])),
+            "q05": float(np.quantile(flat[:, j], 0.05)),
+            "q95": float(np.quantile(flat[:, j], 0.95)),
+        }
+        for j, p in enumerate(lik.params)
     }
-    (out / "fit.json").write_text(json.dumps(report, indent=2, default=float))
+    report = report | {
+        "parameters": summary,
+        "mass_at_bounds": mass_at_bounds(lik.params, flat),
+        "targets_used": {c: list(d.rows.id) for c, d in lik.data.items()},
+        "left_out": dict(zip(left_out.id, left_out.reason, strict=True)),
+    }
     return CalibrationResult(
-        population, point_dict, float(de.fun), draws, fit_table, left_out, report
+        tuple(lik.data), draws, fit_table, left_out, report, likelihood=lik
     )
-
-
-def _unused_objective(theta: np.ndarray) -> float:
-    """Placeholder: every evaluation goes through the cached, parallel ``workers`` map."""
-    raise RuntimeError("differential_evolution must evaluate through the workers map")

@@ -9,14 +9,24 @@ the *same denominator*, through the survey's observation model:
     threshold). Its broad notion of AI counts every user: share with state >= 1.
 ``ict_survey`` (Eurostat isoc_eb_ai; Statbel/FOD Economie; CBS)
     Enterprises with 10+ persons employed (2–9 where the segment says so), NACE C–N excluding K
-    (95.1 is not modelled); CBS's K figures are observed on K alone. It asks about use of 7 (from
-    2025: 8) specific technologies: firms using AI at scale always report; pilot / occasional users
-    report with probability ``ict_pilot_detection`` (calibrated). This is why the barometer reads
-    about twice the ICT survey, and why the gap narrows for large firms (more of them at scale).
-    From 2025 the detection of pilot users is multiplied by ``ict_break_2025`` (the 8th technology;
-    no data yet, default 1).
+    (95.1 is not modelled); CBS's K figures are observed on K alone. It asks about 7 named
+    technologies (8 from 2025). Firms using AI at scale always report; a light (pilot,
+    occasional) user reports with a **time-dependent detection** d(t): ``ict_detect_pre``
+    before generative tools, rising linearly to ``ict_detect_gen`` over ``detect_ramp_months``
+    from ``detect_ramp_start`` (2022-12). Why: a light user of a chatbot uses "natural language
+    generation", one of the seven listed technologies, so as generative tools spread a growing
+    share of light use is of a kind the survey names; the barometer's broad notion counted such
+    users all along. So the barometer/ICT ratio can fall over time (docs/calibration.md shows
+    it). Both detections are calibrated; the ramp's start and length are fixed (documented).
+    From 2025 the questionnaire adds generative items (8 technologies, a series break): light
+    detection is multiplied by ``ict_break_2025`` — a documented prior (uniform 1.0–1.4), never
+    fitted: no wave after 2024 is used (`TARGET_CUTOFF`).
 ``ict_survey_old`` (CBS 2019, older broader technology list)
-    As ``ict_survey`` with its own detection ``ict_old_pilot_detection`` (not comparable).
+    As ``ict_survey`` with its own constant detection ``ict_old_detection`` (not comparable).
+
+"At scale" has no direct target: the surveys see at-scale users only mixed with detected light
+users, so the at-scale share is identified only through that mixture and the prior; it is
+reported as not identified wherever it is shown.
 
 Barrier targets (``barrier_among_users`` / ``barrier_among_non_users``) are observed as the
 weighted share of users / non-users holding the barrier in the survey's population. Technology
@@ -66,6 +76,12 @@ SEGMENT_TYPES = (
 )
 STATUSES = ("V", "S", "E", "U")
 ICT_SECTORS = tuple(s for s in SECTORS if s != "K")  # C–N excluding K (95.1 not modelled)
+# Targets are used up to this month only: later waves are kept for out-of-sample evaluation and
+# are never targets, priors or tuning signals (shared/data/README.md).
+TARGET_CUTOFF = "2024-12"
+# Prior of the 2025 questionnaire change (8th technology, generative items): a multiplier of the
+# light-user detection, uniform on this range. Not fitted (no post-2024 wave is used).
+BREAK_2025_PRIOR = (1.0, 1.4)
 
 
 @dataclass(frozen=True)
@@ -73,9 +89,30 @@ class Observation:
     """Settings of the observation models (calibrated where the docstring of the module says)."""
 
     barometer_min_employees: int = 10
-    ict_pilot_detection: float = 0.3
-    ict_old_pilot_detection: float = 0.5
-    ict_break_2025: float = 1.0
+    ict_detect_pre: float = 0.3
+    ict_detect_gen: float = 0.5
+    detect_ramp_start: str = "2022-12"
+    detect_ramp_months: int = 24
+    ict_old_detection: float = 0.5
+    ict_break_2025: float = 1.2
+
+    def detection(self, survey: str, month: int) -> float:
+        """Chance that a light (not at-scale) user is counted by `survey` in `month`.
+
+        Args:
+            survey: `ict_survey` or `ict_survey_old` (the barometer counts every user: 1).
+            month: month index (see `adoptsim.months`).
+        """
+        if survey == "barometer":
+            return 1.0
+        if survey == "ict_survey_old":
+            return self.ict_old_detection
+        start = parse_month(self.detect_ramp_start)
+        w = min(max((month - start) / max(self.detect_ramp_months, 1), 0.0), 1.0)
+        d = self.ict_detect_pre + w * (self.ict_detect_gen - self.ict_detect_pre)
+        if month >= parse_month("2025-01"):
+            d *= self.ict_break_2025
+        return min(max(d, 0.0), 1.0)
 
     def with_values(self, values: dict[str, float]) -> Observation:
         """A copy with ``observe.<name>`` (or bare ``<name>``) values replaced."""
@@ -88,6 +125,7 @@ class Observation:
         current = {f.name: getattr(self, f.name) for f in fields(self)}
         current.update(kw)
         current["barometer_min_employees"] = int(current["barometer_min_employees"])
+        current["detect_ramp_months"] = int(current["detect_ramp_months"])
         return Observation(**current)
 
 
@@ -213,13 +251,10 @@ def _regions(geography: str, record: CellRecord) -> list[str]:
     return [r for r in POPULATIONS[geography] if r in record.regions]
 
 
-def observe(row: pd.Series, record: CellRecord, obs: Observation) -> float:
-    """What the row's survey would have measured in this simulated run (a share 0..1)."""
-    month = parse_month(str(row["date"]))
+def target_cells(row: pd.Series, record: CellRecord, obs: Observation) -> np.ndarray:
+    """Cell mask of the firms a target's survey counts (its denominator)."""
     st, seg, survey = row["segment_type"], str(row["segment"]), row["survey"]
     regions = _regions(row["geography"], record)
-    if st.startswith("barrier_among"):
-        return _observe_barrier(row, record, obs, month, regions)
     if survey == "barometer":
         lo, hi = obs.barometer_min_employees, 10**9
         sectors = list(SECTORS)
@@ -230,15 +265,38 @@ def observe(row: pd.Series, record: CellRecord, obs: Observation) -> float:
         lo, hi = _parse_band(seg)
     if st == "sector":
         sectors = [seg]
-    mask = record.mask(sectors=sectors, bands=_band_indices(lo, hi), regions=regions)
-    users = record.share(month, mask)
-    if survey == "barometer":
+    return record.mask(sectors=sectors, bands=_band_indices(lo, hi), regions=regions)
+
+
+def latent(row: pd.Series, record: CellRecord, obs: Observation) -> tuple[float, float]:
+    """(users, at-scale users) as shares of the target's denominator in this run.
+
+    For barrier rows: (the barrier share, NaN) — no survey detection applies to them.
+    """
+    if row["segment_type"].startswith("barrier_among"):
+        month = parse_month(str(row["date"]))
+        regions = _regions(row["geography"], record)
+        return _observe_barrier(row, record, obs, month, regions), float("nan")
+    month = parse_month(str(row["date"]))
+    mask = target_cells(row, record, obs)
+    return record.share(month, mask), record.share(month, mask, at_scale=True)
+
+
+def observe_latent(row: pd.Series, users, at_scale, obs: Observation):
+    """What the row's survey reads from latent shares: at-scale + d(t) · (users − at-scale).
+
+    Works on floats or arrays (e.g. emulated latents for many parameter draws).
+    """
+    if row["segment_type"].startswith("barrier_among") or row["survey"] == "barometer":
         return users
-    at_scale = record.share(month, mask, at_scale=True)
-    detect = obs.ict_old_pilot_detection if survey == "ict_survey_old" else obs.ict_pilot_detection
-    if survey == "ict_survey" and month >= parse_month("2025-01"):
-        detect = min(1.0, detect * obs.ict_break_2025)
-    return at_scale + detect * (users - at_scale)
+    d = obs.detection(row["survey"], parse_month(str(row["date"])))
+    return at_scale + d * (users - at_scale)
+
+
+def observe(row: pd.Series, record: CellRecord, obs: Observation) -> float:
+    """What the row's survey would have measured in this simulated run (a share 0..1)."""
+    users, at_scale = latent(row, record, obs)
+    return float(observe_latent(row, users, at_scale, obs))
 
 
 def _observe_barrier(row, record: CellRecord, obs: Observation, month: int, regions) -> float:
