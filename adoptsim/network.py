@@ -1,6 +1,6 @@
 """Peer networks over firms as ``scipy.sparse`` CSR adjacency matrices, built from a seeded stream.
 
-Agents are a weighted sample of firms (see `adoptsim.population`), so a firm's peer share is the
+Agents are a weighted sample of firms (see [`adoptsim.population`][adoptsim.population]), so a firm's peer share is the
 *firm-weighted* share of its neighbours: neighbour j counts with the number of real firms it
 stands for. With that, the neighbours of an agent represent the real firms of their cells however
 agents were allocated to cells (square-root or proportional): an agent's neighbours are drawn in
