@@ -1,13 +1,15 @@
 """Peer networks over firms as ``scipy.sparse`` CSR adjacency matrices, built from a seeded stream.
 
-Agents are a weighted sample of firms (see [`adoptsim.population`][adoptsim.population]), so a firm's peer share is the
-*firm-weighted* share of its neighbours: neighbour j counts with the number of real firms it
-stands for. With that, the neighbours of an agent represent the real firms of their cells however
-agents were allocated to cells (square-root or proportional): an agent's neighbours are drawn in
-proportion to agents × degree, and weighting by firms per agent turns that into firms × degree.
+Agents are a weighted sample of firms (see [`adoptsim.population`][adoptsim.population]): a
+cell's agents stand for its real firms in proportion to their weights. Peers must represent real
+firms however agents were allocated to cells (square-root or proportional), so:
 
-The ``complete`` network (mean field) is never materialised: `CompleteNetwork` computes each
-firm's peer share from the population totals in O(n) instead of n² edges.
+- ``sector_region`` draws each of a firm's ties to an agent with probability ∝ weight × degree
+  propensity (the real firms a tie can land on), and peer shares are plain shares of ties;
+- ``erdos_renyi`` pairs agents uniformly and weights each neighbour by its firm weight;
+- ``complete`` (mean field) is never materialised:
+  [`CompleteNetwork`][adoptsim.network.CompleteNetwork] computes each firm's firm-weighted peer
+  share from the population totals in O(n) instead of n² edges.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ class CompleteNetwork:
         return np.full(self.weight.shape[0], self.weight.shape[0] - 1)
 
     def counter(self) -> PeerCounter:
-        """A :class:`PeerCounter` over this network."""
+        """A [`PeerCounter`][adoptsim.network.PeerCounter] over this network."""
         return PeerCounter(self)
 
 
@@ -319,7 +321,7 @@ def build_network(
     within_share: float = 0.7,
     size_exponent: float = 0.3,
 ) -> Network:
-    """Build the peer network named ``kind`` (one of :data:`NETWORK_KINDS`)."""
+    """Build the peer network named ``kind`` (one of `NETWORK_KINDS`)."""
     if kind == "complete":
         return CompleteNetwork(firms.weight)
     if kind == "erdos_renyi":
