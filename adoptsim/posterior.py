@@ -30,26 +30,13 @@ import numpy as np
 import pandas as pd
 
 from adoptsim.errors import ScenarioError
+from adoptsim.parameters import Parameter
 from adoptsim.taxonomy import BARRIERS
 
 COUNTRIES = ("flanders", "netherlands")
 # Which target geographies each country's simulation observes (Flanders lies in Belgium).
 GEOGRAPHIES = {"flanders": ("flanders", "belgium"), "netherlands": ("netherlands",)}
 POSTERIOR_NAME = "joint"
-
-
-@dataclass(frozen=True)
-class Parameter:
-    """An effective model parameter: its name, the scenario keys it sets (tied), bounds, meaning.
-
-    Keys starting with `observe.` set the survey observation models, not the simulation.
-    """
-
-    name: str
-    keys: tuple[str, ...]
-    lo: float
-    hi: float
-    doc: str
 
 
 @dataclass(frozen=True)
@@ -108,75 +95,75 @@ class JointParameter:
 
 _DELTA = tuple(f"rule.delta.{b}" for b in BARRIERS)
 EFFECTIVE: tuple[Parameter, ...] = (
-    Parameter("alpha", ("rule.alpha",), -10.0, -4.0, "start intercept (logit, per month)"),
-    Parameter("theta_genai", ("rule.theta_genai",), 0.0, 5.0, "generative-AI shock on start"),
+    Parameter("alpha", ("rule.alpha",), -10.0, -4.0, doc="start intercept (logit, per month)"),
+    Parameter("theta_genai", ("rule.theta_genai",), 0.0, 5.0, doc="generative-AI shock on start"),
     Parameter(
         "size_small",
         ("rule.alpha_size.10-19", "rule.alpha_size.20-49"),
         -1.0,
         3.0,
-        "start offset 10–49 vs 1–9",
+        doc="start offset 10–49 vs 1–9",
     ),
-    Parameter("size_medium", ("rule.alpha_size.50-249",), -1.0, 4.0, "start offset 50–249"),
+    Parameter("size_medium", ("rule.alpha_size.50-249",), -1.0, 4.0, doc="start offset 50–249"),
     Parameter(
         "size_large",
         ("rule.alpha_size.250-499", "rule.alpha_size.500+"),
         0.0,
         5.0,
-        "start offset 250+",
+        doc="start offset 250+",
     ),
-    Parameter("scale_alpha", ("rule.scale_alpha",), -9.0, -2.0, "scale-up intercept"),
+    Parameter("scale_alpha", ("rule.scale_alpha",), -9.0, -2.0, doc="scale-up intercept"),
     Parameter(
         "initial_adopters",
         ("population.initial_adopters",),
         0.01,
         0.40,
-        "share using AI at 2019-01",
+        doc="share using AI at 2019-01",
     ),
     Parameter(
         "initial_at_scale",
         ("population.initial_at_scale",),
         0.0,
         0.6,
-        "share of users at scale at 2019-01",
+        doc="share of users at scale at 2019-01",
     ),
     Parameter(
         "barrier_penalty",
         _DELTA,
         0.0,
         1.5,
-        "start: logit penalty of each barrier a firm holds (one value for all nine)",
+        doc="start: logit penalty of each barrier a firm holds (one value for all nine)",
     ),
-    Parameter("sector_J", ("rule.alpha_sector.J",), -1.0, 4.0, "start offset NACE J"),
-    Parameter("sector_M", ("rule.alpha_sector.M",), -1.0, 3.0, "start offset NACE M"),
-    Parameter("sector_K", ("rule.alpha_sector.K",), -1.0, 3.0, "start offset NACE K"),
+    Parameter("sector_J", ("rule.alpha_sector.J",), -1.0, 4.0, doc="start offset NACE J"),
+    Parameter("sector_M", ("rule.alpha_sector.M",), -1.0, 3.0, doc="start offset NACE M"),
+    Parameter("sector_K", ("rule.alpha_sector.K",), -1.0, 3.0, doc="start offset NACE K"),
     Parameter(
         "sector_FI",
         ("rule.alpha_sector.F", "rule.alpha_sector.I"),
         -3.0,
         1.0,
-        "start offset NACE F and I",
+        doc="start offset NACE F and I",
     ),
     Parameter(
         "ict_detect_pre",
         ("observe.ict_detect_pre",),
         0.02,
         1.0,
-        "ICT survey: chance a light (not at-scale) user reports AI, before generative tools",
+        doc="ICT survey: chance a light (not at-scale) user reports AI, before generative tools",
     ),
     Parameter(
         "ict_detect_gen",
         ("observe.ict_detect_gen",),
         0.02,
         1.0,
-        "ICT survey: chance a light user reports AI once generative tools are widespread",
+        doc="ICT survey: chance a light user reports AI once generative tools are widespread",
     ),
     Parameter(
         "ict_old_detection",
         ("observe.ict_old_detection",),
         0.02,
         1.0,
-        "CBS 2019 (older, broader list): chance a light user reports AI",
+        doc="CBS 2019 (older, broader list): chance a light user reports AI",
     ),
 )
 # The same effective parameters for both countries: each country's draw is a full set.
@@ -351,9 +338,13 @@ def split_overrides(overrides: dict) -> tuple[dict, dict]:
     return {k: v for k, v in overrides.items() if not k.startswith("observe.")}, obs
 
 
-@cache
 def joint_table(name: str = POSTERIOR_NAME) -> pd.DataFrame:
     """The shipped joint posterior draws (one row per draw, one column per joint parameter)."""
+    return _joint_table(name).copy()
+
+
+@cache
+def _joint_table(name: str) -> pd.DataFrame:
     path = calibration_dir() / name / "posterior.csv"
     if not path.is_file():
         raise ScenarioError(
@@ -378,20 +369,24 @@ def effective_table(joint: pd.DataFrame, country: str) -> pd.DataFrame:
     return pd.DataFrame(values, columns=[p.name for p in EFFECTIVE])
 
 
-@cache
 def posterior_table(name: str) -> pd.DataFrame:
     """Effective posterior draws of country `name` (`flanders` or `netherlands`).
 
     Derived draw by draw from the shipped joint posterior, so draw i of Flanders and draw i of
-    the Netherlands are one joint draw.
+    the Netherlands are one joint draw. A copy: the cached table must not be changed by callers.
     """
+    return _posterior_table(name).copy()
+
+
+@cache
+def _posterior_table(name: str) -> pd.DataFrame:
     if name not in COUNTRIES:
         raise ScenarioError("calibration.posterior", name, f"must be one of {', '.join(COUNTRIES)}")
-    return effective_table(joint_table(), name)
+    return effective_table(_joint_table(POSTERIOR_NAME), name)
 
 
 def posterior_draw(name: str, replication: int) -> tuple[int, dict[str, float]]:
     """(draw index, dotted-key overrides) used by `replication` under posterior `name`."""
-    table = posterior_table(name)
+    table = _posterior_table(name)  # read only here: no copy per replication
     index = replication % len(table)
     return index, overrides_for(PARAMETERS[name], table.iloc[index].to_numpy())
