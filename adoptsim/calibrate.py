@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from scipy.stats import qmc
+from sklearn.covariance import LedoitWolf
 from threadpoolctl import threadpool_limits
 
 from adoptsim.emulator import Emulator
@@ -82,7 +83,7 @@ def calibration_scenario(population: str) -> Scenario:
     return load_scenario(calibration_dir() / f"{population}.toml")
 
 
-# --- step 1: targets -----------------------------------------------------------------------------
+# --- step 1: targets ------------------------------------------------------------
 def _check_origin(origin: str | None) -> str:
     """The last month whose targets are used: `origin`, never later than the target cutoff."""
     if origin is None:
@@ -150,7 +151,7 @@ def survey_covariance(rows: pd.DataFrame, masks: list[np.ndarray], firms: np.nda
                 wa, wb = firms[a].sum(), firms[b].sum()
                 cov[i, j] = cov[j, i] = np.sqrt(wa / wb) * se[i] * se[j]
     vals, vecs = np.linalg.eigh(cov)
-    floor = 0.05 * float(np.min(se**2))
+    floor = 1e-3 * float(np.min(se**2))
     if vals.min() < floor:
         cov = (vecs * np.maximum(vals, floor)) @ vecs.T
     return cov
@@ -171,6 +172,7 @@ class LatentModel:
     n_firms: int
     seed: int
     replications: int
+    first_replication: int = 0
 
     def layout(self) -> list[tuple[int, str]]:
         """(row index, 'users' | 'at_scale') of each latent output."""
@@ -191,7 +193,9 @@ class LatentModel:
 
     def barrier_months(self) -> set[int]:
         """Months at which barrier targets need the barriers recorded."""
-        return {parse_month(r["date"]) for r in self.rows if r["segment_type"].startswith("barrier")}
+        return {
+            parse_month(r["date"]) for r in self.rows if r["segment_type"].startswith("barrier")
+        }
 
     def __call__(self, sim_values: np.ndarray) -> np.ndarray:
         """Latent outputs, shape (replications, latents)."""
@@ -199,17 +203,17 @@ class LatentModel:
         obs = Observation()
         lay = self.layout()
         out = np.empty((self.replications, len(lay)))
-        for rep in range(self.replications):
+        for i in range(self.replications):
             record = run_replication(
                 scenario,
                 n_firms=self.n_firms,
                 seed=self.seed,
-                replication=rep,
+                replication=self.first_replication + i,
                 barrier_months=self.barrier_months(),
                 use_posterior=False,
             )
             values = [latent(pd.Series(r), record, obs) for r in self.rows]
-            out[rep] = [values[i][0 if kind == "users" else 1] for i, kind in lay]
+            out[i] = [values[j][0 if kind == "users" else 1] for j, kind in lay]
         return out
 
 
@@ -286,7 +290,7 @@ class Evaluator:
         return np.stack([self.store.cache[k] for k in keys])
 
 
-# --- step 4: likelihood --------------------------------------------------------------------------
+# --- step 4: likelihood ------------------------------------------------------------
 @dataclass
 class CountryData:
     """One country's targets, their covariance and how they read the latent outputs."""
@@ -313,6 +317,10 @@ class Likelihood:
     data: dict[str, CountryData]
     emulators: dict[str, Emulator] = field(default_factory=dict)
     inputs: dict[str, np.ndarray] = field(default_factory=dict)  # emulator input columns
+    # Per country, the covariance of the latent outputs between seeds, divided by the replications
+    # averaged per design point: the emulated surface is one set of common random numbers, not
+    # the expectation over seeds, and this is how far that set can sit from it.
+    sim_var: dict[str, np.ndarray] = field(default_factory=dict)
 
     def full(self, theta: np.ndarray) -> tuple[tuple[JointParameter, ...], np.ndarray]:
         """Joint parameters including fixed ones, and the matching values (m × all)."""
@@ -351,7 +359,14 @@ class Likelihood:
         params, full = self.full(theta)
         eff = effective_values(params, full, country)
         x = eff[:, list(self.inputs[country])]
-        mu, c = self.emulators[country].predict(x)
+        z, cz = self.emulators[country].predict(x)
+        # The emulator works on logit shares (logistic responses are closer to linear there);
+        # back to shares with the delta method.
+        mu = 1.0 / (1.0 + np.exp(-z))
+        jac = mu * (1.0 - mu)
+        c = cz * jac[:, :, None] * jac[:, None, :]
+        if country in self.sim_var:
+            c = c + self.sim_var[country]
         a = self.observation_matrix(self.data[country], eff)
         mean = (a @ mu[:, :, None])[:, :, 0]
         cov = a @ c @ a.transpose(0, 2, 1)
@@ -361,7 +376,9 @@ class Likelihood:
         """The discrepancy scale φ of each draw (0 if not a parameter)."""
         params, full = self.full(theta)
         names = [p.name for p in params]
-        return full[:, names.index("discrepancy")] if "discrepancy" in names else np.zeros(len(full))
+        return (
+            full[:, names.index("discrepancy")] if "discrepancy" in names else np.zeros(len(full))
+        )
 
     def __call__(self, theta: np.ndarray) -> np.ndarray:
         """Log likelihood + log prior for draws `theta` (m × free parameters)."""
@@ -465,7 +482,7 @@ def prepare(
     return data, pd.concat(left, ignore_index=True)
 
 
-# --- step 2: design --------------------------------------------------------------------------------
+# --- step 2: design ------------------------------------------------------------
 def prior_design(params: tuple[JointParameter, ...], n: int, seed: int) -> np.ndarray:
     """Latin hypercube over the prior: uniform margins on [lo, hi], normal ones by inversion."""
     from scipy.stats import norm
@@ -531,7 +548,35 @@ def _scenario_defaults(model: LatentModel) -> np.ndarray:
     return np.array(values)
 
 
-# --- step 3: emulator ------------------------------------------------------------------------------
+def simulation_noise(
+    lik: Likelihood, evaluator: Evaluator, theta: np.ndarray, n: int = 10
+) -> dict[str, np.ndarray]:
+    """Step 2b: seed-to-seed covariance of the latent outputs at joint draw `theta`.
+
+    `n` extra replications (seeds not used by the design) per country; the covariance is
+    divided by the replications per design point and stored in `lik.sim_var`.
+    """
+    params, full = lik.full(np.atleast_2d(theta))
+    for country, data in lik.data.items():
+        m = data.model
+        noisy = LatentModel(
+            m.country, m.scenario_raw, m.rows, m.n_firms, m.seed, n, first_replication=10_000
+        )
+        eff = effective_values(params, full, country)[:, list(SIM_INDEX)]
+        eff = np.where(np.isnan(eff), _scenario_defaults(m), eff)[0]
+        key = EvaluationStore.key(country + "-noise", eff)
+        if key not in evaluator.store.cache:
+            evaluator.store.put(key, eff, noisy(eff))
+        evaluator.on_done(1)
+        # Full covariance (Ledoit–Wolf shrinkage, as n is small): one set of seeds is one drawn
+        # population, which shifts all of a country's shares together.
+        samples = evaluator.store.cache[key]
+        cov = LedoitWolf().fit(samples).covariance_ * n / (n - 1)
+        lik.sim_var[country] = cov / m.replications
+    return lik.sim_var
+
+
+# --- step 3: emulator ------------------------------------------------------------
 def fit_emulators(
     lik: Likelihood, design: dict[str, tuple[np.ndarray, np.ndarray]], seed: int
 ) -> dict[str, dict]:
@@ -547,14 +592,19 @@ def fit_emulators(
         x = x_all[:, varying]
         lo, hi = x.min(axis=0), x.max(axis=0)
         data = lik.data[country]
-        scale = data.se_eff[data.latent_row]
+        p = np.clip(y_all, 1e-4, 1 - 1e-4)
+        z_all = np.log(p / (1 - p))
+        pm = p.mean(axis=0)
+        scale = data.se_eff[data.latent_row] / (pm * (1 - pm))  # se on the logit scale
         hold = np.zeros(len(x), bool)
         hold[::10] = True
         check: dict = {"design_points": len(x)}
         if hold.sum() >= 3 and (~hold).sum() > 2 * len(varying):
-            emu = Emulator.fit(x[~hold], y_all[~hold], lo, hi, scale, seed=seed)
-            mean, cov = emu.predict(x[hold], include_noise=True)
-            sd = np.sqrt(np.diagonal(cov, axis1=1, axis2=2))
+            emu = Emulator.fit(x[~hold], z_all[~hold], lo, hi, scale, seed=seed)
+            zm, cov = emu.predict(x[hold], include_noise=True)
+            mean = 1 / (1 + np.exp(-zm))
+            sd = np.sqrt(np.diagonal(cov, axis1=1, axis2=2)) * mean * (1 - mean)
+            scale = data.se_eff[data.latent_row]
             z = (y_all[hold] - mean) / sd
             total = ((y_all[hold] - y_all[hold].mean(axis=0)) ** 2).sum(axis=0)
             r2 = 1 - ((y_all[hold] - mean) ** 2).sum(axis=0) / np.where(total > 0, total, 1)
@@ -565,7 +615,8 @@ def fit_emulators(
                 "held_out_rmse_in_se": float(np.sqrt(np.mean(((y_all[hold] - mean) / scale) ** 2))),
                 "held_out_within_90": float(np.mean(np.abs(z) <= 1.645)),
             }
-        emu = Emulator.fit(x, y_all, lo, hi, scale, seed=seed)
+        logit_scale = data.se_eff[data.latent_row] / (pm * (1 - pm))
+        emu = Emulator.fit(x, z_all, lo, hi, logit_scale, seed=seed)
         check["components"] = emu.components
         lik.emulators[country] = emu
         lik.inputs[country] = np.array(SIM_INDEX)[varying]
@@ -573,7 +624,7 @@ def fit_emulators(
     return checks
 
 
-# --- step 5: posterior ---------------------------------------------------------------------------
+# --- step 5: posterior ------------------------------------------------------------
 def split_rhat(draws: np.ndarray) -> np.ndarray:
     """Split-chain Gelman–Rubin R-hat per parameter for draws (chains × n × d)."""
     _c, n, _d = draws.shape
@@ -776,7 +827,7 @@ def calibrate(
     }
     store = EvaluationStore(out / "evals.jsonl", _settings_tag(settings))
     sizes = _round_sizes(budget, rounds)
-    total = len(countries) * (sum(sizes) + check_draws)
+    total = len(countries) * (sum(sizes) + check_draws + len(sizes))
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -797,8 +848,14 @@ def calibrate(
         for rnd, size in enumerate(sizes):
             if rnd == 0:
                 theta = prior_design(params, size, seed)
+                centre = np.array(
+                    [[(p.lo + p.hi) / 2 if p.prior == "uniform" else 0.0 for p in params]]
+                )
             else:
-                theta = widened_design(params, draws.reshape(-1, len(params)), size, seed + rnd)
+                flat = draws.reshape(-1, len(params))
+                theta = widened_design(params, flat, size, seed + rnd)
+                centre = flat.mean(axis=0, keepdims=True)
+            simulation_noise(lik, evaluator, centre)
             for country, (x, y) in design_round(lik, evaluator, theta).items():
                 design[country][0].append(x)
                 design[country][1].append(y)
@@ -817,7 +874,14 @@ def calibrate(
         if bar is not None:
             bar.close()
     result = write_outputs(
-        out, lik, all_params, fixed, flat, n_draws, seed, left_out,
+        out,
+        lik,
+        all_params,
+        fixed,
+        flat,
+        n_draws,
+        seed,
+        left_out,
         {
             "countries": list(countries),
             "method": "Gaussian-process emulator (scikit-learn, PCA of latent shares) + emcee "
@@ -879,7 +943,17 @@ def write_outputs(
     for country, data in lik.data.items():
         mean, _ = lik.moments(country, flat[:: max(1, len(flat) // 1000)])
         part = data.rows[
-            ["id", "survey", "geography", "segment_type", "segment", "date", "value", "se", "status"]
+            [
+                "id",
+                "survey",
+                "geography",
+                "segment_type",
+                "segment",
+                "date",
+                "value",
+                "se",
+                "status",
+            ]
         ].copy()
         part["weight"] = target_weights(data.rows)
         part["emulated_posterior_mean"] = mean.mean(axis=0)
@@ -902,6 +976,40 @@ def write_outputs(
         "targets_used": {c: list(d.rows.id) for c, d in lik.data.items()},
         "left_out": dict(zip(left_out.id, left_out.reason, strict=True)),
     }
-    return CalibrationResult(
-        tuple(lik.data), draws, fit_table, left_out, report, likelihood=lik
-    )
+    return CalibrationResult(tuple(lik.data), draws, fit_table, left_out, report, likelihood=lik)
+
+
+def synthetic_targets(
+    targets: pd.DataFrame,
+    truth: dict[str, float],
+    *,
+    countries: Sequence[str] = COUNTRIES,
+    n_firms: int | None = None,
+    seed: int = 1,
+    origin: str | None = None,
+) -> pd.DataFrame:
+    """Targets whose values the model itself produced at known joint parameters `truth`.
+
+    For parameter recovery: each used row's value is replaced by one simulated survey reading at
+    `truth` (seed `seed`, so not the calibration's common random numbers) plus survey noise
+    N(0, se²) (and model discrepancy if `truth` has a nonzero `discrepancy`).
+    """
+    from adoptsim.validation import predict_rows
+
+    table = targets.copy()
+    draws = pd.DataFrame([truth])
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(77,)))
+    for country in countries:
+        rows, _ = select_targets(table, country, origin)
+        pred = predict_rows(rows, country, draws, 1, n_firms, seed)
+        se = rows.se.to_numpy() / np.sqrt(target_weights(rows))
+        p = np.clip(pred.model_mean.to_numpy(), 1e-4, 1 - 1e-4)
+        disc = truth.get("discrepancy", 0.0) * np.sqrt(p * (1 - p))
+        disc = np.where(rows.segment_type.isin(ADOPTION_SEGMENTS), disc, 0.0)
+        value = p + disc * rng.standard_normal(len(p)) + se * rng.standard_normal(len(p))
+        table.loc[table.id.isin(rows.id), "value"] = (
+            pd.Series(np.clip(value, 0.001, 0.999), index=rows.id.to_numpy())
+            .reindex(table.id[table.id.isin(rows.id)])
+            .to_numpy()
+        )
+    return table

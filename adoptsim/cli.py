@@ -104,27 +104,55 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    """Fit a population's parameters; writes posterior.csv, fit.json, fit.csv into ``--out``."""
+    """Fit the joint posterior; writes posterior.csv, fit.json, fit.csv into ``--out``."""
     from adoptsim.calibrate import calibrate
+    from adoptsim.posterior import COUNTRIES
 
+    countries = COUNTRIES if args.population == "both" else (args.population,)
     out = Path(args.out or Path("results") / "calibration" / args.population)
     result = calibrate(
-        args.population,
+        countries,
         out=out,
         budget=args.budget,
         n_firms=args.firms,
         replications=args.replications,
         seed=args.seed,
         workers=args.workers,
-        before=args.before,
+        origin=args.origin,
+        mcmc_steps=args.mcmc_steps,
         progress=not args.quiet,
     )
     r = result.report
     print(
-        f"calibrated {args.population}: distance {r['distance_at_point']:.2f} over "
-        f"{len(r['targets_used'])} targets, {r['evaluations']} evaluations, "
+        f"calibrated {'+'.join(countries)} on targets up to {r['origin']}: "
+        f"{r['simulations']} simulations, R-hat max {r['mcmc']['rhat_max']:.3f}, "
         f"{r['runtime_s']:.0f} s; wrote {out / 'posterior.csv'} and {out / 'fit.json'}"
     )
+    return 0
+
+
+def cmd_backtest(args: argparse.Namespace) -> int:
+    """Fit on targets up to ``--origin``, forecast every later target to 2024-12, score it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from adoptsim.backtest import backtest
+
+    out = Path(args.out or Path("results") / "backtest" / args.origin)
+    result = backtest(
+        args.origin,
+        population=args.population,
+        budget=args.budget,
+        n_firms=args.firms,
+        out=out,
+        replications=args.replications,
+        seed=args.seed,
+        workers=args.workers,
+        mcmc_steps=args.mcmc_steps,
+        progress=not args.quiet,
+    )
+    print(result.summary())
+    print(f"wrote {out / 'forecast.csv'}, {out / 'score.csv'} and {out / 'backtest.png'}")
     return 0
 
 
@@ -147,8 +175,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
     )
     fit.to_csv(out / "fit.csv", index=False, float_format="%.5g", lineterminator="\n")
     caption = (
-        f"{args.replications} replications, each with its own posterior draw; "
-        f"seed {args.seed}; adoptsim {__version__}"
+        f"{args.replications} replications per country, each with its own joint posterior draw; "
+        f"predictive band = parameter + discrepancy + survey noise; seed {args.seed}; "
+        f"adoptsim {__version__}"
     )
     fit_figure(fit, out / "fit.png", caption)
     observed = fit[fit.sim_mean.notna()]
@@ -274,27 +303,44 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sw.add_argument("--quiet", action="store_true", help="no progress bar")
     sw.set_defaults(func=cmd_sweep)
-    cal = sub.add_parser("calibrate", help="fit parameters to the targets (resumable)")
-    cal.add_argument("--population", choices=("flanders", "netherlands"), required=True)
-    cal.add_argument("--budget", type=_positive_int, default=900, help="model evaluations")
+    cal = sub.add_parser("calibrate", help="fit the joint posterior to the targets (resumable)")
+    cal.add_argument("--population", choices=("flanders", "netherlands", "both"), default="both")
+    cal.add_argument("--budget", type=_positive_int, default=600, help="design points")
     cal.add_argument("--firms", type=_positive_int, default=None, help="agents per simulation")
     cal.add_argument(
         "--replications",
         type=_positive_int,
-        default=2,
-        help="replications per evaluation (common random numbers)",
+        default=1,
+        help="replications per design point (common random numbers)",
     )
     cal.add_argument("--seed", type=_nonneg_int, default=0)
     cal.add_argument("--workers", type=_positive_int, default=2, help="local processes")
     cal.add_argument(
-        "--before", default=None, help="use only targets dated before YYYY-MM (hold-out check)"
+        "--origin", default=None, help="use only targets dated up to YYYY-MM (at most 2024-12)"
     )
+    cal.add_argument("--mcmc-steps", type=_positive_int, default=1500, help="steps per ensemble")
     cal.add_argument("--out", default=None, help="output folder")
     cal.add_argument("--quiet", action="store_true", help="no progress bar")
     cal.set_defaults(func=cmd_calibrate)
+    bt = sub.add_parser(
+        "backtest", help="fit up to an origin, forecast every later target to 2024-12, score"
+    )
+    bt.add_argument("--origin", required=True, help="last month fitted, YYYY-MM")
+    bt.add_argument("--population", choices=("flanders", "netherlands", "both"), default="both")
+    bt.add_argument("--budget", type=_positive_int, default=300, help="design points")
+    bt.add_argument("--firms", type=_positive_int, default=None, help="agents per simulation")
+    bt.add_argument(
+        "--replications", type=_positive_int, default=40, help="forecast runs per country"
+    )
+    bt.add_argument("--seed", type=_nonneg_int, default=0)
+    bt.add_argument("--workers", type=_positive_int, default=2, help="local processes")
+    bt.add_argument("--mcmc-steps", type=_positive_int, default=1000, help="steps per ensemble")
+    bt.add_argument("--out", default=None, help="output folder (default results/backtest/ORIGIN)")
+    bt.add_argument("--quiet", action="store_true", help="no progress bar")
+    bt.set_defaults(func=cmd_backtest)
     val = sub.add_parser("validate", help="simulate the shipped calibration against targets")
     val.add_argument("--targets", default=None, help="CSV in the targets schema (default: shipped)")
-    val.add_argument("--replications", type=_positive_int, default=10)
+    val.add_argument("--replications", type=_positive_int, default=20, help="runs per country")
     val.add_argument("--firms", type=_positive_int, default=None, help="agents per simulation")
     val.add_argument("--seed", type=_nonneg_int, default=0)
     val.add_argument("--out", default=None, help="output folder (default results/validate)")

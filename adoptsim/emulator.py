@@ -167,8 +167,14 @@ class _FastGP:
         amp, rbf, white = k.k1.k1.constant_value, k.k1.k2, k.k2
         ls = np.broadcast_to(np.asarray(rbf.length_scale, float), (gp.X_train_.shape[1],))
         l_inv = np.linalg.inv(gp.L_)
-        return cls(gp.X_train_ / ls, ls.copy(), float(amp), float(white.noise_level),
-                   gp.alpha_.ravel(), l_inv)
+        return cls(
+            gp.X_train_ / ls,
+            ls.copy(),
+            float(amp),
+            float(white.noise_level),
+            gp.alpha_.ravel(),
+            l_inv,
+        )
 
     def predict(self, u: np.ndarray, var: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
         """(mean, latent variance without the white noise) at inputs `u` (m × d)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 
 from adoptsim.results import band_summary
@@ -52,6 +53,53 @@ def fan_chart(
         color="0.3",
     )
     fig.tight_layout(rect=(0, 0.03, 1, 1))
+    if path is not None:
+        fig.savefig(path, dpi=120)
+    return fig
+
+
+def backtest_figure(
+    forecast: pd.DataFrame, origin: str, path: str | Path | None = None, caption: str = ""
+) -> plt.Figure:
+    """Leave-future-out forecasts: predictive 50 % and 90 % bands, the observed value ± 2 se and
+    the naive trend forecast, one line per target dated after the origin.
+
+    Args:
+        forecast: the table written to `forecast.csv` by `adoptsim.backtest.backtest`.
+        origin: the last month whose targets were fitted ("YYYY-MM").
+        path: if given, the figure is saved there (PNG, 120 dpi).
+        caption: provenance and scores line.
+    """
+    from matplotlib.ticker import PercentFormatter
+
+    f = forecast.reset_index(drop=True)
+    fig, ax = plt.subplots(figsize=(8.5, 0.32 * len(f) + 2.0))
+    y = np.arange(len(f))[::-1]
+    ax.hlines(y, f.sim_p05, f.sim_p95, color="tab:blue", lw=7, alpha=0.25, label="90 % band")
+    ax.hlines(y, f.sim_p25, f.sim_p75, color="tab:blue", lw=7, alpha=0.6, label="50 % band")
+    ax.plot(f.sim_mean, y, "|", color="tab:blue", ms=14, label="forecast mean")
+    ax.errorbar(
+        f.observed, y, xerr=2 * f.se, fmt="o", color="k", ms=4, lw=1, label="observed ± 2 se"
+    )
+    has = f.naive.notna().to_numpy()
+    ax.plot(f.naive[has], y[has], "x", color="tab:red", ms=7, label="naive: trend of last 2 waves")
+    ax.set_yticks(y, [f"{i} ({d})" for i, d in zip(f.id, f.date, strict=True)], fontsize=7)
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_xlim(0, max(0.8, float(np.nanmax(f.sim_p95)) + 0.05))
+    ax.set_xlabel(
+        "share of enterprises using AI (each survey's own population and definition; ICT "
+        "survey: 10+ persons employed)"
+    )
+    ax.grid(axis="x", alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right")
+    ax.set_title(
+        f"Backtest: fitted on targets up to {origin}, forecasts of every later wave to 2024-12\n"
+        "bands: parameter + model discrepancy + survey sampling noise",
+        fontsize=9,
+    )
+    if caption:
+        fig.text(0.01, 0.005, caption, fontsize=6, color="0.3", wrap=True)
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
     if path is not None:
         fig.savefig(path, dpi=120)
     return fig

@@ -278,9 +278,7 @@ def joint_parameters(countries: Iterable[str] = COUNTRIES) -> tuple[JointParamet
     cs = tuple(countries)
     both = len(cs) > 1
     return tuple(
-        p
-        for p in JOINT
-        if (p.kind != "dev" or both) and (p.kind != "own" or p.country in cs)
+        p for p in JOINT if (p.kind != "dev" or both) and (p.kind != "own" or p.country in cs)
     )
 
 
@@ -348,7 +346,9 @@ def _joint_table(name: str) -> pd.DataFrame:
     path = calibration_dir() / name / "posterior.csv"
     if not path.is_file():
         raise ScenarioError(
-            "calibration.posterior", name, f"no shipped posterior at {path}; run `adoptsim calibrate`"
+            "calibration.posterior",
+            name,
+            f"no shipped posterior at {path}; run `adoptsim calibrate`",
         )
     table = pd.read_csv(path)
     known = {p.name for p in JOINT}

@@ -1,9 +1,16 @@
-"""``adoptsim validate``: simulate with the shipped calibration and compare with every target.
+"""`adoptsim validate`: simulate with the shipped calibration and compare with every target.
 
 Each target row is observed through its survey's observation model
-([`adoptsim.observe`][adoptsim.observe]) in replications that each use their own posterior draw, so
-the simulated band (5–95 %) carries parameter and stochastic uncertainty. Rows that cannot be
-observed are kept, with the reason.
+([`adoptsim.observe`][adoptsim.observe]) in replications that each use their own joint posterior
+draw. Two bands are reported per row:
+
+- the **model-only** band (`model_p05`, `model_p95`): what the simulated survey reads, over
+  parameter draws and stochastic replications;
+- the **predictive** band (`sim_p05`, `sim_p95`, and `sim_p25`, `sim_p75`): the model-only
+  value plus the model discrepancy of the same draw (sd φ·sqrt(p(1 − p))) and the survey's own
+  sampling noise (its `se`). This is the band an observed value should fall into.
+
+Rows that cannot be observed are kept, with the reason.
 """
 
 from __future__ import annotations
@@ -13,14 +20,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from adoptsim.calibrate import calibration_scenario, select_targets
+from adoptsim.calibrate import (
+    ADOPTION_SEGMENTS,
+    calibration_scenario,
+    select_targets,
+    target_weights,
+)
 from adoptsim.months import format_month, parse_month
-from adoptsim.observe import Observation, load_targets, observe
+from adoptsim.observe import BREAK_2025_PRIOR, Observation, load_targets, observe
 from adoptsim.posterior import (
-    GEOGRAPHIES,
+    COUNTRIES,
     PARAMETERS,
+    effective_table,
+    joint_table,
     overrides_for,
-    posterior_table,
     split_overrides,
 )
 from adoptsim.simulation import run_replication
@@ -30,7 +43,12 @@ FIT_COLUMNS = [
     "observed",
     "sim_mean",
     "sim_p05",
+    "sim_p25",
+    "sim_p75",
     "sim_p95",
+    "model_mean",
+    "model_p05",
+    "model_p95",
     "se",
     "within",
     "survey",
@@ -40,6 +58,7 @@ FIT_COLUMNS = [
     "status",
     "reason",
 ]
+NOISE_DRAWS = 40  # discrepancy and survey-noise draws per replication
 
 
 def within_tolerance(observed: np.ndarray, sim: np.ndarray, se: np.ndarray) -> np.ndarray:
@@ -54,30 +73,37 @@ def validate(
     n_firms: int | None = None,
     seed: int = 0,
     progress: bool = False,
-    posteriors: dict[str, pd.DataFrame] | None = None,
+    posterior: pd.DataFrame | None = None,
+    countries: tuple[str, ...] = COUNTRIES,
 ) -> pd.DataFrame:
-    """Simulated mean and 5–95 % band for every target row (or the reason it is not observed).
+    """Predictive and model-only bands for every target row (or the reason it is not observed).
 
     Args:
-        posteriors: parameter draws per population (columns as in ``posterior.csv``); default:
-            the shipped ones. Populations without draws are skipped.
+        targets: a targets table or CSV path (default: the shipped targets).
+        replications: simulations per country; replication r uses joint draw r mod n_draws.
+        n_firms: agents per simulation (default: the calibration scenarios' own).
+        seed: base seed of the simulations and of the noise draws.
+        progress: show a progress bar.
+        posterior: joint parameter draws (columns as in `calibration/joint/posterior.csv`);
+            default: the shipped posterior.
+        countries: which countries' rows to simulate.
+
+    Returns:
+        One row per target with the columns of `FIT_COLUMNS`; `within` applies the acceptance
+        rule to the predictive mean.
     """
     table = targets if isinstance(targets, pd.DataFrame) else load_targets(targets)
+    draws = joint_table() if posterior is None else posterior
     parts = []
-    for population in GEOGRAPHIES:
-        rows, left_out = select_targets(table, population)
-        if posteriors is not None and population not in posteriors:
-            continue
-        draws = None if posteriors is None else posteriors[population]
+    for country in countries:
+        rows, left_out = select_targets(table, country)
         if not rows.empty:
-            parts.append(
-                _simulate_rows(rows, population, replications, n_firms, seed, progress, draws)
-            )
+            parts.append(predict_rows(rows, country, draws, replications, n_firms, seed, progress))
         if not left_out.empty:
-            parts.append(left_out.assign(observed=left_out.value))
+            parts.append(left_out)
     fit = pd.concat(parts, ignore_index=True)
     fit["observed"] = fit["value"]
-    for col in ("sim_mean", "sim_p05", "sim_p95"):
+    for col in FIT_COLUMNS:
         if col not in fit:
             fit[col] = np.nan
     fit["within"] = within_tolerance(fit.observed, fit.sim_mean, fit.se) & fit.sim_mean.notna()
@@ -87,22 +113,29 @@ def validate(
     return fit[FIT_COLUMNS]
 
 
-def _simulate_rows(
+def predict_rows(
     rows: pd.DataFrame,
-    population: str,
+    country: str,
+    draws: pd.DataFrame,
     replications: int,
     n_firms: int | None,
     seed: int,
-    progress: bool,
-    draws: pd.DataFrame | None = None,
+    progress: bool = False,
 ) -> pd.DataFrame:
-    """Observe ``rows`` in ``replications`` runs; run r uses posterior draw r mod n_draws."""
-    draws = posterior_table(population) if draws is None else draws
+    """Model-only and predictive summaries of `rows` (all of one country) under joint `draws`.
+
+    Replication r runs with joint draw r mod n_draws (its effective values for `country`) and
+    seed `SeedSequence(seed, (r,))`; each replication's survey reading then gets `NOISE_DRAWS`
+    draws of model discrepancy and survey sampling noise, and (for waves from 2025) a draw of the
+    questionnaire-change multiplier from its prior.
+    """
+    eff = effective_table(draws, country)
+    phi = draws["discrepancy"].to_numpy() if "discrepancy" in draws else np.zeros(len(draws))
     months = rows.date.map(parse_month)
-    base = calibration_scenario(population)
+    base = calibration_scenario(country)
     scenario = base.with_overrides(
         {
-            "scenario.end": format_month(max(base.end, int(months.max()))),
+            "scenario.end": format_month(max(base.start + 1, int(months.max()))),
             "scenario.start": format_month(min(base.start, int(months.min()) - 1)),
         }
     )
@@ -111,15 +144,22 @@ def _simulate_rows(
         for m, t in zip(months, rows.segment_type, strict=True)
         if str(t).startswith("barrier")
     }
-    sims = np.empty((replications, len(rows)))
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(4242,)))
+    model = np.empty((replications, len(rows)))
+    adoption = rows.segment_type.isin(ADOPTION_SEGMENTS).to_numpy()
+    se = rows.se.to_numpy() / np.sqrt(target_weights(rows))
+    noisy = np.empty((replications, NOISE_DRAWS, len(rows)))
     reps = range(replications)
     if progress:
         from tqdm.auto import tqdm
 
-        reps = tqdm(reps, desc=f"validate {population}", unit="run")
+        reps = tqdm(reps, desc=f"validate {country}", unit="run")
     for r in reps:
-        theta = draws.iloc[r % len(draws)].to_numpy()
-        sc_over, obs_over = split_overrides(overrides_for(PARAMETERS[population], theta))
+        k = r % len(draws)
+        sc_over, obs_over = split_overrides(
+            overrides_for(PARAMETERS[country], eff.iloc[k].to_numpy())
+        )
+        obs_over["observe.ict_break_2025"] = float(rng.uniform(*BREAK_2025_PRIOR))
         record = run_replication(
             scenario.with_draw(sc_over),
             n_firms=n_firms,
@@ -129,17 +169,29 @@ def _simulate_rows(
             use_posterior=False,
         )
         obs = Observation().with_values(obs_over)
-        sims[r] = [observe(row, record, obs) for _, row in rows.iterrows()]
+        model[r] = [observe(row, record, obs) for _, row in rows.iterrows()]
+        p = np.clip(model[r], 1e-4, 1 - 1e-4)
+        disc = np.where(adoption, phi[k] * np.sqrt(p * (1 - p)), 0.0)
+        eps = rng.standard_normal((NOISE_DRAWS, 2, len(rows)))
+        noisy[r] = model[r] + disc * eps[:, 0] + se * eps[:, 1]
+    flat = noisy.reshape(-1, len(rows))
+    q = np.quantile(flat, [0.05, 0.25, 0.75, 0.95], axis=0)
     return rows.assign(
-        sim_mean=sims.mean(axis=0),
-        sim_p05=np.quantile(sims, 0.05, axis=0),
-        sim_p95=np.quantile(sims, 0.95, axis=0),
+        sim_mean=flat.mean(axis=0),
+        sim_p05=q[0],
+        sim_p25=q[1],
+        sim_p75=q[2],
+        sim_p95=q[3],
+        model_mean=model.mean(axis=0),
+        model_p05=np.quantile(model, 0.05, axis=0),
+        model_p95=np.quantile(model, 0.95, axis=0),
         reason="",
     )
 
 
 def fit_figure(fit: pd.DataFrame, path: str | Path | None = None, caption: str = ""):
-    """Observed ± 2 se (black) against the simulated 5–95 % band and mean (colour), per target."""
+    """Observed ± 2 se (black) against the predictive 5–95 % band (light), the model-only band
+    (dark) and the mean (tick), per target."""
     import matplotlib.pyplot as plt
 
     shown = fit[fit.sim_mean.notna()].reset_index(drop=True)
@@ -154,9 +206,18 @@ def fit_figure(fit: pd.DataFrame, path: str | Path | None = None, caption: str =
                 shown.sim_p05[m],
                 shown.sim_p95[m],
                 color=colour,
-                lw=5,
-                alpha=0.5,
-                label=f"simulated 5–95 % ({survey})",
+                lw=6,
+                alpha=0.25,
+                label=f"predictive 5–95 % ({survey})",
+            )
+            ax.hlines(
+                y[m],
+                shown.model_p05[m],
+                shown.model_p95[m],
+                color=colour,
+                lw=2.5,
+                alpha=0.9,
+                label=f"model-only 5–95 % ({survey})",
             )
             ax.plot(shown.sim_mean[m], y[m], "|", color=colour, ms=12)
     ax.errorbar(
@@ -174,7 +235,10 @@ def fit_figure(fit: pd.DataFrame, path: str | Path | None = None, caption: str =
         [f"{i}{'' if w else '  ✗'}" for i, w in zip(shown.id, shown.within, strict=True)],
         fontsize=7,
     )
-    ax.set_xlabel("share")
+    from matplotlib.ticker import PercentFormatter
+
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_xlabel("share of firms in the survey's population using AI (survey's own definition)")
     ax.set_xlim(0, 1)
     ax.grid(axis="x", alpha=0.3)
     ax.legend(fontsize=7, loc="lower right")

@@ -4,8 +4,8 @@
 
 Values come from ``adoptsim.load_scenario("baseline")`` and the schema (unit, source, meaning);
 calibrated parameters (``adoptsim.posterior.PARAMETERS["flanders"]``) show the median and 90 %
-interval of the shipped draws in ``calibration/flanders/posterior.csv``, or "calibration
-pending" while that file does not exist. ``tests/test_docs.py`` checks the page is current.
+interval of Flanders' effective values of the shipped joint draws
+(``calibration/joint/posterior.csv``), or "calibration pending" while that file does not exist. ``tests/test_docs.py`` checks the page is current.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import pandas as pd
 from adoptsim.levers import high_risk_dates
 from adoptsim.months import format_month
 from adoptsim.observe import Observation
-from adoptsim.posterior import PARAMETERS, calibration_dir
+from adoptsim.posterior import PARAMETERS, calibration_dir, posterior_table
 from adoptsim.rules import rule_class
 from adoptsim.scenario import SPEC, load_scenario, merge_layers
 from adoptsim.schedule import Schedule
@@ -34,16 +34,29 @@ OBSERVATION_DOCS = {
         "AI-barometer: smallest firm (employees) in its sample frame (frame unpublished; E)",
         "employees",
     ),
-    "ict_pilot_detection": (
-        "ICT survey: chance that a pilot / occasional user reports AI use",
+    "ict_detect_pre": (
+        "ICT survey: chance that a light (not at-scale) user reports AI, before generative tools",
         "probability",
     ),
-    "ict_old_pilot_detection": (
-        "CBS 2019 (older technology list): chance that a pilot user reports; Dutch targets only",
+    "ict_detect_gen": (
+        "ICT survey: chance that a light user reports AI once generative tools are widespread",
+        "probability",
+    ),
+    "detect_ramp_start": (
+        "ICT survey: month the light-user detection starts moving from pre to gen (ChatGPT; E)",
+        "month",
+    ),
+    "detect_ramp_months": (
+        "ICT survey: months over which light-user detection moves from pre to gen (E)",
+        "months",
+    ),
+    "ict_old_detection": (
+        "CBS 2019 (older technology list): chance that a light user reports; Dutch targets only",
         "probability",
     ),
     "ict_break_2025": (
-        "ICT survey from 2025 (8th technology): multiplier of pilot detection (no data yet)",
+        "ICT survey from 2025 (8th technology, generative items): multiplier of light-user "
+        "detection; prior uniform 1.0–1.4, never fitted (no post-2024 wave is used)",
         "factor",
     ),
 }
@@ -94,8 +107,8 @@ def _status(doc: str, source: str, explicit: bool, default: str) -> str:
 
 
 def _posterior() -> pd.DataFrame | None:
-    path = calibration_dir() / POPULATION / "posterior.csv"
-    return pd.read_csv(path) if path.is_file() else None
+    path = calibration_dir() / "joint" / "posterior.csv"
+    return posterior_table(POPULATION) if path.is_file() else None
 
 
 def _has(raw: dict, dotted: str) -> bool:
@@ -143,13 +156,14 @@ def parameters_markdown() -> str:
     }
     if draws is None:
         note = (
-            f"**Calibration pending**: `calibration/{POPULATION}/posterior.csv` is not shipped "
+            "**Calibration pending**: `calibration/joint/posterior.csv` is not shipped "
             "yet, so calibrated parameters show the baseline file's (provisional, hand-set) value."
         )
     else:
         note = (
             f"Calibrated parameters show the median and 90 % interval (5–95 %) of the "
-            f"{len(draws)} shipped draws in `calibration/{POPULATION}/posterior.csv`."
+            f"{len(draws)} shipped joint draws in `calibration/joint/posterior.csv` (Flanders' "
+            "effective values: shared value, or mean − deviation for pooled parameters)."
         )
     if uses == POPULATION:
         note += (

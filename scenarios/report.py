@@ -25,7 +25,6 @@ LIBRARY = [
     "literacy_push",
     "ai_act_original",
     "coaching",
-    "nl_policy_mix",
     "combined",
 ]
 

@@ -16,7 +16,7 @@ from adoptsim.taxonomy import POPULATIONS, RECORD_BANDS, SECTORS
 def test_shipped_targets_keep_their_columns_and_sources():
     t = load_targets()
     assert tuple(t.columns) == TARGET_COLUMNS
-    assert len(t) == 55
+    assert len(t) == 58 and t.date.max() <= "2024-12"
     assert t.source.notna().all() and set(t.status) <= {"V", "S", "E", "U"}
     shared = pd.read_csv("calibration/targets.csv")
     pd.testing.assert_frame_equal(t.reset_index(drop=True), shared, check_dtype=False)
@@ -55,10 +55,35 @@ def test_ict_survey_counts_at_scale_users_and_some_pilots():
     users = np.full(sector.shape, 0.4)
     scale = np.full(sector.shape, 0.1)
     rec = _record(users, scale)
-    obs = Observation(ict_pilot_detection=0.5)
+    obs = Observation(ict_detect_pre=0.5, ict_detect_gen=0.5)
     assert observe(_row(), rec, obs) == pytest.approx(0.1 + 0.5 * 0.3)
     bar = _row(survey="barometer", geography="flanders", segment="all")
     assert observe(bar, rec, obs) == pytest.approx(0.4)  # broad notion: every user
+
+
+def test_ict_detection_rises_with_generative_tools_so_the_barometer_ratio_can_fall():
+    obs = Observation(ict_detect_pre=0.2, ict_detect_gen=0.6, ict_break_2025=1.25)
+    d = {
+        m: obs.detection("ict_survey", parse_month(m))
+        for m in ("2021-03", "2022-12", "2023-12", "2024-12", "2025-03")
+    }
+    assert d["2021-03"] == d["2022-12"] == pytest.approx(0.2)
+    assert d["2023-12"] == pytest.approx(0.2 + 0.4 * 12 / 24)
+    assert d["2024-12"] == pytest.approx(0.6)
+    assert d["2025-03"] == pytest.approx(0.6 * 1.25)  # the 2025 questionnaire change only
+    assert obs.detection("barometer", parse_month("2021-03")) == 1.0
+    assert obs.detection("ict_survey_old", parse_month("2019-03")) == obs.ict_old_detection
+    # Same firms (40 % users, 10 % at scale): the barometer/ICT ratio falls from 2021 to 2024.
+    sector, _b, _r = _cells()
+    users, scale = np.full(sector.shape, 0.4), np.full(sector.shape, 0.1)
+    rec = _record(users, scale)
+    ratio = {}
+    for m in ("2021-03", "2024-12"):
+        rec.months[:] = parse_month(m)
+        ict = observe(_row(date=m), rec, obs)
+        ratio[m] = 0.4 / ict
+    assert ratio["2021-03"] == pytest.approx(0.4 / (0.1 + 0.2 * 0.3))
+    assert ratio["2024-12"] == pytest.approx(0.4 / (0.1 + 0.6 * 0.3))
 
 
 def test_denominators_ict_excludes_k_and_micro_barometer_covers_flanders_only():
@@ -67,7 +92,7 @@ def test_denominators_ict_excludes_k_and_micro_barometer_covers_flanders_only():
     users += np.where(band <= 1, 1.0, 0.0) * (sector != SECTORS.index("K"))  # and micro firms
     users = np.minimum(users, 1.0)
     rec = _record(users, np.zeros_like(users))
-    obs = Observation(ict_pilot_detection=1.0, barometer_min_employees=10)
+    obs = Observation(ict_detect_pre=1.0, ict_detect_gen=1.0, barometer_min_employees=10)
     assert observe(_row(), rec, obs) == 0.0  # C–N excl. K, 10+
     assert observe(_row(segment_type="sector", segment="K"), rec, obs) == 1.0  # CBS's K
     assert observe(_row(segment_type="size", segment="2-9"), rec, obs) == 1.0

@@ -1,0 +1,234 @@
+"""Leave-future-out backtest: fit on the targets up to an origin, forecast every later target.
+
+`backtest("2023-12", ...)` runs the joint calibration ([`calibrate`][adoptsim.calibrate.calibrate])
+on targets dated up to the origin only, then simulates every observable adoption target dated
+after it and up to the target cutoff (2024-12: later waves are never used, not even here) with
+the posterior draws, and scores the predictive bands against what was observed. The naive
+benchmark extrapolates each series' linear trend from its last two waves before the origin (its
+last value if it has only one); a model that loses to it says so in the summary.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from adoptsim.calibrate import ADOPTION_SEGMENTS, _check_origin, calibrate, select_targets
+from adoptsim.errors import ScenarioError
+from adoptsim.months import parse_month
+from adoptsim.observe import TARGET_CUTOFF, load_targets
+from adoptsim.posterior import COUNTRIES
+from adoptsim.validation import predict_rows
+
+FORECAST_COLUMNS = [
+    "id",
+    "date",
+    "observed",
+    "sim_mean",
+    "sim_p05",
+    "sim_p25",
+    "sim_p75",
+    "sim_p95",
+    "model_p05",
+    "model_p95",
+    "se",
+    "naive",
+    "naive_method",
+    "country",
+    "survey",
+    "segment_type",
+    "segment",
+]
+SERIES = ["survey", "geography", "segment_type", "segment"]
+
+
+def naive_forecast(history: pd.DataFrame, row: pd.Series) -> tuple[float, str]:
+    """Each series' linear trend from its last two waves (its last value if only one).
+
+    Args:
+        history: target rows dated up to the origin.
+        row: the target to forecast.
+
+    Returns:
+        (forecast share clipped to [0, 1], method: `trend`, `last value` or `none`).
+    """
+    same = history
+    for col in SERIES:
+        same = same[same[col] == row[col]]
+    same = same.assign(m=same.date.map(parse_month)).sort_values("m")
+    if same.empty:
+        return float("nan"), "none"
+    if len(same) == 1:
+        return float(same.value.iloc[-1]), "last value"
+    (m0, v0), (m1, v1) = same[["m", "value"]].iloc[-2:].to_numpy()
+    slope = (v1 - v0) / (m1 - m0)
+    return float(np.clip(v1 + slope * (parse_month(str(row["date"])) - m1), 0, 1)), "trend"
+
+
+def interval_score(y: np.ndarray, lo: np.ndarray, hi: np.ndarray, alpha: float) -> np.ndarray:
+    """Gneiting & Raftery (2007) interval score of a central (1 − alpha) band (lower is better)."""
+    return (hi - lo) + (2 / alpha) * (lo - y) * (y < lo) + (2 / alpha) * (y - hi) * (y > hi)
+
+
+def score(forecast: pd.DataFrame) -> pd.DataFrame:
+    """Coverage of the 50 % and 90 % predictive bands, MAE, interval score: model vs naive.
+
+    The naive benchmark has no band: its coverage and interval score are empty. Both are scored
+    on the same rows (those the naive method can forecast) and the model also on all rows.
+    """
+    f = forecast
+    y = f.observed.to_numpy()
+
+    def model_row(sub: pd.DataFrame, label: str) -> dict:
+        y = sub.observed.to_numpy()
+        return {
+            "method": "model",
+            "rows": label,
+            "n": len(sub),
+            "coverage_50": float(np.mean((y >= sub.sim_p25) & (y <= sub.sim_p75))),
+            "coverage_90": float(np.mean((y >= sub.sim_p05) & (y <= sub.sim_p95))),
+            "mae": float(np.mean(np.abs(sub.sim_mean - y))),
+            "interval_score_90": float(
+                np.mean(interval_score(y, sub.sim_p05.to_numpy(), sub.sim_p95.to_numpy(), 0.1))
+            ),
+            "mean_width_90": float(np.mean(sub.sim_p95 - sub.sim_p05)),
+            "mean_width_50": float(np.mean(sub.sim_p75 - sub.sim_p25)),
+        }
+
+    has_naive = f.naive.notna().to_numpy()
+    out = [model_row(f, "all")]
+    if has_naive.any():
+        sub = f[has_naive]
+        out.append(model_row(sub, "naive-forecastable"))
+        out.append(
+            {
+                "method": "naive",
+                "rows": "naive-forecastable",
+                "n": len(sub),
+                "mae": float(np.mean(np.abs(sub.naive - sub.observed))),
+            }
+        )
+    del y
+    return pd.DataFrame(out)
+
+
+@dataclass
+class Backtest:
+    """A backtest's forecasts, scores and the fit it used."""
+
+    origin: str
+    forecast: pd.DataFrame
+    score: pd.DataFrame
+    fit_report: dict
+
+    def summary(self) -> str:
+        """Plain statement of how the model did against the naive benchmark."""
+        s = self.score.set_index(["method", "rows"])
+        m = s.loc[("model", "all")]
+        text = (
+            f"origin {self.origin}: {int(m.n)} forecasts; 90 % band coverage "
+            f"{m.coverage_90:.0%} (mean width {100 * m.mean_width_90:.1f} pp), 50 % band "
+            f"coverage {m.coverage_50:.0%}; MAE {100 * m.mae:.1f} pp"
+        )
+        if ("naive", "naive-forecastable") in s.index:
+            n = s.loc[("naive", "naive-forecastable")]
+            mm = s.loc[("model", "naive-forecastable")]
+            verdict = "the model LOSES to" if mm.mae > n.mae else "the model beats"
+            text += (
+                f". On the {int(n.n)} rows the naive trend can forecast: model MAE "
+                f"{100 * mm.mae:.1f} pp vs naive {100 * n.mae:.1f} pp — {verdict} the naive trend"
+            )
+        return text
+
+
+def backtest(
+    origin: str,
+    *,
+    population: str = "both",
+    budget: int = 300,
+    n_firms: int | None = None,
+    out: str | Path,
+    replications: int = 40,
+    seed: int = 0,
+    workers: int = 2,
+    mcmc_steps: int = 1000,
+    targets: pd.DataFrame | None = None,
+    progress: bool = True,
+) -> Backtest:
+    """Fit on targets dated up to `origin`, forecast every later target up to 2024-12.
+
+    Args:
+        origin: last month whose targets are fitted ("YYYY-MM", before 2024-12).
+        population: `flanders`, `netherlands` or `both` (the joint fit).
+        budget: design points of the calibration.
+        n_firms: agents per simulation (calibration and forecasts).
+        out: folder: `fit/` (the calibration), `forecast.csv`, `score.csv`, `backtest.png`.
+        replications: forecast simulations per country (each with its own posterior draw).
+        seed: base seed.
+        workers: processes for the calibration's simulations.
+        mcmc_steps: steps of each emcee ensemble.
+        targets: targets table (default: the shipped one).
+        progress: progress bars.
+    """
+    origin = _check_origin(origin)
+    if parse_month(origin) >= parse_month(TARGET_CUTOFF):
+        raise ScenarioError(
+            "origin", origin, f"must be before {TARGET_CUTOFF} (nothing to forecast)"
+        )
+    if population not in (*COUNTRIES, "both"):
+        raise ScenarioError("population", population, "must be flanders, netherlands or both")
+    countries = COUNTRIES if population == "both" else (population,)
+    table = load_targets() if targets is None else targets
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    fit = calibrate(
+        countries,
+        out=out / "fit",
+        budget=budget,
+        n_firms=n_firms,
+        replications=1,
+        seed=seed,
+        workers=workers,
+        targets=table,
+        origin=origin,
+        mcmc_steps=mcmc_steps,
+        progress=progress,
+    )
+    parts = []
+    for country in countries:
+        rows, _ = select_targets(table, country)  # everything up to the cutoff
+        rows = rows[
+            (rows.date.map(parse_month) > parse_month(origin))
+            & rows.segment_type.isin(ADOPTION_SEGMENTS)
+        ].reset_index(drop=True)
+        if rows.empty:
+            continue
+        pred = predict_rows(rows, country, fit.draws, replications, n_firms, seed, progress)
+        pred["country"] = country
+        parts.append(pred)
+    if not parts:
+        raise ScenarioError("origin", origin, "no observable target after it up to 2024-12")
+    forecast = pd.concat(parts, ignore_index=True)
+    forecast["observed"] = forecast.value
+    history = table[
+        (table.date.map(parse_month) <= parse_month(origin))
+        & table.segment_type.isin(ADOPTION_SEGMENTS)
+    ]
+    naive = [naive_forecast(history, r) for _, r in forecast.iterrows()]
+    forecast["naive"] = [v for v, _ in naive]
+    forecast["naive_method"] = [m for _, m in naive]
+    forecast = forecast[FORECAST_COLUMNS]
+    scores = score(forecast)
+    tmp = out / "forecast.csv.tmp"
+    forecast.to_csv(tmp, index=False, float_format="%.5g", lineterminator="\n")
+    tmp.replace(out / "forecast.csv")
+    scores.to_csv(out / "score.csv", index=False, float_format="%.5g", lineterminator="\n")
+    result = Backtest(origin, forecast, scores, fit.report)
+    from adoptsim.plots import backtest_figure
+
+    backtest_figure(forecast, origin, out / "backtest.png", caption=result.summary())
+    (out / "summary.txt").write_text(result.summary() + "\n")
+    return result
