@@ -5,7 +5,8 @@
 Values come from ``adoptsim.load_scenario("baseline")`` and the schema (unit, source, meaning);
 calibrated parameters (``adoptsim.posterior.PARAMETERS["flanders"]``) show the median and 90 %
 interval of Flanders' effective values of the shipped joint draws
-(``calibration/joint/posterior.csv``), or "calibration pending" while that file does not exist. ``tests/test_docs.py`` checks the page is current.
+(``calibration/joint/posterior.csv``), or "calibration pending" while that file does not exist.
+``tests/test_docs.py`` checks the page is current.
 """
 
 from __future__ import annotations
