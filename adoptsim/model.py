@@ -214,10 +214,10 @@ class AdoptionModel(mesa.Model):
         self.state = np.zeros(n, dtype=np.int8)
         self.month_started = np.full(n, -1, dtype=np.int16)
         self.month_scaled = np.full(n, -1, dtype=np.int16)
-        self.month = self.spec.start
-        self.recorder = Recorder(
-            self.firms, range(self.spec.start, self.spec.end + 1), barrier_months
-        )
+        # Month indices read once: ``spec.start`` parses its text on every access.
+        self._start, self._end = self.spec.start, self.spec.end
+        self.month = self._start
+        self.recorder = Recorder(self.firms, range(self._start, self._end + 1), barrier_months)
         self._views: dict[int, FirmAgent] = {}
         self._counters: tuple[Network, PeerCounter, PeerCounter] | None = None
         self._u: np.ndarray | None = None
@@ -228,7 +228,7 @@ class AdoptionModel(mesa.Model):
     @property
     def t(self) -> int:
         """Months since the scenario start."""
-        return self.month - self.spec.start
+        return self.month - self._start
 
     @property
     def date(self) -> str:
@@ -308,7 +308,7 @@ class AdoptionModel(mesa.Model):
 
     def step(self) -> None:
         """Advance one month: levers, peers, hazards, draws, barrier dynamics, record."""
-        if self.month >= self.spec.end:
+        if self.month >= self._end:
             self.running = False
             return
         n = self.firms.n
@@ -328,8 +328,10 @@ class AdoptionModel(mesa.Model):
             start, scale = self.rule.hazards(ctx)
         finally:
             u = draws.result() if draws else self._u
-        start = np.broadcast_to(start, (n,))
-        scale = np.broadcast_to(scale, (n,))
+        if np.shape(start) != (n,):
+            start = np.broadcast_to(start, (n,))
+        if np.shape(scale) != (n,):
+            scale = np.broadcast_to(scale, (n,))
         new_users, new_scale = np.empty(n, dtype=bool), np.empty(n, dtype=bool)
         barriers, peer, state = self.firms.barriers, ctx.peer_share, self.state
 
@@ -355,7 +357,7 @@ class AdoptionModel(mesa.Model):
         self.month_scaled[scaled] = self.t
         self.month += 1
         self.recorder.record(self.t, self.state, self.firms.barriers)
-        if self.month >= self.spec.end:
+        if self.month >= self._end:
             self.running = False
 
     def run(self) -> CellRecord:
