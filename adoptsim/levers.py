@@ -41,6 +41,7 @@ def _timeline_points(
     return tuple((r.start[:7], float(r.value)) for r in rows.itertuples())
 
 
+@cache  # a str per (instrument, parameter): immutable, so safe to share
 def timeline_month(instrument: str, parameter: str) -> str:
     """The start month of a dated event (e.g. an AI Act milestone) in policy_timeline.csv."""
     df = read_table("policy_timeline")

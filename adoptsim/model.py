@@ -314,7 +314,9 @@ class AdoptionModel(mesa.Model):
             return
         n = self.firms.n
         uses_barriers = self.rule.uses_barriers
-        shape = (6 if uses_barriers else 2, n)
+        # One uniform per firm decides its state change (a firm is a non-user or a user, never
+        # both, so starting and scaling up can share it), one per dynamic barrier its removal.
+        shape = (5 if uses_barriers else 1, n)
         if self._u is None or self._u.shape != shape:
             self._u = np.empty(shape, dtype=np.float32)
         # This month's uniforms (the same stream and amount every month) are drawn in a helper
@@ -341,11 +343,11 @@ class AdoptionModel(mesa.Model):
             np.equal(state[sl], NON_USER, out=new_users[sl])
             new_users[sl] &= u[0, sl] < start[sl]
             np.equal(state[sl], USER, out=new_scale[sl])
-            new_scale[sl] &= u[1, sl] < scale[sl]
+            new_scale[sl] &= u[0, sl] < scale[sl]
             if uses_barriers:
                 removal = self.levers.barrier_removal(self.month, state[sl], peer[sl], part=sl)
                 keep = np.empty(sl.stop - sl.start, dtype=bool)
-                for row, (k, p) in enumerate(removal.items(), start=2):
+                for row, (k, p) in enumerate(removal.items(), start=1):
                     np.less(u[row, sl], p, out=keep)  # removed; for booleans a > b is a & ~b
                     held = barriers[sl, k]
                     np.greater(held, keep, out=held)
