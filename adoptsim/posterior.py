@@ -1,7 +1,7 @@
 """Calibrated parameters: what is fitted (names, priors, scenario keys) and the shipped draws.
 
 One joint calibration covers Flanders/Belgium and the Netherlands (`adoptsim.calibrate`). Its
-parameters ([`JOINT`][adoptsim.posterior.JOINT]) are of three kinds:
+parameters (`JOINT`) are of three kinds:
 
 - **shared**: one value for both countries (size offsets, scale-up intercept, sector offsets,
   barrier penalty, the ICT survey's detection, which is one harmonised EU questionnaire);
@@ -11,7 +11,7 @@ parameters ([`JOINT`][adoptsim.posterior.JOINT]) are of three kinds:
 - **own**: a value per country (the start state `initial_adopters_be` / `_nl`).
 
 Each country's simulation sees the *effective* parameters of
-[`PARAMETERS`][adoptsim.posterior.PARAMETERS] (the same names for both). The shipped posterior
+`PARAMETERS` (the same names for both). The shipped posterior
 is `calibration/joint/posterior.csv` (one row per draw, one column per joint parameter); a
 scenario that names a posterior (`[calibration] posterior = "flanders"`) runs replication r with
 the effective values of draw `r mod n_draws` for that country, laid just above the scenario's

@@ -1,0 +1,48 @@
+"""Run the leave-future-out backtests shown in docs/calibration.md and ship their results.
+
+    python calibration/backtests.py [--budget 200] [--firms 4000]
+
+For each origin (2022-12, 2023-12) runs `adoptsim.backtest.backtest` into results/backtest/ORIGIN
+(resumable: evaluations are kept there) and copies forecast.csv, score.csv, summary.txt,
+backtest.png and the fit's fit.json into calibration/backtest/ORIGIN/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from pathlib import Path
+
+from adoptsim.backtest import backtest
+
+ORIGINS = ("2022-12", "2023-12")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--budget", type=int, default=200)
+    ap.add_argument("--firms", type=int, default=4000)
+    ap.add_argument("--replications", type=int, default=40)
+    ap.add_argument("--mcmc-steps", type=int, default=1000)
+    ap.add_argument("--origins", default=",".join(ORIGINS))
+    args = ap.parse_args()
+    for origin in args.origins.split(","):
+        work = Path("results") / "backtest" / origin
+        result = backtest(
+            origin,
+            budget=args.budget,
+            n_firms=args.firms,
+            out=work,
+            replications=args.replications,
+            mcmc_steps=args.mcmc_steps,
+        )
+        ship = Path(__file__).resolve().parent / "backtest" / origin
+        ship.mkdir(parents=True, exist_ok=True)
+        for name in ("forecast.csv", "score.csv", "summary.txt", "backtest.png"):
+            shutil.copy(work / name, ship / name)
+        shutil.copy(work / "fit" / "fit.json", ship / "fit.json")
+        print(result.summary())
+
+
+if __name__ == "__main__":
+    main()
