@@ -42,6 +42,7 @@ def _timeline_points(
     return tuple((r.start[:7], float(r.value)) for r in rows.itertuples())
 
 
+@cache  # a str per (instrument, parameter): immutable, so safe to share
 def timeline_month(instrument: str, parameter: str) -> str:
     """The start month of a dated event (e.g. an AI Act milestone) in policy_timeline.csv."""
     df = read_table("policy_timeline")
@@ -353,6 +354,30 @@ def _monthly(per_year: np.ndarray | float) -> np.ndarray:
     return 1.0 - (1.0 - np.clip(per_year, 0.0, 1.0)) ** (1.0 / 12.0)
 
 
+def _freeze(value: object) -> object:
+    """A hashable copy of a validated scenario table (dicts and lists become tuples)."""
+    if isinstance(value, dict):
+        return tuple((k, _freeze(v)) for k, v in sorted(value.items()))
+    if isinstance(value, list | tuple):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+# Month tables (a handful of numbers per month) depend only on the scenario's levers, regulation
+# and shocks, which the replications of a run share: computed once per process, not per run.
+_MONTH_TABLES: dict[tuple, object] = {}
+_MONTH_TABLES_MAX = 1 << 16
+
+
+def _memo(key: tuple, compute):
+    out = _MONTH_TABLES.get(key)
+    if out is None:
+        if len(_MONTH_TABLES) >= _MONTH_TABLES_MAX:
+            _MONTH_TABLES.clear()
+        out = _MONTH_TABLES[key] = compute()
+    return out
+
+
 @dataclass
 class LeverSignals:
     """Signals in force in one month (per-firm arrays have length n)."""
@@ -425,6 +450,8 @@ class Levers:
         self._deadweight_u = deadweight_u
         self._subsidy = np.zeros(n, dtype=np.float64)
         self._subsidy.flags.writeable = False
+        # The burden table is by sector without high_risk_u, by high-risk code with it.
+        self._key = _freeze((levers, regulation, shocks, high_risk_u is None))
 
     # --- subsidised projects ------------------------------------------------------------------
     def kmo_covered(self, month: int, table: dict | None = None) -> np.ndarray:
@@ -479,7 +506,9 @@ class Levers:
         ``projects.months`` months; for deadweight firms it changes nothing. Returns the firms
         that started one.
         """
-        p, share = self.project_table(month)
+        p, share = _memo(
+            (self._key, "projects", month, self.eligible_firms), lambda: self.project_table(month)
+        )
         cum = np.cumsum(p, axis=1)
         total = cum[:, -1]
         if not total.any():
@@ -526,9 +555,16 @@ class Levers:
 
         The burden array is gathered from four values (no high-risk use, Annex III, Annex I,
         both); while they stay the same, the previous month's array is returned again, marked
-        read-only.
+        read-only. The subsidy is each firm's project treatment (`treatment`).
         """
-        subsidy = self.treatment(month)
+        table, clarity, genai = _memo(
+            (self._key, "signals", month), lambda: self._month_signals(month)
+        )
+        burden = self._gather("burden", table, self._burden_index)
+        return LeverSignals(self.treatment(month), clarity, burden, genai)
+
+    def _month_signals(self, month: int) -> tuple[np.ndarray, float, float]:
+        """Burden table, clarity and generative-AI capability at ``month`` (read-only)."""
         reg = self.reg
         ant = reg["anticipation_months"]
         r3 = _ramp(month, self.annex_iii - ant, ant)
@@ -538,10 +574,9 @@ class Levers:
         else:
             s3, s1 = self._burden_weights
             table = np.minimum(s3 * r3 + s1 * r1, 1.0)
-        burden = self._gather("burden", table, self._burden_index)
+        table.flags.writeable = False
         clarity = _ramp(month, self.entry, reg["clarity_ramp_months"])
-        genai = genai_capability(month, self.shocks["genai"])
-        return LeverSignals(subsidy, clarity, burden, genai)
+        return table, clarity, genai_capability(month, self.shocks["genai"])
 
     def _gather(self, name: str, table: np.ndarray, index: np.ndarray) -> np.ndarray:
         """``table[index]``, reusing the last result for ``name`` if ``table`` is unchanged."""
@@ -581,10 +616,10 @@ class Levers:
 
     def _removal_tables(self, month: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """This month's 1 − training chance by segment, and coaching and 1 − coaching chance
-        by Flemish (0/1) — small tables, remembered for the last month asked for."""
-        cached = self.__dict__.get("_removal_month")
-        if cached is not None and cached[0] == month:
-            return cached[1]
+        by Flemish (0/1) — small tables, computed once per process for each month."""
+        return _memo((self._key, "removal", month), lambda: self._month_removal(month))
+
+    def _month_removal(self, month: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         c = self.cfg["coaching"]
         not_train = (1.0 - self._train_table(month)).ravel()
         coach = float(_monthly(c["reach"].at(month)) * c["efficacy"])
@@ -593,7 +628,8 @@ class Levers:
         else:
             coach_tab = np.full(2, coach)
         tables = (not_train, coach_tab, 1.0 - coach_tab)
-        self._removal_month = (month, tables)
+        for t in tables:
+            t.flags.writeable = False
         return tables
 
     def barrier_removal(
