@@ -366,6 +366,7 @@ def _freeze(value: object) -> object:
 # Month tables (a handful of numbers per month) depend only on the scenario's levers, regulation
 # and shocks, which the replications of a run share: computed once per process, not per run.
 _MONTH_TABLES: dict[tuple, object] = {}
+_CONFIG_IDS: dict[object, int] = {}
 _MONTH_TABLES_MAX = 1 << 16
 
 
@@ -450,8 +451,11 @@ class Levers:
         self._deadweight_u = deadweight_u
         self._subsidy = np.zeros(n, dtype=np.float64)
         self._subsidy.flags.writeable = False
-        # The burden table is by sector without high_risk_u, by high-risk code with it.
-        self._key = _freeze((levers, regulation, shocks, high_risk_u is None))
+        # A small int per distinct configuration: month-table lookups then hash three scalars
+        # instead of comparing every schedule of the configuration. The burden table is by
+        # sector without high_risk_u, by high-risk code with it.
+        config = _freeze((levers, regulation, shocks, high_risk_u is None))
+        self._key = _CONFIG_IDS.setdefault(config, len(_CONFIG_IDS))
 
     # --- subsidised projects ------------------------------------------------------------------
     def kmo_covered(self, month: int, table: dict | None = None) -> np.ndarray:
