@@ -27,6 +27,8 @@ LIBRARY = [
     "literacy_push",
     "ai_act_original",
     "coaching",
+    "tech_slow",
+    "tech_fast",
     "combined",
 ]
 
