@@ -502,21 +502,38 @@ def prior_design(params: tuple[JointParameter, ...], n: int, seed: int) -> np.nd
 def widened_design(
     params: tuple[JointParameter, ...], draws: np.ndarray, n: int, seed: int, widen: float = 2.0
 ) -> np.ndarray:
-    """`n` points from N(mean, widen²·cov) of posterior draws, inside the prior's support."""
+    """`n` design points around the previous round's posterior `draws`, inside the prior support.
+
+    Three quarters are posterior draws jittered by half a posterior sd (the design follows the
+    posterior's shape, also where it is not Gaussian: in ~20 dimensions a widened Gaussian puts
+    most points far from it); one quarter comes from N(mean, widen²·cov), so the emulator also
+    learns how the likelihood falls off around it.
+    """
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(11,)))
     lo = np.array([p.lo for p in params])
     hi = np.array([p.hi for p in params])
-    mean, cov = draws.mean(axis=0), np.cov(draws.T) * widen**2
-    cov = np.atleast_2d(cov) + 1e-12 * np.eye(len(params))
+    mean, cov = draws.mean(axis=0), np.atleast_2d(np.cov(draws.T))
+    sd = np.sqrt(np.diag(cov))
+    n_near = (3 * n) // 4
     out = np.empty((0, len(params)))
     for _ in range(200):
-        z = rng.multivariate_normal(mean, cov, size=4 * n)
+        pick = draws[rng.integers(len(draws), size=4 * n_near)]
+        z = pick + 0.5 * sd * rng.standard_normal(pick.shape)
         out = np.vstack([out, z[np.all((z >= lo) & (z <= hi), axis=1)]])
-        if len(out) >= n:
+        if len(out) >= n_near:
             break
+    near = out[:n_near]
+    wide = np.empty((0, len(params)))
+    cov = cov * widen**2 + 1e-12 * np.eye(len(params))
+    for _ in range(200):
+        z = rng.multivariate_normal(mean, cov, size=4 * n)
+        wide = np.vstack([wide, z[np.all((z >= lo) & (z <= hi), axis=1)]])
+        if len(near) + len(wide) >= n:
+            break
+    out = np.vstack([near, wide])[:n]
     if len(out) < n:  # a posterior squeezed against the support: top up from the prior
         out = np.vstack([out, prior_design(params, n - len(out), seed + 99)])
-    return out[:n]
+    return out
 
 
 def design_round(

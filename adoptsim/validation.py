@@ -81,7 +81,8 @@ def validate(
     Args:
         targets: a targets table or CSV path (default: the shipped targets).
         replications: simulations per country; replication r uses joint draw r mod n_draws.
-        n_firms: agents per simulation (default: the calibration scenarios' own).
+        n_firms: agents per simulation (default: the agent count the shipped posterior was
+            fitted with, else the calibration scenarios' own).
         seed: base seed of the simulations and of the noise draws.
         progress: show a progress bar.
         posterior: joint parameter draws (columns as in `calibration/joint/posterior.csv`);
@@ -94,11 +95,13 @@ def validate(
     """
     table = targets if isinstance(targets, pd.DataFrame) else load_targets(targets)
     draws = joint_table() if posterior is None else posterior
+    fitted_with = _fitted_agents() if posterior is None and n_firms is None else {}
     parts = []
     for country in countries:
         rows, left_out = select_targets(table, country)
         if not rows.empty:
-            parts.append(predict_rows(rows, country, draws, replications, n_firms, seed, progress))
+            n = fitted_with.get(country, n_firms)
+            parts.append(predict_rows(rows, country, draws, replications, n, seed, progress))
         if not left_out.empty:
             parts.append(left_out)
     fit = pd.concat(parts, ignore_index=True)
@@ -111,6 +114,18 @@ def validate(
     order = {k: i for i, k in enumerate(table.id)}
     fit = fit.sort_values("id", key=lambda s: s.map(order)).reset_index(drop=True)
     return fit[FIT_COLUMNS]
+
+
+def _fitted_agents() -> dict[str, int]:
+    """Agents per simulation the shipped joint posterior was fitted with (from its fit.json)."""
+    import json
+
+    from adoptsim.posterior import POSTERIOR_NAME, calibration_dir
+
+    path = calibration_dir() / POSTERIOR_NAME / "fit.json"
+    if not path.is_file():
+        return {}
+    return {k: int(v) for k, v in json.loads(path.read_text()).get("n_firms", {}).items()}
 
 
 def predict_rows(
