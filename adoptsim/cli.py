@@ -52,9 +52,7 @@ def _out(given: str | None, *default: str) -> Path:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Simulate a scenario and write ``adoption.csv`` and ``adoption.png`` into ``--out``."""
-    _figures()
     from adoptsim import __version__, load_scenario, simulate
-    from adoptsim.plots import fan_chart
 
     scenario = load_scenario(args.scenario)
     out = _out(args.out, scenario.name)
@@ -66,6 +64,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         replications=args.replications,
         progress=not args.quiet,
     )
+    _figures()  # matplotlib loads in seconds: only once there is something to draw
+    from adoptsim.plots import fan_chart
+
     csv = result.save(out)
     drawn = result.adoption["draw"].nunique() > 1
     caption = (

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from adoptsim.scenario import Scenario, load_scenario
-from adoptsim.simulation import simulate
+from adoptsim.simulation import check_memory, simulate
 
 KEYS = ["replication", "date", "segment_type", "segment"]
 
@@ -49,6 +49,8 @@ def compare(
     from adoptsim.errors import ScenarioError
 
     loaded = [load_scenario(s) for s in scenarios]
+    for sc in loaded:  # all of them before the first runs
+        check_memory(sc, n_firms)
     if len(loaded) < 2:
         raise ScenarioError("scenarios", [s.name for s in loaded], "name at least two scenarios")
     names = [s.name for s in loaded]

@@ -24,7 +24,8 @@ def slug(name: str, fallback: str = "scenario") -> str:
     ``"../escaped"`` → ``"escaped"``, ``"/tmp/x"`` → ``"tmp_x"``, ``"Mijn scenario"`` →
     ``"Mijn_scenario"``.
     """
-    text = _UNSAFE.sub("_", str(name)).strip("._-")
+    parts = [p for p in re.split(r"[/\\]+", str(name)) if p not in ("", ".", "..")]
+    text = _UNSAFE.sub("_", "_".join(parts)).strip("._-")
     text = re.sub(r"\.{2,}", ".", text)
     return text[:100] or fallback
 

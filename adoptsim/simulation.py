@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from adoptsim import memory
 from adoptsim.errors import ScenarioError
 from adoptsim.model import AdoptionModel
 from adoptsim.posterior import posterior_draw, split_overrides
@@ -23,6 +24,14 @@ def replication_seed(seed: int, replication: int) -> np.random.SeedSequence:
     every scenario the same firms, network and uniform draws (common random numbers).
     """
     return np.random.SeedSequence(seed, spawn_key=(replication,))
+
+
+def check_memory(scenario: Scenario, n_firms: int | None) -> None:
+    """Refuse, in one line, a run of ``scenario`` with ``n_firms`` that cannot fit in memory
+    (see [`adoptsim.memory`][adoptsim.memory]); the model checks again before it allocates."""
+    net = scenario.data["network"]
+    n = n_firms or scenario.data["population"]["n_firms"]
+    memory.check_run(n, net["mean_degree"], net["kind"])
 
 
 def run_replication(
@@ -94,6 +103,7 @@ def simulate(
     if n_firms is not None and (not isinstance(n_firms, int) or n_firms < 100):
         raise ScenarioError("n_firms", n_firms, "must be a whole number >= 100")
     sc = load_scenario(scenario)
+    check_memory(sc, n_firms)  # before the progress bar: a refusal is one line
     iterator = range(replications)
     if progress:
         from tqdm.auto import tqdm
