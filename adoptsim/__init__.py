@@ -1,6 +1,8 @@
 """adoptsim — agent-based simulation of AI adoption by Flemish SMEs, with Belgium and the
 Netherlands as comparison populations, under subsidy, training, coaching and AI Act levers."""
 
+# first: a sweep's worker must not outlive its parent, even while it imports the rest
+from adoptsim import _worker_guard  # noqa: F401
 from adoptsim.comparison import Comparison, compare
 from adoptsim.errors import AdoptsimError, ScenarioError
 from adoptsim.model import AdoptionModel, FirmAgent

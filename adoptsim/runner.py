@@ -404,10 +404,14 @@ def _worker_init(parent_pid: int | None = None) -> None:
 @contextlib.contextmanager
 def _worker_environment():
     """Start pool workers with Ctrl-C ignored from birth (a child inherits SIG_IGN), so a Ctrl-C
-    in the terminal reaches only the parent even while workers import, and with
-    ``ADOPTSIM_THREADS=1`` in their environment before anything reads it."""
-    old_threads = os.environ.get("ADOPTSIM_THREADS")
+    in the terminal reaches only the parent even while workers import, with
+    ``ADOPTSIM_THREADS=1`` in their environment before anything reads it, and with this
+    process's pid for ``adoptsim._worker_guard`` (death with the parent from the first import)."""
+    from adoptsim._worker_guard import ENV as PARENT_ENV
+
+    saved = {k: os.environ.get(k) for k in ("ADOPTSIM_THREADS", PARENT_ENV)}
     os.environ["ADOPTSIM_THREADS"] = "1"
+    os.environ[PARENT_ENV] = str(os.getpid())  # read by adoptsim/__init__ in the worker
     main = threading.current_thread() is threading.main_thread()
     old = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
     try:
@@ -415,10 +419,11 @@ def _worker_environment():
     finally:
         if main and old is not None:
             signal.signal(signal.SIGINT, old)
-        if old_threads is None:
-            os.environ.pop("ADOPTSIM_THREADS", None)
-        else:
-            os.environ["ADOPTSIM_THREADS"] = old_threads
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def _host() -> str:
@@ -813,7 +818,9 @@ def _open_folder(
     _check_folder_agrees(plan, tasks, list(good.values()), out)
     repaired = _set_aside(broken, manifest)
     done = {_identity(m) for m in good.values()}
-    todo = [t for t in tasks if _identity(t.meta()) not in done]
+    todo = [
+        t for t in tasks if (t.scenario_name, point_key(t.overrides), t.replication) not in done
+    ]
     _log_unlogged(tasks, good, manifest)
     return todo, repaired
 
