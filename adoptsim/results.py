@@ -86,7 +86,8 @@ class CellRecord:
 
 
 class Recorder:
-    """Accumulates :class:`CellRecord` arrays while a model runs (two bincounts per month)."""
+    """Accumulates [`CellRecord`][adoptsim.results.CellRecord] arrays while a model runs (two
+    bincounts per month)."""
 
     def __init__(self, firms: Firms, months: range, barrier_months: set[int] | None = None):
         self.regions = firms.regions
@@ -225,7 +226,7 @@ def segment_table(record: CellRecord) -> pd.DataFrame:
 
 @dataclass
 class SimulationResult:
-    """Outcome of :func:`adoptsim.simulate`.
+    """Outcome of [`simulate`][adoptsim.simulation.simulate].
 
     Attributes:
         adoption: tidy table, one row per replication × month × segment (see ADOPTION_COLUMNS).

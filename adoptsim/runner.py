@@ -22,7 +22,7 @@ Output folder::
     DIR/shards/<task_id>.parquet   one replication: the columns of adoption.csv
     DIR/manifest.jsonl             one line per finished or failed task (appended)
 
-Read the results back with :func:`load_results`.
+Read the results back with [`load_results`][adoptsim.runner.load_results].
 """
 
 from __future__ import annotations
@@ -512,8 +512,9 @@ def run_task(task: Task, out: str) -> dict:
 
 @dataclass
 class SweepSummary:
-    """What a call to :func:`sweep` did. ``failures`` holds the manifest entries of failed tasks;
-    ``repaired`` the shards found broken (truncated, empty, foreign), set aside and rerun."""
+    """What a call to [`sweep`][adoptsim.runner.sweep] did. ``failures`` holds the manifest entries
+    of failed tasks; ``repaired`` the shards found broken (truncated, empty, foreign), set aside
+    and rerun."""
 
     out: Path
     total: int

@@ -21,6 +21,7 @@ from adoptsim.errors import AdoptsimError, ScenarioError
 from adoptsim.levers import LEVER_SPEC, REGULATION_SPEC, SHOCK_SPEC
 from adoptsim.months import parse_month
 from adoptsim.network import NETWORK_KINDS
+from adoptsim.population import ALLOCATIONS
 from adoptsim.rules import rule_class
 from adoptsim.taxonomy import BARRIERS, POPULATIONS
 
@@ -49,6 +50,12 @@ SPEC: dict = {
     "population": {
         "name": S.choice("flanders", tuple(POPULATIONS), "which firms are simulated"),
         "include_micro": S.flag(True, "include firms with 1–9 employees"),
+        "allocation": S.choice(
+            "sqrt",
+            ALLOCATIONS,
+            "agents per size class ∝ √firms (more agents for the few large firms) or ∝ firms; "
+            "shares are firm-weighted either way",
+        ),
         "n_firms": S.integer(20000, 100, 50_000_000, "default number of agents", "agents"),
         "initial_adopters": S.share(0.0, "share of firms using AI at the start month"),
         "initial_at_scale": S.share(0.0, "share of *users* at scale at the start month"),
@@ -251,9 +258,10 @@ class Scenario:
     """A validated scenario.
 
     ``layers`` are the raw tables as written — the root file first, then each file that extends
-    it, then every :meth:`with_overrides` — and ``data`` is their validated, typed merge with
-    defaults. Keeping layers lets a posterior draw slot in *above the root file but below
-    everything else* (:meth:`with_draw`), so a scenario's own deliberate values always win.
+    it, then every [`with_overrides`][adoptsim.scenario.Scenario.with_overrides] — and ``data`` is
+    their validated, typed merge with defaults. Keeping layers lets a posterior draw slot in *above
+    the root file but below everything else* ([`with_draw`][adoptsim.scenario.Scenario.with_draw]),
+    so a scenario's own deliberate values always win.
     """
 
     layers: tuple[dict, ...]
