@@ -50,12 +50,26 @@ def _out(given: str | None, *default: str) -> Path:
     return writable_folder(Path(given) if given else default_out(*default))
 
 
+def _check_firms(firms: int | None, scenario: str, concurrent: int = 1) -> None:
+    """Refuse ``--firms`` that cannot fit in memory (``concurrent`` runs at once), before any
+    work; the network of ``scenario`` sets the ties per firm."""
+    if firms is None:
+        return
+    from adoptsim import load_scenario, memory
+
+    net = load_scenario(scenario).data["network"]
+    memory.check_run(firms, net["mean_degree"], net["kind"], concurrent=concurrent)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Simulate a scenario and write ``adoption.csv`` and ``adoption.png`` into ``--out``."""
-    from adoptsim import __version__, load_scenario, simulate
+    from adoptsim import __version__, load_scenario, memory
 
     scenario = load_scenario(args.scenario)
     out = _out(args.out, scenario.name)
+    memory.check_scenario(scenario, args.firms)  # before loading the model's libraries
+    from adoptsim import simulate
+
     t0 = time.perf_counter()
     result = simulate(
         scenario,
@@ -125,6 +139,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from adoptsim.calibrate import calibrate
 
     out = _out(args.out, "calibration", args.population)
+    _check_firms(args.firms, "baseline", args.workers)
     result = calibrate(
         args.population,
         out=out,
@@ -152,6 +167,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from adoptsim.validation import fit_figure, validate
 
     out = _out(args.out, "validate")
+    _check_firms(args.firms, "baseline")
     fit = validate(
         args.targets,
         replications=args.replications,
@@ -226,6 +242,7 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     from adoptsim.sensitivity_analysis import sensitivity
 
     out = _out(args.out, "sensitivity", Path(args.scenario).stem)
+    _check_firms(args.firms, args.scenario, args.workers or os.cpu_count() or 1)
     params = [p for p in args.params.split(",") if p] if args.params else None
     result = sensitivity(
         args.scenario,

@@ -14,8 +14,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from adoptsim import memory
 from adoptsim.scenario import Scenario, load_scenario
-from adoptsim.simulation import check_memory, simulate
+from adoptsim.simulation import simulate
 
 KEYS = ["replication", "date", "segment_type", "segment"]
 
@@ -50,7 +51,7 @@ def compare(
 
     loaded = [load_scenario(s) for s in scenarios]
     for sc in loaded:  # all of them before the first runs
-        check_memory(sc, n_firms)
+        memory.check_scenario(sc, n_firms)
     if len(loaded) < 2:
         raise ScenarioError("scenarios", [s.name for s in loaded], "name at least two scenarios")
     names = [s.name for s in loaded]

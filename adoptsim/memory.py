@@ -15,18 +15,18 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from adoptsim.errors import AdoptsimError
 
 #: Peak bytes per firm of one replication, without its peer ties (measured, see module doc).
-BYTES_PER_FIRM = 98
+BYTES_PER_FIRM = 100
 #: Peak bytes per peer tie (a firm with mean degree k holds about k ties).
 BYTES_PER_TIE = 55
 #: Peak bytes per firm with the ``complete`` network (mean field: no ties are stored).
-COMPLETE_BYTES_PER_FIRM = 209
-#: Bytes the sweep parent holds per planned task (task object, point, bookkeeping; measured with
-#: tracemalloc on a 10⁵-point grid).
-BYTES_PER_TASK = 2_000
+COMPLETE_BYTES_PER_FIRM = 208
+#: Bytes a sweep's plan holds per task (task object, point, validation; tracemalloc peak).
+BYTES_PER_TASK = 389
 #: Head room kept free for the interpreter, libraries and the operating system.
 HEADROOM_BYTES = 300 * 2**20
 ENV = "ADOPTSIM_MEMORY_CHECK"
@@ -141,6 +141,14 @@ def check_run(
     needed = concurrent * run_bytes(n_firms, mean_degree, network)
     advice = "use fewer firms" if concurrent == 1 else "use fewer firms or fewer workers"
     check(field, n_firms, needed, advice)
+
+
+def check_scenario(scenario: Any, n_firms: int | None = None) -> None:
+    """Refuse a run of ``scenario`` (a validated Scenario) with ``n_firms`` (default: its
+    ``population.n_firms``) that cannot fit, before anything is built or shown."""
+    net = scenario.data["network"]
+    n = n_firms or scenario.data["population"]["n_firms"]
+    check_run(n, net["mean_degree"], net["kind"])
 
 
 def check_tasks(count: int, field: str = "sweep") -> None:

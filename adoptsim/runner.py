@@ -56,7 +56,6 @@ import pandas as pd
 from adoptsim.errors import AdoptsimError, ScenarioError
 from adoptsim.results import ADOPTION_COLUMNS, segment_table
 from adoptsim.scenario import Scenario, load_scenario, read_toml
-from adoptsim.simulation import run_replication
 
 SWEEP_KEYS = ("scenarios", "replications", "n_firms", "seed", "grid", "sample", "description")
 SHARD_DIR = "shards"
@@ -482,6 +481,8 @@ def run_task(task: Task, out: str) -> dict:
         marker.parent.mkdir(parents=True, exist_ok=True)
         marker.touch()
         _CURRENT_MARKER = marker
+        from adoptsim.simulation import run_replication  # the model: only where tasks run
+
         scenario = task.scenario.with_overrides(task.overrides) if task.overrides else task.scenario
         record = run_replication(
             scenario, n_firms=task.n_firms, seed=task.seed, replication=task.replication

@@ -26,14 +26,6 @@ def replication_seed(seed: int, replication: int) -> np.random.SeedSequence:
     return np.random.SeedSequence(seed, spawn_key=(replication,))
 
 
-def check_memory(scenario: Scenario, n_firms: int | None) -> None:
-    """Refuse, in one line, a run of ``scenario`` with ``n_firms`` that cannot fit in memory
-    (see [`adoptsim.memory`][adoptsim.memory]); the model checks again before it allocates."""
-    net = scenario.data["network"]
-    n = n_firms or scenario.data["population"]["n_firms"]
-    memory.check_run(n, net["mean_degree"], net["kind"])
-
-
 def run_replication(
     scenario: Scenario,
     *,
@@ -104,7 +96,7 @@ def simulate(
     if n_firms is not None and (not isinstance(n_firms, int) or n_firms < 100):
         raise ScenarioError("n_firms", n_firms, "must be a whole number >= 100")
     sc = load_scenario(scenario)
-    check_memory(sc, n_firms)  # before the progress bar: a refusal is one line
+    memory.check_scenario(sc, n_firms)  # before the progress bar: a refusal is one line
     iterator = range(replications)
     if progress:
         from tqdm.auto import tqdm

@@ -376,3 +376,14 @@ def test_firm_counts_that_cannot_fit_are_one_line(tmp_path, monkeypatch, capsys)
     with pytest.raises(SystemExit):
         main(["run", "baseline", "--firms", "10**12"])
     assert "not a whole number" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["calibrate", "--population", "flanders"], ["validate"], ["sensitivity", "baseline"]],
+)
+def test_other_commands_refuse_firm_counts_that_cannot_fit(tmp_path, capsys, command):
+    out = tmp_path / "o"
+    assert main([*command, "--firms", str(10**12), "--out", str(out), "--quiet"]) == 2
+    assert "n_firms = 1000000000000 — needs about" in _one_line(capsys)
+    assert not out.exists()
