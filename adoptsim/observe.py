@@ -186,7 +186,9 @@ def load_targets(path: str | Path | None = None) -> pd.DataFrame:
         try:
             month = parse_month(str(row["date"]), "date")
         except ScenarioError as exc:
-            raise _bad(row, line, "date", row["date"], exc.allowed) from None
+            why = 'must be a month "YYYY-MM"'
+            why += "" if exc.allowed.startswith(why) else f" ({exc.allowed})"
+            raise _bad(row, line, "date", row["date"], why) from None
         if month < FIRST_TARGET_MONTH:
             # the simulation that observes a target starts the month before it, and scenario
             # months start at 1900-01
