@@ -20,7 +20,7 @@ _EXPORTS = {
     "LogitRule": "adoptsim.rules",
     "StepContext": "adoptsim.rules",
     "register_rule": "adoptsim.rules",
-    "load_results": "adoptsim.runner",
+    "load_results": "adoptsim.sweep_store",
     "sweep": "adoptsim.runner",
     "Scenario": "adoptsim.scenario",
     "builtin_scenarios": "adoptsim.scenario",

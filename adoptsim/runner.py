@@ -17,12 +17,10 @@ table of dotted keys → equal-length lists. Every task runs one replication wit
 number of workers or on the order in which tasks finish, a rerun on the same folder skips what is
 done, and the parent process holds only a small status dict per task in flight.
 
-Output folder::
-
-    DIR/shards/<task_id>.parquet   one replication: the columns of adoption.csv
-    DIR/manifest.jsonl             one line per finished or failed task (appended)
-
-Read the results back with [`load_results`][adoptsim.runner.load_results].
+The folder (shards that carry their identity, the manifest log, the lock) and reading results
+back ([`load_results`][adoptsim.sweep_store.load_results]) live in
+[`adoptsim.sweep_store`][adoptsim.sweep_store]. What a sweep guarantees (no loss, no duplicates,
+no mixing, no orphan workers, a dead worker costs one task) is set out in docs/sweeps.md.
 """
 
 from __future__ import annotations
@@ -35,7 +33,6 @@ import json
 import math
 import multiprocessing
 import os
-import re
 import signal
 import socket
 import sys
@@ -47,7 +44,6 @@ from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -56,50 +52,38 @@ import pandas as pd
 from adoptsim.errors import AdoptsimError, ScenarioError
 from adoptsim.results import ADOPTION_COLUMNS, segment_table
 from adoptsim.scenario import Scenario, load_scenario, read_toml
+from adoptsim.sweep_store import (  # noqa: F401 (SHARD_DIR, MANIFEST, ... are used by importers)
+    LOCK,
+    MANIFEST,
+    META_FIELDS,
+    META_KEY,
+    SHARD_DIR,
+    SORT_TAIL,
+    FolderLock,
+    Manifest,
+    canonical,
+    clean_leftovers,
+    host_tag,
+    load_results,
+    normalise,
+    now,
+    point_key,
+    read_manifest,
+    run_identity,
+    scan_shards,
+    set_aside,
+)
 
 SWEEP_KEYS = ("scenarios", "replications", "n_firms", "seed", "grid", "sample", "description")
-SHARD_DIR = "shards"
-MANIFEST = "manifest.jsonl"
-META_KEY = b"adoptsim.task"
-META_FIELDS = ("task_id", "scenario", "overrides", "seed", "replication", "n_firms")
-LOCK = ".lock"
 MAX_TRIES = 3  # a task lost in this many pool breaks (without being caught dying) is failed
-SORT_TAIL = ["replication", "date", "segment_type", "segment"]
 
 
 # --------------------------------------------------------------------------------------- spec
 
 
-def _canonical(obj: Any) -> str:
-    """A stable JSON text of ``obj`` (sorted keys), used for task ids and comparisons."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str, ensure_ascii=True)
-
-
-def normalise(value: Any) -> Any:
-    """``value`` with whole floats written as ints (``10.0`` → ``10``), in lists and tables too.
-
-    TOML and JSON tell ``10`` from ``10.0``, the model does not: both must name the same
-    parameter point, the same task and the same shard.
-    """
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
-        return int(value)
-    if isinstance(value, Mapping):
-        return {str(k): normalise(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [normalise(v) for v in value]
-    return value
-
-
-def point_key(overrides: Mapping) -> str:
-    """The canonical text of a parameter point, equal for equal points (``10`` and ``10.0``)."""
-    return _canonical(normalise(dict(overrides)))
-
-
 def scenario_hash(scenario: Scenario) -> str:
     """A short SHA-256 of a scenario's validated content (changes when its file changes)."""
-    return hashlib.sha256(_canonical(scenario.data).encode()).hexdigest()[:16]
+    return hashlib.sha256(canonical(scenario.data).encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -139,7 +123,7 @@ def task_id(scenario: Scenario, overrides: dict, seed: int, replication: int, n_
 
     Overrides are normalised first (``10.0`` → ``10``), so equal points share one id.
     """
-    text = _canonical(
+    text = canonical(
         {
             "scenario": scenario.data,
             "overrides": normalise(dict(overrides)),
@@ -425,13 +409,6 @@ def _worker_environment():
                 os.environ[key] = value
 
 
-def _host() -> str:
-    return _UNSAFE_NAME.sub("_", socket.gethostname())[:40] or "host"
-
-
-_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9-]+")
-
-
 def _write_shard(df: pd.DataFrame, task: Task, out: Path, sim_s: float) -> Path:
     """Write ``df`` to ``out/shards/<task_id>.parquet`` atomically (temp file, then replace).
 
@@ -448,7 +425,7 @@ def _write_shard(df: pd.DataFrame, task: Task, out: Path, sim_s: float) -> Path:
     meta[META_KEY] = json.dumps({**task.meta(), "simulation_s": round(sim_s, 4)}).encode()
     table = table.replace_schema_metadata(meta)
     final = shard_dir / f"{task.task_id}.parquet"
-    tmp = shard_dir / f".{task.task_id}.{_host()}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
+    tmp = shard_dir / f".{task.task_id}.{host_tag()}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
     try:
         with tmp.open("wb") as fh:
             pq.write_table(table, fh)
@@ -462,7 +439,7 @@ def _write_shard(df: pd.DataFrame, task: Task, out: Path, sim_s: float) -> Path:
 
 
 def _marker(out: Path, task: Task) -> Path:
-    return out / SHARD_DIR / f".{task.task_id}.{_host()}.{os.getpid()}.running"
+    return out / SHARD_DIR / f".{task.task_id}.{host_tag()}.{os.getpid()}.running"
 
 
 def run_task(task: Task, out: str) -> dict:
@@ -553,7 +530,7 @@ class SweepSummary:
         for entry in self.failures[:max_failures]:
             lines.append(
                 f"  failed: {entry['scenario']} replication {entry['replication']} "
-                f"{_canonical(entry['overrides'])}: {entry['error']}"
+                f"{canonical(entry['overrides'])}: {entry['error']}"
             )
         if len(self.failures) > max_failures:
             lines.append(f"  … and {len(self.failures) - max_failures} more")
@@ -571,66 +548,6 @@ class SweepInterrupted(KeyboardInterrupt):
         )
 
 
-class _Manifest:
-    """Append-only JSON-lines log, written by the parent process only.
-
-    The shards, not the manifest, say what is done: the manifest is the log of what happened
-    (errors, tracebacks, hosts, timings), so a sweep never depends on it being intact.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def entries(self, strict: bool = False) -> list[dict]:
-        """The entries; ``strict`` raises on a damaged line (other than a cut-short last one)."""
-        if not self.path.is_file():
-            return []
-        try:
-            lines = self.path.read_bytes().decode("utf-8").splitlines()
-        except UnicodeDecodeError as exc:
-            if strict:
-                raise AdoptsimError(
-                    f"{self.path}: not UTF-8 text (byte {exc.start}); the file is damaged"
-                ) from None
-            lines = self.path.read_bytes().decode("utf-8", "replace").splitlines()
-        out = []
-        for i, line in enumerate(lines):
-            try:
-                entry = json.loads(line)
-            except json.JSONDecodeError:
-                entry = None
-            if isinstance(entry, dict) and isinstance(entry.get("task_id"), str):
-                out.append(entry)
-            elif strict and line.strip() and i < len(lines) - 1:
-                raise AdoptsimError(
-                    f"{self.path}: line {i + 1} is not a manifest entry ({line[:60]!r}); "
-                    "the shards are the record of what finished — remove the line or the file"
-                )
-        return out
-
-    def append(self, entry: dict) -> None:
-        text = json.dumps(entry, default=str, ensure_ascii=False) + "\n"
-        if self.path.is_file() and self.path.stat().st_size > 0:
-            with self.path.open("rb") as fh:
-                fh.seek(-1, os.SEEK_END)
-                if fh.read(1) != b"\n":
-                    text = "\n" + text  # the previous writer died mid-line
-        with self.path.open("a", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-
-
-def read_manifest(out: str | Path) -> pd.DataFrame:
-    """The manifest of sweep folder ``out`` as a table: the latest entry of each task.
-
-    Raises:
-        AdoptsimError: one line naming the file and line if a line is damaged.
-    """
-    entries = _Manifest(Path(out) / MANIFEST).entries(strict=True)
-    latest = {e["task_id"]: e for e in entries}
-    return pd.DataFrame(list(latest.values()))
-
-
 def _capacity(executor: cf.Executor, workers: int | None) -> int:
     """How many tasks an outside executor runs at once (a hint for how many to keep queued)."""
     if workers:
@@ -642,127 +559,7 @@ def _capacity(executor: cf.Executor, workers: int | None) -> int:
     return os.cpu_count() or 1
 
 
-# --- the folder: lock, shards, agreement with the spec -------------------------------------
-
-
-class _FolderLock:
-    """An exclusive lock on a sweep folder (``DIR/.lock``), held for the whole sweep.
-
-    A second sweep on the same folder is refused at once rather than waiting, so two sweeps
-    never clean up or write each other's files. The lock is released by the operating system
-    when its holder dies, so a killed sweep never leaves a stale lock.
-    """
-
-    def __init__(self, out: Path) -> None:
-        self.out = out
-        self.fh: Any = None
-
-    def __enter__(self) -> _FolderLock:
-        self.out.mkdir(parents=True, exist_ok=True)
-        self.fh = (self.out / LOCK).open("a+", encoding="utf-8")
-        try:
-            import fcntl
-        except ImportError:  # Windows: no advisory locks here; one sweep per folder by convention
-            return self
-        try:
-            fcntl.flock(self.fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            self.fh.seek(0)
-            holder = self.fh.read().strip() or "another process"
-            self.fh.close()
-            raise AdoptsimError(
-                f"out = {str(self.out)!r} — another sweep is running in this folder ({holder}); "
-                "wait for it to finish or use another --out"
-            ) from None
-        self.fh.seek(0)
-        self.fh.truncate()
-        self.fh.write(f"pid {os.getpid()} on {socket.gethostname()}, since {_now()}\n")
-        self.fh.flush()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.fh is not None and not self.fh.closed:
-            self.fh.close()  # closing releases the lock; the file stays (deleting it would race)
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True
-    return True
-
-
-def _clean_leftovers(shard_dir: Path) -> None:
-    """Remove temporary shards and run markers left by killed processes of this host.
-
-    Runs under the folder lock, and a file is removed only if its writer (host, pid in its
-    name) is this host's and no longer alive, so a worker still writing is never disturbed.
-    """
-    if not shard_dir.is_dir():
-        return
-    host = _host()
-    for path in shard_dir.glob(".*"):
-        parts = path.name.split(".")  # "", task, host, pid, [uuid,] tmp|running
-        if parts[-1] not in ("tmp", "running") or len(parts) < 5:
-            continue
-        if parts[2] == host and parts[3].isdigit() and _pid_alive(int(parts[3])):
-            continue
-        if parts[2] != host:
-            continue  # another machine's writer: leave it
-        path.unlink(missing_ok=True)
-
-
-def _shard_meta(path: Path) -> dict:
-    """The task description stored in shard ``path``; raises ValueError saying what is wrong."""
-    import pyarrow.parquet as pq
-
-    if path.stat().st_size == 0:
-        raise ValueError("empty file")
-    try:
-        info = pq.read_metadata(path)
-    except Exception as exc:  # pyarrow raises ArrowInvalid, OSError, ... for damaged files
-        raise ValueError(f"not a readable Parquet file, truncated or damaged ({exc})") from None
-    raw = (info.metadata or {}).get(META_KEY)
-    if raw is None:
-        raise ValueError("not an adoptsim shard (no adoptsim.task metadata)")
-    try:
-        meta = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise ValueError("its adoptsim.task metadata is not JSON") from None
-    missing = [k for k in META_FIELDS if not isinstance(meta, dict) or k not in meta]
-    if missing:
-        raise ValueError(f"its adoptsim.task metadata lacks {', '.join(missing)}")
-    if meta["task_id"] != path.stem:
-        raise ValueError(f"it holds task {meta['task_id']}, not the one in its name")
-    if info.num_rows == 0:
-        raise ValueError("it holds no rows")
-    return meta
-
-
-def _scan_shards(shard_dir: Path) -> tuple[dict[Path, dict], dict[Path, str]]:
-    """Every shard of a folder: (path → task description) for good ones, (path → reason) else."""
-    good: dict[Path, dict] = {}
-    broken: dict[Path, str] = {}
-    if not shard_dir.is_dir():
-        return good, broken
-    for path in sorted(shard_dir.glob("*.parquet")):
-        try:
-            good[path] = _shard_meta(path)
-        except (ValueError, OSError) as exc:
-            broken[path] = str(exc)
-    return good, broken
-
-
-def _identity(meta: Mapping) -> tuple[str, str, int]:
-    """What one shard is a run of: scenario name, normalised point, replication."""
-    return (meta["scenario"], point_key(meta["overrides"]), int(meta["replication"]))
+# --- the folder: agreement with the spec, repair ------------------------------------------
 
 
 def _check_folder_agrees(plan: SweepSpec, tasks: list[Task], metas: list[dict], out: Path) -> None:
@@ -794,32 +591,19 @@ def _check_folder_agrees(plan: SweepSpec, tasks: list[Task], metas: list[dict], 
             )
 
 
-def _set_aside(broken: dict[Path, str], manifest: _Manifest) -> list[str]:
-    """Rename broken shards to ``*.broken`` (kept for inspection, ignored by readers)."""
-    names = []
-    for path, reason in broken.items():
-        target = path.with_name(path.name + ".broken")
-        os.replace(path, target)
-        manifest.append(
-            {"task_id": path.stem, "status": "broken", "error": reason, "finished": _now()}
-        )
-        names.append(path.name)
-    return names
-
-
 def _open_folder(
-    plan: SweepSpec, tasks: list[Task], out: Path, manifest: _Manifest
+    plan: SweepSpec, tasks: list[Task], out: Path, manifest: Manifest
 ) -> tuple[list[Task], list[str]]:
     """Check the folder against the plan, repair it, and say what is left to run.
 
     Returns the tasks without a good shard, and the names of the broken shards set aside.
     """
     shard_dir = out / SHARD_DIR
-    _clean_leftovers(shard_dir)
-    good, broken = _scan_shards(shard_dir)
+    clean_leftovers(shard_dir)
+    good, broken = scan_shards(shard_dir)
     _check_folder_agrees(plan, tasks, list(good.values()), out)
-    repaired = _set_aside(broken, manifest)
-    done = {_identity(m) for m in good.values()}
+    repaired = set_aside(broken, manifest)
+    done = {run_identity(m) for m in good.values()}
     todo = [
         t for t in tasks if (t.scenario_name, point_key(t.overrides), t.replication) not in done
     ]
@@ -827,7 +611,7 @@ def _open_folder(
     return todo, repaired
 
 
-def _log_unlogged(tasks: list[Task], good: dict[Path, dict], manifest: _Manifest) -> None:
+def _log_unlogged(tasks: list[Task], good: dict[Path, dict], manifest: Manifest) -> None:
     """Log shards that were written but not logged (the parent stopped first)."""
     logged = {e["task_id"] for e in manifest.entries() if e.get("status") == "ok"}
     wanted = {t.task_id: t for t in tasks}
@@ -843,7 +627,7 @@ def _log_unlogged(tasks: list[Task], good: dict[Path, dict], manifest: _Manifest
 class _Recorder:
     """Logs each finished task in the manifest, the summary and the progress bar."""
 
-    def __init__(self, out: Path, manifest: _Manifest, summary: SweepSummary, bar: Any) -> None:
+    def __init__(self, out: Path, manifest: Manifest, summary: SweepSummary, bar: Any) -> None:
         self.out, self.manifest, self.summary, self.bar = out, manifest, summary, bar
 
     def __call__(self, task: Task, status: dict) -> None:
@@ -858,7 +642,7 @@ class _Recorder:
         entry = {
             **task.meta(),
             **{k: v for k, v in status.items() if k != "task_id"},
-            "finished": _now(),
+            "finished": now(),
         }
         self.manifest.append(entry)
         if entry["status"] == "ok":
@@ -1111,8 +895,8 @@ def sweep(
     tasks = plan.tasks()
     local = 1 if executor is not None else min(workers or os.cpu_count() or 1, len(tasks))
     _check_sweep_memory(tasks, local)
-    manifest = _Manifest(out / MANIFEST)
-    with _FolderLock(out):
+    manifest = Manifest(out / MANIFEST)
+    with FolderLock(out):
         todo, repaired = _open_folder(plan, tasks, out, manifest)
         summary = SweepSummary(out, len(tasks), len(tasks) - len(todo), repaired=repaired)
         bar = None
@@ -1130,7 +914,7 @@ def sweep(
                 _run_here(todo, out, record)
         except KeyboardInterrupt:
             # a worker may have written its shard before it was stopped: count what is on disk
-            done_now = _scan_shards(out / SHARD_DIR)[0].values()
+            done_now = scan_shards(out / SHARD_DIR)[0].values()
             ids = {m["task_id"] for m in done_now}
             summary.ran = len({t.task_id for t in todo} & ids)
             summary.interrupted = True
@@ -1157,99 +941,3 @@ def connect_scheduler(address: str):
         return Client(address)
     except (OSError, TimeoutError, ValueError) as exc:
         raise AdoptsimError(f"--scheduler = {address!r} — cannot connect ({exc})") from None
-
-
-# ------------------------------------------------------------------------------------ results
-
-
-def _uniform(values: pd.Series) -> pd.Series:
-    """Leave a column as is if its non-missing values share one kind, else make it JSON text."""
-    kinds = set()
-    for v in values:
-        if v is None or (isinstance(v, float) and v != v):
-            continue
-        if isinstance(v, bool):
-            kinds.add("bool")
-        elif isinstance(v, int | float):
-            kinds.add("number")
-        elif isinstance(v, str):
-            kinds.add("str")
-        else:
-            kinds.add("other")
-    if len(kinds) <= 1 and "other" not in kinds:
-        return values
-    return values.map(lambda v: None if v is None else _canonical(v))
-
-
-def load_results(out: str | Path) -> pd.DataFrame:
-    """All finished runs of sweep folder ``out`` as one tidy table, without duplicates.
-
-    Columns: ``scenario``, one column per override key (sorted; missing where a task did not set
-    it; lists and tables as JSON text; whole floats as ints, so ``10`` and ``10.0`` are one
-    point), ``seed``, ``n_firms``, then the columns of ``adoption.csv`` (``replication, date,
-    segment_type, segment, adopters_share, at_scale_share``). Rows are sorted by scenario,
-    override values, seed, firm count, replication, date, segment type and segment, so two runs
-    of the same spec give equal tables however many workers ran them and in whatever order.
-
-    Raises:
-        AdoptsimError: one line naming the file, for a shard that is truncated, empty or not an
-            adoptsim shard (rerunning the sweep on the folder repairs it), or for a folder that
-            holds two different runs of one scenario, point and replication.
-    """
-    import pyarrow.parquet as pq
-
-    out = Path(out)
-    if not out.is_dir():
-        raise AdoptsimError(f"out = {str(out)!r} — no such folder")
-    good, broken = _scan_shards(out / SHARD_DIR)
-    for path, reason in broken.items():
-        raise AdoptsimError(
-            f"{path}: {reason}; rerun the sweep on {str(out)!r} to redo it, or remove the file"
-        )
-    frames, metas, seen = [], [], {}
-    for path, meta in good.items():
-        key = _identity(meta)
-        made = (meta["seed"], meta["n_firms"], meta.get("scenario_hash"), meta.get("adoptsim"))
-        if key in seen:
-            if seen[key][1] == made:
-                continue  # the same run stored twice (e.g. under an older task id): keep one
-            raise AdoptsimError(
-                f"out = {str(out)!r} — holds two different runs of scenario {key[0]} replication "
-                f"{key[2]} {key[1]} ({seen[key][0]}, {meta['task_id']}: another seed, firm count "
-                "or scenario content); keep each sweep in its own folder"
-            )
-        seen[key] = (meta["task_id"], made)
-        try:
-            df = pq.read_table(path).to_pandas()
-        except Exception as exc:  # damage past the footer: pyarrow's many error types
-            raise AdoptsimError(
-                f"{path}: cannot be read ({type(exc).__name__}); rerun the sweep on "
-                f"{str(out)!r} to redo it, or remove the file"
-            ) from None
-        df["_task"] = len(frames)
-        frames.append(df)
-        metas.append({**meta, "overrides": normalise(meta["overrides"])})
-    keys = sorted({k for m in metas for k in m["overrides"]})
-    lead_columns = ["scenario", *keys, "seed", "n_firms"]
-    if not frames:
-        return pd.DataFrame(columns=[*lead_columns, *ADOPTION_COLUMNS])
-    meta_df = pd.DataFrame(
-        [
-            {
-                "scenario": m["scenario"],
-                **{k: m["overrides"].get(k) for k in keys},
-                "seed": m["seed"],
-                "n_firms": m["n_firms"],
-            }
-            for m in metas
-        ],
-        columns=lead_columns,
-    )
-    for k in keys:
-        meta_df[k] = _uniform(meta_df[k])
-    data = pd.concat(frames, ignore_index=True)
-    lead = meta_df.iloc[data.pop("_task").to_numpy()].reset_index(drop=True)
-    columns = [c for c in ADOPTION_COLUMNS if c in data.columns]
-    result = pd.concat([lead, data[columns]], axis=1)
-    order = ["scenario", *keys, "seed", "n_firms", *SORT_TAIL]
-    return result.sort_values(order).reset_index(drop=True)

@@ -14,9 +14,9 @@ from adoptsim.cli import main
 from adoptsim.runner import (
     MANIFEST,
     SHARD_DIR,
-    _clean_leftovers,
-    _FolderLock,
-    _host,
+    FolderLock,
+    clean_leftovers,
+    host_tag,
     load_sweep_spec,
     read_manifest,
 )
@@ -184,7 +184,7 @@ def test_second_sweep_on_a_locked_folder_is_refused(made, tmp_path, capsys):
     out = _copy(made, tmp_path)
     spec = tmp_path / "a.toml"
     spec.write_text('[sweep]\nscenarios = ["bass_validation"]\nn_firms = 1000\nseed = 1\n')
-    with _FolderLock(out):  # as held by a running sweep
+    with FolderLock(out):  # as held by a running sweep
         code = main(["sweep", str(spec), "--out", str(out), "--workers", "1", "--quiet"])
         err = capsys.readouterr().err.strip().splitlines()
         assert code == 2 and len(err) == 1
@@ -195,14 +195,14 @@ def test_second_sweep_on_a_locked_folder_is_refused(made, tmp_path, capsys):
 def test_cleanup_removes_only_files_of_dead_writers(tmp_path):
     shard_dir = tmp_path / SHARD_DIR
     shard_dir.mkdir()
-    host = _host()
+    host = host_tag()
     live = shard_dir / f".abc.{host}.{os.getpid()}.1234abcd.tmp"  # a writer still at work
     dead = shard_dir / f".abd.{host}.999999999.1234abcd.tmp"
     other_host = shard_dir / ".abe.elsewhere.1.1234abcd.tmp"  # on another machine: unknown
     marker = shard_dir / f".abf.{host}.999999999.running"
     for p in (live, dead, other_host, marker):
         p.write_text("x")
-    _clean_leftovers(shard_dir)
+    clean_leftovers(shard_dir)
     assert live.exists() and other_host.exists()
     assert not dead.exists() and not marker.exists()
     assert socket.gethostname()  # the host part is derived from it
