@@ -788,14 +788,28 @@ def _sort_out_crash(
             queue.appendleft(task)
 
 
+def _started_pool(n: int, attempts: int = 3) -> cf.ProcessPoolExecutor:
+    """A pool of ``n`` workers, all started (inside ``_worker_environment``) before it returns."""
+    for _ in range(attempts):
+        with _worker_environment():
+            pool = _new_pool(n)
+            try:
+                for fut in [pool.submit(os.getpid) for _ in range(n)]:
+                    fut.result()
+                return pool
+            except BrokenProcessPool as exc:
+                error = exc
+                _stop_pool(pool)
+    raise AdoptsimError(
+        f"worker processes die as they start ({error}); run with --workers 1 to see why"
+    )
+
+
 def _run_on_own_pool(todo: list[Task], out: Path, n: int, record: _Recorder) -> None:
     """Run ``todo`` on a pool of ``n`` spawned processes, restarting it when a worker dies."""
     queue, tries = deque(todo), Counter()
     while queue:
-        with _worker_environment():  # start all workers now, inside this environment
-            pool = _new_pool(n)
-            for fut in [pool.submit(os.getpid) for _ in range(n)]:
-                fut.result()
+        pool = _started_pool(n)
         try:
             crashed = _drain(pool, queue, out, lambda: max(4 * n, 64), record, restartable=True)
         except _Stopped as stop:
@@ -835,17 +849,16 @@ def _run_here(todo: list[Task], out: Path, record: _Recorder) -> None:
 
 
 def _check_sweep_memory(tasks: list[Task], local_workers: int) -> None:
-    """Refuse a sweep whose runs (``local_workers`` at a time) cannot fit in memory."""
+    """Refuse a sweep whose largest run, ``local_workers`` at a time, cannot fit in memory."""
     from adoptsim import memory
 
-    biggest: dict[tuple[int, float, str], Task] = {}
-    for task in tasks:
+    def shape(task: Task) -> tuple[int, float, str]:
         net = task.scenario.data["network"]
         degree = task.overrides.get("network.mean_degree", net["mean_degree"])
-        kind = task.overrides.get("network.kind", net["kind"])
-        biggest[(task.n_firms, float(degree), str(kind))] = task
-    for n, degree, kind in biggest:
-        memory.check_run(n, degree, kind, concurrent=local_workers, field="sweep.n_firms")
+        return task.n_firms, float(degree), str(task.overrides.get("network.kind", net["kind"]))
+
+    n, degree, kind = max({shape(t) for t in tasks}, key=lambda s: memory.run_bytes(*s))
+    memory.check_run(n, degree, kind, concurrent=local_workers, field="sweep.n_firms")
 
 
 def sweep(
