@@ -248,6 +248,7 @@ def _freeze(value: object) -> object:
 # Month tables (a handful of numbers per month) depend only on the scenario's levers, regulation
 # and shocks, which the replications of a run share: computed once per process, not per run.
 _MONTH_TABLES: dict[tuple, object] = {}
+_CONFIG_IDS: dict[object, int] = {}
 _MONTH_TABLES_MAX = 1 << 16
 
 
@@ -293,7 +294,9 @@ class Levers:
         self.entry = parse_month(regulation["entry_into_force"])
         self.literacy_start = parse_month(regulation["literacy_duty"])
         self.genai_start = parse_month(shocks["genai"]["start"])
-        self._key = _freeze((levers, regulation, shocks))
+        # A small int per distinct configuration: month-table lookups then hash three scalars
+        # instead of comparing every schedule of the configuration.
+        self._key = _CONFIG_IDS.setdefault(_freeze((levers, regulation, shocks)), len(_CONFIG_IDS))
 
     def subsidy_by_group(self, month: int) -> np.ndarray:
         """Expected share of AI project cost covered, for the four eligibility groups."""
