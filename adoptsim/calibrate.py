@@ -249,15 +249,16 @@ class EvaluationStore:
             os.fsync(fh.fileno())
 
 
-def _worker_init() -> None:
-    """One simulation per process: no extra threads inside (same as the sweep's workers)."""
-    os.environ["ADOPTSIM_THREADS"] = "1"
-
-
 def make_pool(workers: int) -> ProcessPoolExecutor:
-    """A process pool like the sweep's: spawn start method, one thread per worker."""
+    """A process pool like the sweep's: spawn start method and the sweep's worker initializer
+    (`ADOPTSIM_THREADS=1`, Ctrl-C left to the parent, workers die with their parent)."""
+    from adoptsim.runner import _worker_init
+
     return ProcessPoolExecutor(
-        workers, mp_context=multiprocessing.get_context("spawn"), initializer=_worker_init
+        workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_worker_init,
+        initargs=(os.getpid(),),
     )
 
 
