@@ -57,6 +57,7 @@ from adoptsim.observe import (
 )
 from adoptsim.posterior import (
     COUNTRIES,
+    DEFAULT_FIXED,
     EFFECTIVE,
     GEOGRAPHIES,
     JointParameter,
@@ -610,6 +611,9 @@ def fit_emulators(
         x = x_all[:, varying]
         lo, hi = x.min(axis=0), x.max(axis=0)
         data = lik.data[country]
+        # A denominator with no agents (a small segment in a small population) reads NaN.
+        y_all = np.where(np.isfinite(y_all), y_all, np.nanmean(y_all, axis=0))
+        y_all = np.nan_to_num(y_all, nan=0.5)
         p = np.clip(y_all, 1e-4, 1 - 1e-4)
         z_all = np.log(p / (1 - p))
         pm = p.mean(axis=0)
@@ -790,6 +794,7 @@ def calibrate(
     check_draws: int = 20,
     progress: bool = True,
     executor: Executor | None = None,
+    use_default_fixed: bool = True,
 ) -> CalibrationResult:
     """Fit the joint posterior of Flanders/Belgium and the Netherlands (or one of them).
 
@@ -804,13 +809,14 @@ def calibrate(
         workers: local processes (spawned, one thread each) when `executor` is None.
         targets: the targets table (default: the shipped one).
         origin: use targets dated up to this month only ("YYYY-MM", at most 2024-12).
-        fixed: joint parameters held at a value instead of fitted.
+        fixed: joint parameters held at a value instead of fitted (on top of `DEFAULT_FIXED`).
         n_draws: posterior draws kept in `posterior.csv`.
         mcmc_steps: steps of each of the four emcee ensembles (half burn-in).
         rounds: design rounds (1: prior box only).
         check_draws: posterior draws simulated to check the emulator.
         progress: show tqdm progress bars.
         executor: any `concurrent.futures` executor to simulate on.
+        use_default_fixed: hold `adoptsim.posterior.DEFAULT_FIXED` at their documented values.
 
     Returns:
         A `CalibrationResult`; the same files are written to `out`.
@@ -823,7 +829,7 @@ def calibrate(
     if budget < 10:
         raise ScenarioError("budget", budget, "must be >= 10 design points")
     all_params = joint_parameters(countries)
-    fixed = dict(fixed or {})
+    fixed = DEFAULT_FIXED | dict(fixed or {}) if use_default_fixed else dict(fixed or {})
     unknown = [k for k in fixed if k not in {p.name for p in all_params}]
     if unknown:
         names = ", ".join(p.name for p in all_params)
