@@ -224,8 +224,15 @@ def test_more_training_raises_adoption(baseline, base_run):
 
 
 def test_literacy_reaching_non_users_raises_adoption(baseline, base_run):
-    # Acts from the Art. 4 date (2025-02) on the knowledge barrier of non-users.
-    _compare(baseline, base_run, {"levers.literacy.nonuser_reach": 0.5}, start="2025-02")
+    # Acts from the Art. 4 date (2025-02) on the knowledge barrier of non-users; as for training,
+    # checked at a visible barrier penalty (0.5 per barrier, both runs).
+    _compare(
+        baseline,
+        base_run,
+        {"levers.literacy.nonuser_reach": 0.5},
+        start="2025-02",
+        common={f"rule.delta.{b}": 0.5 for b in BARRIERS},
+    )
 
 
 def test_more_coaching_raises_adoption(baseline, base_run):
