@@ -11,6 +11,10 @@ new rule needs no change to the model. Register your own with
 from __future__ import annotations
 
 import importlib
+import inspect
+import os
+import re
+import sys
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -18,7 +22,7 @@ import numpy as np
 
 from adoptsim import schema as S
 from adoptsim._blocks import for_blocks
-from adoptsim.errors import ScenarioError
+from adoptsim.errors import AdoptsimError, ScenarioError
 from adoptsim.population import Firms
 from adoptsim.taxonomy import BARRIERS, SECTORS, SIZE_LABELS
 
@@ -34,10 +38,11 @@ class StepContext:
         state: 0 non-user, 1 user, 2 at scale (int8).
         peer_share: share of the firm's peers using AI (state >= 1), 0..1.
         peer_scale_share: share of the firm's peers using AI at scale, 0..1.
-        subsidy: expected share of an AI project's cost covered by subsidies, 0..1.
+        subsidy: the firm's subsidised-project treatment: share of an AI project's cost covered
+            while the project runs, fading after it ends; 0 for firms without one (0..1).
         clarity: legal clarity/trust from the AI Act, 0 before entry into force, ramps to 1.
         burden: compliance burden for the firm's sector from high-risk obligations, 0..1.
-        genai: generative-AI technology shock, 0 before its start, ramps to 1.
+        genai: generative-AI capability, 0 before release, rising to 1 (the long-run level).
     """
 
     month: int
@@ -58,6 +63,7 @@ class AdoptionRule:
     kind: ClassVar[str] = ""
     PARAMS: ClassVar[dict[str, S.Field]] = {}
     uses_barriers: ClassVar[bool] = False  # draw barrier dynamics only when a rule reads them
+    uses_subsidy: ClassVar[bool] = True  # draw subsidised-project applications each month
     needs_peer_scale: bool = True  # compute the peers' at-scale share (a second sparse product)
 
     def __init__(self, **params: object) -> None:
@@ -77,13 +83,70 @@ class AdoptionRule:
 
 
 RULES: dict[str, type[AdoptionRule]] = {}
+BUILTIN_RULES: frozenset[str] = frozenset()  # filled at the end of this module
+TRUST_ENV = "ADOPTSIM_TRUSTED_RULES"
+_KIND_PATH = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*$")
 
 
 def register_rule(cls: type[AdoptionRule]) -> type[AdoptionRule]:
-    """Class decorator: make ``cls`` available as ``[rule] kind = cls.kind``."""
+    """Class decorator: make ``cls`` available as ``[rule] kind = cls.kind``.
+
+    A built-in kind (``bass``, ``logit``, ...) cannot be taken over: worker processes of a sweep
+    import only adoptsim, so a replaced built-in would run differently with 1 and 2 workers.
+    """
     if not cls.kind:
         raise ValueError("a rule class needs a non-empty `kind`")
+    if cls.kind in BUILTIN_RULES and RULES.get(cls.kind) is not cls:
+        raise ScenarioError(
+            "rule.kind", cls.kind, "is a built-in rule; register your rule under another kind"
+        )
     RULES[cls.kind] = cls
+    return cls
+
+
+def imports_allowed() -> bool:
+    """Whether ``rule.kind = "module:Class"`` may import code (``ADOPTSIM_TRUSTED_RULES``)."""
+    return os.environ.get(TRUST_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def _imported_rule(kind: str) -> type[AdoptionRule]:
+    """The class a ``"package.module:ClassName"`` kind names, importing the module if allowed.
+
+    Importing runs the module's code: a scenario file that names a module runs that code. With
+    ``ADOPTSIM_TRUSTED_RULES=0`` (CLI ``--no-import``) only modules already imported are used.
+    """
+    if not _KIND_PATH.match(kind):
+        raise ScenarioError(
+            "rule.kind", kind, "must be a rule name or 'package.module:ClassName' (absolute)"
+        )
+    module, _, name = kind.partition(":")
+    if module in sys.modules:
+        mod = sys.modules[module]
+    elif not imports_allowed():
+        raise ScenarioError(
+            "rule.kind",
+            kind,
+            f"would import and run module {module!r}, and imports from scenario files are off "
+            f"({TRUST_ENV}=0 / --no-import); use a registered rule: {', '.join(RULES)}",
+        )
+    else:
+        try:
+            mod = importlib.import_module(module)
+        except AdoptsimError:
+            raise
+        except Exception as exc:  # importing runs arbitrary code: any error is possible
+            raise ScenarioError(
+                "rule.kind", kind, f"cannot import it ({type(exc).__name__}: {exc})"
+            ) from None
+    cls = getattr(mod, name, None)
+    if cls is None:
+        raise ScenarioError("rule.kind", kind, f"module {module!r} has no {name!r}")
+    if not (isinstance(cls, type) and issubclass(cls, AdoptionRule)):
+        raise ScenarioError("rule.kind", kind, "must name an AdoptionRule subclass")
+    if cls is AdoptionRule or cls.hazards is AdoptionRule.hazards or inspect.isabstract(cls):
+        raise ScenarioError(
+            "rule.kind", kind, "is an abstract rule; name a class that implements hazards()"
+        )
     return cls
 
 
@@ -92,14 +155,7 @@ def rule_class(kind: object) -> type[AdoptionRule]:
     if isinstance(kind, str) and kind in RULES:
         return RULES[kind]
     if isinstance(kind, str) and ":" in kind:
-        module, _, name = kind.partition(":")
-        try:
-            cls = getattr(importlib.import_module(module), name)
-        except (ImportError, AttributeError) as exc:
-            raise ScenarioError("rule.kind", kind, f"cannot import it ({exc})") from None
-        if not (isinstance(cls, type) and issubclass(cls, AdoptionRule)):
-            raise ScenarioError("rule.kind", kind, "must name an AdoptionRule subclass")
-        return cls
+        return _imported_rule(kind.strip())
     raise ScenarioError(
         "rule.kind", kind, f"must be one of {', '.join(RULES)} or 'package.module:ClassName'"
     )
@@ -110,6 +166,7 @@ class BassRule(AdoptionRule):
     """Bass diffusion: hazard = p + q · peer share, clipped to [0, 1] (monthly rates)."""
 
     kind = "bass"
+    uses_subsidy = False
     PARAMS = {
         "p": S.share(0.004, "innovation coefficient", "per month"),
         "q": S.share(0.06, "imitation coefficient", "per month"),
@@ -250,18 +307,30 @@ class LogitRule(AdoptionRule):
         "alpha_size": S.mapping(SIZE_LABELS, 0.0, -10, 10, "start offset by size class", "logit"),
         "theta_maturity": S.number(0.5, -10, 10, "start: per sd of latent maturity", "logit"),
         "theta_peer": S.number(2.0, -20, 20, "start: peer share of users", "logit per unit share"),
-        "theta_subsidy": S.number(2.0, -20, 20, "start: subsidy share of cost", "logit per unit"),
+        "theta_subsidy": S.number(
+            2.0,
+            -20,
+            20,
+            "start: additionality of a subsidised project, per unit share of cost covered (E)",
+            "logit per unit",
+        ),
         "delta": S.mapping(BARRIERS, 0.2, -10, 10, "start: barrier penalties", "logit"),
         "theta_clarity": S.number(0.2, -10, 10, "start: AI Act legal clarity", "logit"),
         "theta_burden": S.number(0.5, -10, 10, "start: high-risk compliance burden", "logit"),
-        "theta_genai": S.number(1.0, -10, 10, "start: generative-AI shock", "logit"),
+        "theta_genai": S.number(
+            1.0, -10, 10, "start: response to generative-AI capability (at capability 1)", "logit"
+        ),
         "scale_alpha": S.number(-5.0, -20, 5, "scale intercept", "logit, per month"),
         "scale_alpha_size": S.mapping(SIZE_LABELS, 0.0, -10, 10, "scale offset by size", "logit"),
         "scale_theta_maturity": S.number(0.5, -10, 10, "scale: per sd of maturity", "logit"),
         "scale_theta_peer": S.number(2.0, -20, 20, "scale: peer at-scale share", "logit"),
-        "scale_theta_subsidy": S.number(1.0, -20, 20, "scale: subsidy share of cost", "logit"),
+        "scale_theta_subsidy": S.number(
+            1.0, -20, 20, "scale: subsidised project, per unit share of cost covered (E)", "logit"
+        ),
         "scale_delta": S.mapping(BARRIERS, 0.1, -10, 10, "scale: barrier penalties", "logit"),
-        "scale_theta_genai": S.number(0.5, -10, 10, "scale: generative-AI shock", "logit"),
+        "scale_theta_genai": S.number(
+            0.5, -10, 10, "scale: response to generative-AI capability", "logit"
+        ),
     }
 
     def prepare(self, firms: Firms) -> None:
@@ -344,3 +413,6 @@ class LogitRule(AdoptionRule):
 
         for_blocks(block, n)
         return start, scale
+
+
+BUILTIN_RULES = frozenset(RULES)  # the kinds adoptsim itself registers (never replaced)

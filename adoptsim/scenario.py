@@ -131,6 +131,11 @@ def read_toml(path: Path) -> dict:
             return tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioFileError(f"{path}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ScenarioFileError(
+            f"{path}: not a TOML text file (not UTF-8 at byte {exc.start}); "
+            "a scenario or sweep spec is UTF-8 text"
+        ) from None
     except OSError as exc:
         raise ScenarioFileError(f"{path}: cannot be read: {exc.strerror}") from None
 

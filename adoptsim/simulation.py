@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from adoptsim import memory
 from adoptsim.errors import ScenarioError
 from adoptsim.model import AdoptionModel
 from adoptsim.posterior import posterior_draw, split_overrides
@@ -95,6 +96,7 @@ def simulate(
     if n_firms is not None and (not isinstance(n_firms, int) or n_firms < 100):
         raise ScenarioError("n_firms", n_firms, "must be a whole number >= 100")
     sc = load_scenario(scenario)
+    memory.check_scenario(sc, n_firms)  # before the progress bar: a refusal is one line
     iterator = range(replications)
     if progress:
         from tqdm.auto import tqdm
