@@ -30,6 +30,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import subprocess
 import sys
 import tempfile
@@ -48,9 +49,10 @@ t0 = time.perf_counter()
 import adoptsim
 imported = time.perf_counter() - t0
 n, reps, seed = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
-t = time.perf_counter()
+t, c = time.perf_counter(), time.process_time()
 adoptsim.simulate(sys.argv[4], n_firms=n, seed=seed, replications=reps)
-print(f"seconds={time.perf_counter() - t:.4f} import={imported:.4f}")
+print(f"seconds={time.perf_counter() - t:.4f} cpu={time.process_time() - c:.4f} "
+      f"import={imported:.4f}")
 """
 
 
@@ -74,8 +76,9 @@ def serial(n: int, reps: int, seed: int, pythonpath: str | None = None) -> dict[
     return _parse(out.strip().splitlines()[-1])
 
 
-def sweep(n: int, reps: int, seed: int, workers: int, tmp: Path) -> float:
-    """Wall seconds of ``adoptsim sweep`` over the same runs, CLI start to exit."""
+def sweep(n: int, reps: int, seed: int, workers: int, tmp: Path) -> tuple[float, float]:
+    """Wall and CPU seconds (the command and its workers) of ``adoptsim sweep`` over the same
+    runs, from the command's start to its exit."""
     spec = tmp / f"sweep_{n}_{workers}.toml"
     spec.write_text(
         f'[sweep]\nscenarios = ["{SCENARIO}"]\nreplications = {reps}\n'
@@ -83,13 +86,17 @@ def sweep(n: int, reps: int, seed: int, workers: int, tmp: Path) -> float:
     )
     out = tmp / f"out_{n}_{workers}"
     cli = [sys.executable, "-c", "import sys; from adoptsim.cli import main; sys.exit(main())"]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     subprocess.run(
         [*cli, "sweep", str(spec), "--out", str(out), "--workers", str(workers), "--quiet"],
         capture_output=True,
         check=True,
     )
-    return time.perf_counter() - t
+    wall = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return wall, cpu
 
 
 def import_seconds() -> float:
@@ -148,18 +155,22 @@ def markdown(res: dict) -> str:
         f"Sweep: `adoptsim sweep --workers {w}` from the command line to its exit, including "
         "interpreter and pool start-up and one Parquet shard per run.",
         "",
-        f"| firms | runs | serial runs/s | {w}-worker sweep runs/s | sweep ÷ serial |",
-        "|---:|---:|---:|---:|---:|",
+        f"| firms | runs | serial runs/s | {w}-worker sweep runs/s | sweep ÷ serial "
+        "| CPU s per run, serial | CPU s per run, sweep (all processes) |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in res["sizes"]:
         lines.append(
             f"| {row['n_firms']:,} | {row['runs']} | {row['serial_runs_per_s']:.2f} | "
-            f"{row['sweep_runs_per_s']:.2f} | {row['sweep_over_serial']:.2f}× |"
+            f"{row['sweep_runs_per_s']:.2f} | {row['sweep_over_serial']:.2f}× | "
+            f"{row['serial_cpu_s'] / row['runs']:.3f} | {row['sweep_cpu_s'] / row['runs']:.3f} |"
         )
     lines += [
         "",
         f"A fresh interpreter takes {res['import_s']:.2f} s to `import adoptsim`; each pool worker "
-        "pays this once per sweep.",
+        "pays this once per sweep. Wall times depend on what else the machine runs; CPU seconds "
+        "much less so: the sweep's CPU per run above the serial one is its start-up and shard "
+        "writing spread over the runs.",
     ]
     if res.get("baseline"):
         b = res["baseline"]
@@ -214,14 +225,17 @@ def main() -> None:
         res["import_s"] = import_seconds()
         rows = []
         for n, reps in sizes:
-            t_serial = serial(n, reps, args.seed)["seconds"]
-            t_sweep = sweep(n, reps, args.seed, args.workers, tmp)
+            measured = serial(n, reps, args.seed)
+            t_serial, c_serial = measured["seconds"], measured["cpu"]
+            t_sweep, c_sweep = sweep(n, reps, args.seed, args.workers, tmp)
             rows.append(
                 {
                     "n_firms": n,
                     "runs": reps,
                     "serial_s": t_serial,
                     "sweep_s": t_sweep,
+                    "serial_cpu_s": c_serial,
+                    "sweep_cpu_s": c_sweep,
                     "serial_runs_per_s": reps / t_serial,
                     "sweep_runs_per_s": reps / t_sweep,
                     "sweep_over_serial": t_serial / t_sweep,
