@@ -54,6 +54,7 @@ class CellRecord:
     barriers: dict[int, np.ndarray] = field(default_factory=dict)
     state_weight: dict[int, np.ndarray] = field(default_factory=dict)
     draw: int = -1
+    priors: dict = field(default_factory=dict)  # prior-only parameter values drawn (dotted keys)
 
     @property
     def shape(self) -> tuple[int, int, int]:
