@@ -152,7 +152,7 @@ def markdown(res: dict) -> str:
         f"{' --baseline ' + res['baseline']['ref'] if res.get('baseline') else ''}` "
         f"({m['date_utc']}, commit `{m['commit']}`, {m['cpus']} CPUs, {m['cpu']}, Python "
         f"{m['python']}, numpy {m['numpy']}; 1-minute load average {m['load_before']} before the "
-        "run). Serial: `adoptsim.simulate` in one process, timed after `import adoptsim`. "
+        "run). Serial: `adoptsim.simulate` in one process, timed once its modules are loaded. "
         f"Sweep: `adoptsim sweep --workers {w}` from the command line to its exit, including "
         "interpreter and pool start-up and one Parquet shard per run.",
         "",
@@ -216,7 +216,11 @@ def main() -> None:
     ap.add_argument("--baseline-firms", type=int, default=5000)
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds for --baseline")
     ap.add_argument("--seed", type=int, default=3)
+    ap.add_argument("--docs-only", action="store_true", help="rewrite the docs from the JSON")
     args = ap.parse_args()
+    if args.docs_only:
+        write_doc(markdown(json.loads((HERE / "results_throughput.json").read_text())))
+        return
 
     sizes = [(2000, 8)] if args.quick else [(2000, 60), (5000, 40), (10000, 20), (20000, 12)]
     res: dict = {"mode": "quick" if args.quick else "full", "machine": machine()}
