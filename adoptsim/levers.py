@@ -412,7 +412,9 @@ class Levers:
     each firm's subsidised AI project (start, end, share of cost covered) as lever state.
 
     Args:
-        levers, regulation, shocks: the validated scenario tables.
+        levers: the validated scenario's ``[levers]`` table.
+        regulation: the validated ``[regulation]`` table.
+        shocks: the validated ``[shocks]`` table.
         firms: the population.
         high_risk_u: one uniform number per firm (the lever stream) deciding which firms have a
             high-risk AI use; without it every firm of a sector carries the sector's expected
