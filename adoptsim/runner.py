@@ -99,6 +99,7 @@ class Task:
 
     @property
     def scenario_name(self) -> str:
+        """The task's scenario's short name."""
         return self.scenario.name
 
     def meta(self) -> dict:
@@ -349,8 +350,10 @@ def _watch_parent(parent_pid: int) -> None:
 
 
 def _on_sigterm(signum: int, frame: object) -> None:
-    """Terminated by the parent (Ctrl-C, or another worker died): this task did not kill the
-    pool, so take its marker away before going."""
+    """Terminated by the parent (Ctrl-C, or another worker died).
+
+    This task did not kill the pool, so take its marker away before going.
+    """
     if _CURRENT_MARKER is not None:
         with contextlib.suppress(OSError):
             _CURRENT_MARKER.unlink()
@@ -386,10 +389,13 @@ def _worker_init(parent_pid: int | None = None) -> None:
 
 @contextlib.contextmanager
 def _worker_environment():
-    """Start pool workers with Ctrl-C ignored from birth (a child inherits SIG_IGN), so a Ctrl-C
+    """Start pool workers in the environment they need from their first instruction.
+
+    Ctrl-C is ignored from birth (a child inherits SIG_IGN), so a Ctrl-C
     in the terminal reaches only the parent even while workers import, with
     ``ADOPTSIM_THREADS=1`` in their environment before anything reads it, and with this
-    process's pid for ``adoptsim._worker_guard`` (death with the parent from the first import)."""
+    process's pid for ``adoptsim._worker_guard`` (death with the parent from the first import).
+    """
     from adoptsim._worker_guard import ENV as PARENT_ENV
 
     saved = {k: os.environ.get(k) for k in ("ADOPTSIM_THREADS", PARENT_ENV)}
@@ -456,8 +462,8 @@ def run_task(task: Task, out: str) -> dict:
     marker = _marker(Path(out), task)
     try:
         marker.parent.mkdir(parents=True, exist_ok=True)
+        _CURRENT_MARKER = marker  # before the file exists: a SIGTERM in between must remove it
         marker.touch()
-        _CURRENT_MARKER = marker
         from adoptsim.simulation import run_replication  # the model: only where tasks run
 
         scenario = task.scenario.with_overrides(task.overrides) if task.overrides else task.scenario
@@ -490,9 +496,11 @@ def run_task(task: Task, out: str) -> dict:
 
 @dataclass
 class SweepSummary:
-    """What a call to [`sweep`][adoptsim.runner.sweep] did. ``failures`` holds the manifest entries
-    of failed tasks; ``repaired`` the shards found broken (truncated, empty, foreign), set aside
-    and rerun."""
+    """What a call to [`sweep`][adoptsim.runner.sweep] did.
+
+    ``failures`` holds the manifest entries of failed tasks; ``repaired`` the shards found broken
+    (truncated, empty, foreign), set aside and rerun.
+    """
 
     out: Path
     total: int
@@ -563,8 +571,11 @@ def _capacity(executor: cf.Executor, workers: int | None) -> int:
 
 
 def _check_folder_agrees(plan: SweepSpec, tasks: list[Task], metas: list[dict], out: Path) -> None:
-    """Refuse a folder whose shards were made with another seed, firm count, adoptsim version or
-    scenario content than this sweep: one folder holds one sweep's runs, so nothing mixes."""
+    """Refuse a folder whose shards were made by another sweep.
+
+    Another seed, firm count, adoptsim version or scenario content: one folder holds one
+    sweep's runs, so nothing mixes.
+    """
     from adoptsim import __version__
 
     hashes = {sc.name: scenario_hash(sc) for sc in plan.scenarios}
@@ -751,8 +762,11 @@ def _stop_pool(pool: cf.ProcessPoolExecutor) -> None:
 
 
 def _who_died(crashed: list[Task], out: Path) -> set[str]:
-    """Task ids whose run marker survived a pool break: their process died while running them
-    (workers stopped by the pool remove their marker on SIGTERM)."""
+    """Task ids whose run marker survived a pool break.
+
+    Their process died while running them (workers stopped by the pool remove their marker on
+    SIGTERM).
+    """
     shard_dir = out / SHARD_DIR
     died = set()
     for task in crashed:
@@ -766,15 +780,25 @@ def _who_died(crashed: list[Task], out: Path) -> set[str]:
 def _sort_out_crash(
     crashed: list[Task], out: Path, queue: deque[Task], record: _Recorder, tries: Counter
 ) -> None:
-    """After a worker died: record the task that killed it, put the others back in the queue."""
-    died = _who_died(crashed, out)
+    """After a worker died: record the task that killed it, put the others back in the queue.
+
+    Workers stopped by the pool remove their marker, so a surviving marker names a task whose
+    process died. One survivor is the culprit. Several (two tasks died at once, or a worker was
+    stopped before its handler ran) are suspects: each is charged one try and rerun until
+    ``MAX_TRIES``. With none (a worker died before it could leave a marker), every lost task is
+    charged. Tasks that never started are never charged when a marker names the suspects.
+    """
+    survivors = _who_died(crashed, out)
+    suspects = survivors if survivors else {t.task_id for t in crashed}
+    for task in suspects if len(survivors) != 1 else ():
+        tries[task] += 1
     for task in reversed(crashed):
-        if not died:  # nobody was caught dying: count the break against every task lost in it
-            tries[task.task_id] += 1
         shard = out / SHARD_DIR / f"{task.task_id}.parquet"
         if shard.is_file():
             record(task, {"status": "ok", "error": None, "runtime_s": None})
-        elif task.task_id in died or tries[task.task_id] >= MAX_TRIES:
+        elif survivors == {task.task_id} or (
+            task.task_id in suspects and tries[task.task_id] >= MAX_TRIES
+        ):
             record(
                 task,
                 {
@@ -823,6 +847,10 @@ def _run_on_own_pool(todo: list[Task], out: Path, n: int, record: _Recorder) -> 
             _stop_pool(pool)
             record.summary.pool_restarts += 1
             _sort_out_crash(crashed, out, queue, record, tries)
+            # Workers stopped in the middle of writing a shard leave its temporary file; they are
+            # dead now and we hold the folder lock, so nothing of theirs is still being written.
+            # (Only after the run markers have told which task killed the pool.)
+            clean_leftovers(out / SHARD_DIR)
         else:
             pool.shutdown(wait=True)
 

@@ -85,6 +85,12 @@ SPEC: dict = {
             ("none", "flanders", "netherlands"),
             "shipped posterior whose parameter draws replications use",
         ),
+        "priors": S.choice(
+            "none",
+            ("none", "policy", "all"),
+            "prior-only parameters each replication draws from its seed (adoptsim/priors.py): "
+            "the policy-effect group, all (with behaviour), or none",
+        ),
     },
     "regulation": REGULATION_SPEC,
     "shocks": SHOCK_SPEC,

@@ -11,6 +11,7 @@ from adoptsim import memory
 from adoptsim.errors import ScenarioError
 from adoptsim.model import AdoptionModel
 from adoptsim.posterior import posterior_draw, split_overrides
+from adoptsim.priors import prior_draw
 from adoptsim.results import ADOPTION_COLUMNS, CellRecord, SimulationResult, segment_table
 from adoptsim.rules import AdoptionRule
 from adoptsim.scenario import Scenario, load_scenario
@@ -35,19 +36,28 @@ def run_replication(
     rule: AdoptionRule | None = None,
     barrier_months: set[int] | None = None,
     use_posterior: bool = True,
+    use_priors: bool = True,
 ) -> CellRecord:
     """Run one replication to the end; returns its [`CellRecord`][adoptsim.results.CellRecord].
 
     If the scenario names a posterior (``[calibration] posterior``) and ``use_posterior`` is
     true, the replication runs with posterior draw ``replication mod n_draws``
     ([`posterior_draw`][adoptsim.posterior.posterior_draw]); the record's ``draw`` says which (−1:
-    none).
+    none). If the scenario asks for prior draws (``[calibration] priors``) and ``use_priors`` is
+    true, it also draws the prior-only parameters from ``(seed, replication)``
+    ([`prior_draw`][adoptsim.priors.prior_draw]); the record's ``priors`` holds the values.
     """
     draw_index = -1
+    layer: dict = {}
     posterior = scenario.data["calibration"]["posterior"]
     if use_posterior and posterior != "none":
         draw_index, draw = posterior_draw(posterior, replication)
-        scenario = scenario.with_draw(split_overrides(draw)[0])
+        layer.update(split_overrides(draw)[0])
+    priors = scenario.data["calibration"].get("priors", "none")
+    drawn = prior_draw(seed, replication, priors) if use_priors and priors != "none" else {}
+    if drawn or layer:
+        # Calibrated draws win over priors should a key ever be in both.
+        scenario = scenario.with_draw({**drawn, **layer})
     model = AdoptionModel(
         scenario,
         n_firms=n_firms,
@@ -57,6 +67,7 @@ def run_replication(
     )
     record = model.run()
     record.draw = draw_index
+    record.priors = drawn
     return record
 
 
@@ -69,6 +80,7 @@ def simulate(
     rule: AdoptionRule | None = None,
     parameter_draws: Sequence[dict] | None = None,
     use_posterior: bool = True,
+    use_priors: bool = True,
     barrier_months: set[int] | None = None,
     progress: bool = False,
 ) -> SimulationResult:
@@ -83,6 +95,8 @@ def simulate(
         parameter_draws: per replication, dotted-key overrides (cycled); they win over the
             scenario and over posterior draws.
         use_posterior: draw parameters from the scenario's shipped posterior (if it names one).
+        use_priors: draw the prior-only parameters the scenario asks for
+            (``[calibration] priors``; see `adoptsim.priors`).
         barrier_months: months (indices) at which to record barriers by state.
         progress: show a progress bar.
 
@@ -113,6 +127,7 @@ def simulate(
             rule=rule,
             barrier_months=barrier_months,
             use_posterior=use_posterior,
+            use_priors=use_priors,
         )
         table = segment_table(record)
         table.insert(0, "replication", r)
