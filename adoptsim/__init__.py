@@ -5,11 +5,12 @@ from adoptsim.comparison import Comparison, compare
 from adoptsim.errors import AdoptsimError, ScenarioError
 from adoptsim.model import AdoptionModel, FirmAgent
 from adoptsim.observe import load_targets
+from adoptsim.results import SimulationResult, load_run
 from adoptsim.rules import AdoptionRule, BassRule, LogitRule, StepContext, register_rule
 from adoptsim.runner import load_results, sweep
 from adoptsim.scenario import Scenario, builtin_scenarios, load_scenario
 from adoptsim.sensitivity_analysis import sensitivity
-from adoptsim.simulation import SimulationResult, simulate
+from adoptsim.simulation import simulate
 
 __version__ = "0.1.0"
 
@@ -28,6 +29,7 @@ __all__ = [
     "builtin_scenarios",
     "compare",
     "load_results",
+    "load_run",
     "load_scenario",
     "load_targets",
     "register_rule",

@@ -50,6 +50,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         replications=args.replications,
         progress=not args.quiet,
     )
+    result.run_info["command"] = args.command_line
+    result.run_info["wall_time_s"] = round(time.perf_counter() - t0, 3)
     csv = result.save(out)
     drawn = result.adoption["draw"].nunique() > 1
     caption = (
@@ -79,11 +81,49 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
+def cmd_scenarios(args: argparse.Namespace) -> int:
+    """List the built-in scenarios, one line each (name and description)."""
+    from adoptsim.scenario import builtin_scenarios, load_scenario
+
+    names = builtin_scenarios()
+    width = max(len(n) for n in names)
+    for name in names:
+        print(f"{name:{width}s}  {load_scenario(name).data['scenario']['description']}")
+    sweeps = shipped_sweeps()
+    if sweeps:
+        print(f"example sweeps (adoptsim sweep NAME --out DIR): {', '.join(sorted(sweeps))}")
+    return 0
+
+
+def shipped_sweeps() -> dict[str, Path]:
+    """The example sweep specs shipped with adoptsim, by name (file stem)."""
+    from adoptsim.scenario import scenario_dirs
+
+    found: dict[str, Path] = {}
+    for d in scenario_dirs():
+        for p in sorted((d / "sweeps").glob("*.toml")):
+            found.setdefault(p.stem, p)
+    return found
+
+
+def _sweep_path(spec: str) -> str:
+    """A sweep spec path as given, or the shipped example of that name."""
+    if Path(spec).exists() or spec.endswith(".toml"):
+        return spec
+    shipped = shipped_sweeps()
+    if spec in shipped:
+        return str(shipped[spec])
+    raise AdoptsimError(
+        f"sweep: {spec!r} is neither a file nor a shipped example "
+        f"({', '.join(sorted(shipped)) or 'none shipped'})"
+    )
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Run a sweep spec into ``--out`` (resumable); exit 1 if a task failed, 130 on Ctrl-C."""
     from adoptsim.runner import SweepInterrupted, connect_scheduler, load_sweep_spec, sweep
 
-    spec = load_sweep_spec(args.spec)  # bad specs stop here, before connecting or running
+    spec = load_sweep_spec(_sweep_path(args.spec))  # bad specs stop here, before running
     client = connect_scheduler(args.scheduler) if args.scheduler else None
     try:
         summary = sweep(
@@ -203,6 +243,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
             f"[{100 * row.diff_uses_ai_p05:+.1f}, {100 * row.diff_uses_ai_p95:+.1f}]"
         )
         print(f"{row.scenario}: {row.date} uses AI {row.uses_ai_median:.1%}{diff}")
+    print(
+        f"(vs {comp.reference}: the median of paired differences over {args.replications} "
+        "replications with common random numbers, [5 %, 95 %] of them; not the difference "
+        "of the medians)"
+    )
     print(f"wrote {out / 'comparison.csv'}, {out / 'comparison.png'}, {out / 'adoption.csv'}")
     return 0
 
@@ -243,8 +288,13 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``adoptsim`` argument parser."""
+    from adoptsim import __version__
+
     parser = _Parser(prog="adoptsim", description="AI adoption by Flemish SMEs, agent-based.")
+    parser.add_argument("--version", action="version", version=f"adoptsim {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    lst = sub.add_parser("scenarios", help="list the built-in scenarios, one line each")
+    lst.set_defaults(func=cmd_scenarios)
     run = sub.add_parser("run", help="simulate a scenario to its end (table + fan chart)")
     run.add_argument("scenario", help="built-in scenario name or path to a TOML file")
     run.add_argument("--firms", type=_positive_int, default=None, help="number of agents")
@@ -261,7 +311,9 @@ def build_parser() -> argparse.ArgumentParser:
     sw = sub.add_parser(
         "sweep", help="run scenario × parameter point × replication tasks (resumable)"
     )
-    sw.add_argument("spec", help="sweep spec (TOML file with a [sweep] table)")
+    sw.add_argument(
+        "spec", help="sweep spec (TOML file with a [sweep] table) or a shipped example's name"
+    )
     sw.add_argument("--out", required=True, help="output folder (shards + manifest)")
     where = sw.add_mutually_exclusive_group()
     where.add_argument(
@@ -337,6 +389,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code (2 for bad input)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.command_line = ["adoptsim", *(sys.argv[1:] if argv is None else argv)]
     try:
         return args.func(args)
     except AdoptsimError as exc:

@@ -62,6 +62,15 @@ def reference_markdown() -> str:
         'number, a table `{ "YYYY-MM" = value, ... }` (steps) or `{ ramp = { ... } }` (linear).',
         "`extends` names a scenario (or a list of them) whose values this file overrides.",
         "",
+        "**Dated tables in a file that extends another override from their first month on.**",
+        "`rate_small = { \"2027-01\" = 0.60 }` in a child keeps the parent's (or the default's)",
+        "values before 2027-01 and is 0.60 from then on. To replace the whole schedule instead",
+        "(0 before the first month), mark the table: `rate_small = { replace = true,",
+        '"2027-01" = 0.60 }`. A plain number always replaces the whole schedule. In a file that',
+        "extends nothing, a dated table is the whole schedule. A scenario without",
+        "`[scenario] name` is named after its file. `adoptsim run` saves the fully resolved",
+        "scenario (every value, no `extends`) as `scenario.toml` in the run folder.",
+        "",
     ]
     for section, spec in SPEC.items():
         parts += [f"## [{section}]", "", *head, *_rows(spec, section), ""]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 import numpy as np
@@ -10,7 +11,13 @@ import pandas as pd
 from adoptsim.errors import ScenarioError
 from adoptsim.model import AdoptionModel
 from adoptsim.posterior import posterior_draw, split_overrides
-from adoptsim.results import ADOPTION_COLUMNS, CellRecord, SimulationResult, segment_table
+from adoptsim.results import (
+    ADOPTION_COLUMNS,
+    CellRecord,
+    SimulationResult,
+    run_info,
+    segment_table,
+)
 from adoptsim.rules import AdoptionRule
 from adoptsim.scenario import Scenario, load_scenario
 
@@ -94,6 +101,7 @@ def simulate(
     if n_firms is not None and (not isinstance(n_firms, int) or n_firms < 100):
         raise ScenarioError("n_firms", n_firms, "must be a whole number >= 100")
     sc = load_scenario(scenario)
+    t0 = time.perf_counter()
     iterator = range(replications)
     if progress:
         from tqdm.auto import tqdm
@@ -116,8 +124,23 @@ def simulate(
         table["draw"] = record.draw
         records.append(record)
         frames.append(table)
-        params.append(draw)
+        params.append(_drawn_parameters(sc, record.draw, draw))
     adoption = pd.concat(frames, ignore_index=True)[ADOPTION_COLUMNS]
-    return SimulationResult(
-        adoption, records, sc.name, seed, n_firms or sc.data["population"]["n_firms"], params
-    )
+    n = n_firms or sc.data["population"]["n_firms"]
+    info = run_info(sc, seed=seed, n_firms=n, replications=replications)
+    info["posterior_draws"] = [int(rec.draw) for rec in records]
+    info["wall_time_s"] = round(time.perf_counter() - t0, 3)
+    return SimulationResult(adoption, records, sc.name, seed, n, params, sc.resolved(), info)
+
+
+def _drawn_parameters(sc: Scenario, draw_index: int, overrides: dict) -> dict:
+    """The values a replication ran with beyond its scenario: posterior draw, then overrides."""
+    out: dict = {}
+    posterior = sc.data["calibration"]["posterior"]
+    if draw_index >= 0 and posterior != "none":
+        keep = set(sc.resolved()["calibration"]["keep"])  # calibrated keys the scenario sets
+        out.update(
+            {k: v for k, v in posterior_draw(posterior, draw_index)[1].items() if k not in keep}
+        )
+    out.update({k: (v.to_toml() if hasattr(v, "to_toml") else v) for k, v in overrides.items()})
+    return out
