@@ -64,7 +64,7 @@ def for_blocks(fn: Callable[[slice], None], n: int, block: int = BLOCK) -> None:
 
 
 def run_parallel(*fns: Callable[[], object], size: int | None = None) -> list[object]:
-    """Call independent ``fns``, each in its own thread unless :func:`threads` is 1 or the
+    """Call independent ``fns``, each in its own thread unless `threads()` is 1 or the
     arrays are small (``size`` elements); return their results in order."""
     if threads() <= 1 or len(fns) <= 1 or (size is not None and size < _MIN_PARALLEL):
         return [fn() for fn in fns]

@@ -361,7 +361,8 @@ def calibrate(
         fixed: parameters (by name) held at a value instead of fitted.
 
     Returns:
-        A :class:`CalibrationResult`; the same files are written to ``out``.
+        A [`CalibrationResult`][adoptsim.calibrate.CalibrationResult]; the same files are written to
+        ``out``.
     """
     from adoptsim.errors import ScenarioError
 

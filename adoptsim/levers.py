@@ -25,14 +25,20 @@ from adoptsim.taxonomy import (
 )
 
 
-@cache
 def timeline_points(instrument: str, parameter: str, segment: str) -> dict[str, float]:
-    """Step-schedule points ``{"YYYY-MM": value}`` from policy_timeline.csv rows."""
+    """Step-schedule points ``{"YYYY-MM": value}`` from policy_timeline.csv rows (a fresh dict)."""
+    return dict(_timeline_points(instrument, parameter, segment))
+
+
+@cache
+def _timeline_points(
+    instrument: str, parameter: str, segment: str
+) -> tuple[tuple[str, float], ...]:
     df = read_table("policy_timeline")
     rows = df[(df.instrument == instrument) & (df.parameter == parameter) & (df.segment == segment)]
     if rows.empty:
         raise KeyError(f"policy_timeline.csv has no {instrument}/{parameter}/{segment}")
-    return {r.start[:7]: float(r.value) for r in rows.itertuples()}
+    return tuple((r.start[:7], float(r.value)) for r in rows.itertuples())
 
 
 def timeline_month(instrument: str, parameter: str) -> str:

@@ -1,9 +1,9 @@
 """The agent-based model: a real ``mesa.Model`` whose firms live in numpy arrays.
 
 ``step()`` is a handful of vectorised operations and an update of each firm's count of active
-peers from the firms that changed state; there is no Python loop over firms. :class:`FirmAgent`
-objects are Mesa agents that *view* one firm's row, made only when asked for (``model.firm(i)``),
-never needed to step.
+peers from the firms that changed state; there is no Python loop over firms.
+[`FirmAgent`][adoptsim.model.FirmAgent] objects are Mesa agents that *view* one firm's row, made
+only when asked for (``model.firm(i)``), never needed to step.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from adoptsim.taxonomy import AT_SCALE, BARRIERS, NON_USER, REGIONS, SECTORS, SI
 
 
 class FirmAgent(mesa.Agent):
-    """A read/write view of one firm in an :class:`AdoptionModel` (for inspection and extension)."""
+    """A read/write view of one firm in an [`AdoptionModel`][adoptsim.model.AdoptionModel] (for
+    inspection and extension)."""
 
     def __init__(self, model: AdoptionModel, index: int) -> None:
         super().__init__(model)
@@ -142,7 +143,7 @@ class _Background:
 
 
 class _FullProduct:
-    """Peer shares of a network object without :meth:`counter`: one ``peer_share`` per call."""
+    """Peer shares of a network object without a `counter` method: one ``peer_share`` per call."""
 
     def __init__(self, network) -> None:
         self.network = network
@@ -155,16 +156,17 @@ class AdoptionModel(mesa.Model):
     """AI adoption by firms, one step per month, from the scenario's start to its end.
 
     Args:
-        scenario: a :class:`Scenario`, a built-in name or a TOML path.
+        scenario: a [`Scenario`][adoptsim.scenario.Scenario], a built-in name or a TOML path.
         n_firms: number of agents (default: ``population.n_firms`` of the scenario).
         seed: an int or a ``numpy.random.SeedSequence``; population, network, dynamics and Mesa's
             own generator get spawned children, so results depend on nothing else.
-        rule: an :class:`AdoptionRule` instance to use instead of the scenario's ``[rule]``.
+        rule: an [`AdoptionRule`][adoptsim.rules.AdoptionRule] instance to use instead of the
+            scenario's ``[rule]``.
         barrier_months: months at which barrier prevalence by adoption state is recorded.
 
     Attributes:
-        spec: the adoptsim :class:`Scenario` being run (not named ``scenario``: Mesa >= 3.5
-            reserves ``Model.scenario`` for its own scenario objects).
+        spec: the adoptsim [`Scenario`][adoptsim.scenario.Scenario] being run (not named
+            ``scenario``: Mesa >= 3.5 reserves ``Model.scenario`` for its own scenario objects).
         firms: columnar firm attributes; ``state`` (0/1/2), ``month_started`` and
             ``month_scaled`` (months since start, −1 if not yet) are the dynamic state.
     """

@@ -38,8 +38,3 @@ def format_month(index: int) -> str:
     """Format a month index as ``"YYYY-MM"``."""
     year, month0 = divmod(int(index), 12)
     return f"{year:04d}-{month0 + 1:02d}"
-
-
-def month_range(start: int, end: int) -> list[str]:
-    """All months from ``start`` to ``end`` inclusive, as ``"YYYY-MM"`` strings."""
-    return [format_month(m) for m in range(start, end + 1)]

@@ -1,7 +1,8 @@
 """Peer networks over firms as ``scipy.sparse`` CSR adjacency matrices, built from a seeded stream.
 
-The ``complete`` network (mean field) is never materialised: :class:`CompleteNetwork` computes each
-firm's peer share from the population totals in O(n) instead of n² edges.
+The ``complete`` network (mean field) is never materialised:
+[`CompleteNetwork`][adoptsim.network.CompleteNetwork] computes each firm's peer share from the
+population totals in O(n) instead of n² edges.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ class CompleteNetwork:
         return np.full(self.weight.shape[0], self.weight.shape[0] - 1)
 
     def counter(self) -> PeerCounter:
-        """A :class:`PeerCounter` over this network."""
+        """A [`PeerCounter`][adoptsim.network.PeerCounter] over this network."""
         return PeerCounter(self)
 
 
@@ -45,7 +46,7 @@ class SparseNetwork:
     """An undirected, unweighted network; ``adjacency`` is symmetric CSR with unit entries.
 
     ``symmetric`` promises that ``adjacency`` equals its transpose (true of every network built
-    here); it lets :class:`PeerCounter` read a firm's column as its row.
+    here); it lets [`PeerCounter`][adoptsim.network.PeerCounter] read a firm's column as its row.
     """
 
     adjacency: sp.csr_array
@@ -62,7 +63,7 @@ class SparseNetwork:
         return (self.adjacency @ active.astype(np.float64)) * self._inv_degree
 
     def counter(self) -> PeerCounter:
-        """A :class:`PeerCounter` over this network."""
+        """A [`PeerCounter`][adoptsim.network.PeerCounter] over this network."""
         return PeerCounter(self)
 
 
@@ -275,7 +276,7 @@ def build_network(
     within_share: float = 0.7,
     size_exponent: float = 0.3,
 ) -> Network:
-    """Build the peer network named ``kind`` (one of :data:`NETWORK_KINDS`)."""
+    """Build the peer network named ``kind`` (one of `NETWORK_KINDS`)."""
     if kind == "complete":
         return CompleteNetwork(firms.weight)
     if kind == "erdos_renyi":

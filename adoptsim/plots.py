@@ -24,7 +24,7 @@ def fan_chart(
     "uses AI" share by size class.
 
     Args:
-        adoption: the tidy table of :func:`adoptsim.simulate` (``.adoption``).
+        adoption: the tidy table of [`simulate`][adoptsim.simulation.simulate] (``.adoption``).
         title: figure title; caption: provenance line (scenario, seed, firms, version).
         path: if given, the figure is saved there (PNG, 120 dpi).
     """

@@ -13,7 +13,7 @@ import numpy as np
 
 from adoptsim._blocks import BLOCK, for_blocks
 from adoptsim.population_tables import assumptions, ipf, joint_table, region_codes
-from adoptsim.taxonomy import BARRIERS, SECTORS, SIZE_CLASSES, SIZE_LABELS
+from adoptsim.taxonomy import BARRIERS, SIZE_CLASSES, SIZE_LABELS
 
 
 @dataclass
@@ -21,12 +21,12 @@ class Firms:
     """Columnar firm state shared by the model, the rules and the recorder.
 
     Attributes:
-        sector: index into :data:`adoptsim.taxonomy.SECTORS` (int8).
+        sector: index into `adoptsim.taxonomy.SECTORS` (int8).
         employees: persons employed, integer inside the size class (int32).
-        size: index into :data:`adoptsim.taxonomy.SIZE_CLASSES` (int8), derived from employees.
-        region: index into :data:`adoptsim.taxonomy.REGIONS` (int8).
+        size: index into `adoptsim.taxonomy.SIZE_CLASSES` (int8), derived from employees.
+        region: index into `adoptsim.taxonomy.REGIONS` (int8).
         maturity: latent digital maturity, standard normal (float64).
-        barriers: one boolean column per :data:`adoptsim.taxonomy.BARRIERS` entry, shape (n, 9).
+        barriers: one boolean column per `adoptsim.taxonomy.BARRIERS` entry, shape (n, 9).
         weight: number of real firms this agent stands for (float64).
         cell: sector × size × population-region cell of the joint table (int32).
     """
@@ -177,8 +177,3 @@ def build_population(
     p = 1.0 / (1.0 + np.exp(-(offsets[None, :] - barrier_maturity_loading * maturity[:, None])))
     barriers = rng.random(p.shape) < p
     return Firms(sector, employees, size, region, maturity, barriers, weight, cell, table.regions)
-
-
-def sector_labels(firms: Firms) -> np.ndarray:
-    """Sector letter of each firm (for inspection; the hot path uses indices)."""
-    return np.asarray(SECTORS)[firms.sector]

@@ -8,8 +8,10 @@ listed with every other estimate in ``docs/population.md``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
+from types import MappingProxyType
 
 import numpy as np
 import pandas as pd
@@ -72,10 +74,12 @@ def _value(df: pd.DataFrame, geography: str, dimension: str, category: str) -> f
 
 
 @cache
-def assumptions() -> dict[str, float]:
-    """The estimates that fill gaps in the published tables (``adoptsim/data/assumptions.csv``)."""
+def assumptions() -> Mapping[str, float]:
+    """The estimates that fill gaps in the published tables (``adoptsim/data/assumptions.csv``).
+
+    Read-only: the mapping is cached and shared by every caller."""
     a = read_table("assumptions")
-    return dict(zip(a.key, a.value.astype(float), strict=True))
+    return MappingProxyType(dict(zip(a.key, a.value.astype(float), strict=True)))
 
 
 def flanders_sizes() -> np.ndarray:
@@ -159,9 +163,10 @@ def joint_table(population: str, include_micro: bool = True) -> JointTable:
     seed = np.ones((len(SECTORS), len(SIZE_LABELS), len(regions)))
     counts = ipf(seed, [((1, 2), size_by_region), ((0,), sector * total)])
     notes += ("joint: IPF with a uniform seed — sector independent of size within a region (E)",)
+    counts.flags.writeable = False  # cached and shared: a caller's edit must not leak into others
     return JointTable(counts, tuple(regions), notes)
 
 
 def region_codes(regions: tuple[str, ...]) -> np.ndarray:
-    """Global :data:`adoptsim.taxonomy.REGIONS` index of each population region."""
+    """Global `adoptsim.taxonomy.REGIONS` index of each population region."""
     return np.array([REGIONS.index(r) for r in regions], dtype=np.int8)

@@ -3,73 +3,62 @@
 Built-in scenarios name a posterior (``[calibration] posterior = "flanders"``); replication r of a
 run then uses draw ``r mod n_draws`` of ``calibration/<name>/posterior.csv``, laid just above the
 scenario's root file so the scenario's own deliberate values still win (see
-:meth:`adoptsim.scenario.Scenario.with_draw`). Bands over replications therefore carry parameter
-*and* stochastic uncertainty; ``use_posterior=False`` leaves only the stochastic part.
+[`Scenario.with_draw`][adoptsim.scenario.Scenario.with_draw]). Bands over replications therefore
+carry parameter *and* stochastic uncertainty; ``use_posterior=False`` leaves only the stochastic
+part.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 import pandas as pd
 
 from adoptsim.errors import ScenarioError
+from adoptsim.parameters import Parameter
 from adoptsim.taxonomy import BARRIERS
 
-
-@dataclass(frozen=True)
-class Parameter:
-    """A calibrated parameter: its name, the scenario keys it sets (tied), bounds and meaning."""
-
-    name: str
-    keys: tuple[str, ...]
-    lo: float
-    hi: float
-    doc: str
-
-
 _COMMON = (
-    Parameter("alpha", ("rule.alpha",), -10.0, -4.0, "start intercept (logit, per month)"),
-    Parameter("theta_genai", ("rule.theta_genai",), 0.0, 5.0, "generative-AI shock on start"),
+    Parameter("alpha", ("rule.alpha",), -10.0, -4.0, doc="start intercept (logit, per month)"),
+    Parameter("theta_genai", ("rule.theta_genai",), 0.0, 5.0, doc="generative-AI shock on start"),
     Parameter(
         "size_small",
         ("rule.alpha_size.10-19", "rule.alpha_size.20-49"),
         -1.0,
         3.0,
-        "start offset 10–49 vs 1–9",
+        doc="start offset 10–49 vs 1–9",
     ),
-    Parameter("size_medium", ("rule.alpha_size.50-249",), -1.0, 4.0, "start offset 50–249"),
+    Parameter("size_medium", ("rule.alpha_size.50-249",), -1.0, 4.0, doc="start offset 50–249"),
     Parameter(
         "size_large",
         ("rule.alpha_size.250-499", "rule.alpha_size.500+"),
         0.0,
         5.0,
-        "start offset 250+",
+        doc="start offset 250+",
     ),
-    Parameter("scale_alpha", ("rule.scale_alpha",), -9.0, -2.0, "scale-up intercept"),
+    Parameter("scale_alpha", ("rule.scale_alpha",), -9.0, -2.0, doc="scale-up intercept"),
     Parameter(
         "initial_adopters",
         ("population.initial_adopters",),
         0.01,
         0.40,
-        "share using AI at 2019-01",
+        doc="share using AI at 2019-01",
     ),
     Parameter(
         "initial_at_scale",
         ("population.initial_at_scale",),
         0.0,
         0.6,
-        "share of users at scale at 2019-01",
+        doc="share of users at scale at 2019-01",
     ),
     Parameter(
         "ict_pilot_detection",
         ("observe.ict_pilot_detection",),
         0.02,
         1.0,
-        "ICT survey: chance a pilot user reports AI use",
+        doc="ICT survey: chance a pilot user reports AI use",
     ),
 )
 # Only Flanders has barrier targets (the seed's barometer shares, status U), so only there is the
@@ -82,27 +71,27 @@ PARAMETERS: dict[str, tuple[Parameter, ...]] = {
             tuple(f"rule.delta.{b}" for b in BARRIERS),
             0.0,
             1.5,
-            "start: logit penalty of each barrier a firm holds (one value for all nine)",
+            doc="start: logit penalty of each barrier a firm holds (one value for all nine)",
         ),
     ),
     "netherlands": (
         *_COMMON,
-        Parameter("sector_J", ("rule.alpha_sector.J",), -1.0, 4.0, "start offset NACE J"),
-        Parameter("sector_M", ("rule.alpha_sector.M",), -1.0, 3.0, "start offset NACE M"),
-        Parameter("sector_K", ("rule.alpha_sector.K",), -1.0, 3.0, "start offset NACE K"),
+        Parameter("sector_J", ("rule.alpha_sector.J",), -1.0, 4.0, doc="start offset NACE J"),
+        Parameter("sector_M", ("rule.alpha_sector.M",), -1.0, 3.0, doc="start offset NACE M"),
+        Parameter("sector_K", ("rule.alpha_sector.K",), -1.0, 3.0, doc="start offset NACE K"),
         Parameter(
             "sector_FI",
             ("rule.alpha_sector.F", "rule.alpha_sector.I"),
             -3.0,
             1.0,
-            "start offset NACE F and I",
+            doc="start offset NACE F and I",
         ),
         Parameter(
             "ict_old_pilot_detection",
             ("observe.ict_old_pilot_detection",),
             0.02,
             1.0,
-            "CBS 2019 (older list): chance a pilot user reports",
+            doc="CBS 2019 (older list): chance a pilot user reports",
         ),
     ),
 }
@@ -129,9 +118,15 @@ def split_overrides(overrides: dict) -> tuple[dict, dict]:
     return {k: v for k, v in overrides.items() if not k.startswith("observe.")}, obs
 
 
-@cache
 def posterior_table(name: str) -> pd.DataFrame:
-    """The shipped posterior draws of ``name`` (one row per draw, one column per parameter)."""
+    """The shipped posterior draws of ``name`` (one row per draw, one column per parameter).
+
+    A copy: the table read from disk is cached, so edits to it must not reach other callers."""
+    return _posterior_table(name).copy()
+
+
+@cache
+def _posterior_table(name: str) -> pd.DataFrame:
     path = calibration_dir() / name / "posterior.csv"
     if not path.is_file():
         raise ScenarioError(
@@ -152,6 +147,6 @@ def posterior_table(name: str) -> pd.DataFrame:
 
 def posterior_draw(name: str, replication: int) -> tuple[int, dict[str, float]]:
     """(draw index, dotted-key overrides) used by ``replication`` under posterior ``name``."""
-    table = posterior_table(name)
+    table = _posterior_table(name)  # read only here: no copy per replication
     index = replication % len(table)
     return index, overrides_for(PARAMETERS[name], table.iloc[index].to_numpy())

@@ -86,7 +86,8 @@ class CellRecord:
 
 
 class Recorder:
-    """Accumulates :class:`CellRecord` arrays while a model runs (two bincounts per month)."""
+    """Accumulates [`CellRecord`][adoptsim.results.CellRecord] arrays while a model runs (two
+    bincounts per month)."""
 
     def __init__(self, firms: Firms, months: range, barrier_months: set[int] | None = None):
         self.regions = firms.regions

@@ -1,9 +1,11 @@
 """Adoption rules: arrays in, monthly hazards out, behind one small interface.
 
-A rule turns the firms' state and this month's signals (:class:`StepContext`) into two hazards per
-firm: of starting to use AI (non-user → user) and of scaling up (user → at scale). The model only
-draws against them, so a new rule needs no change to the model. Register your own with
-:func:`register_rule`, or name it in a scenario as ``kind = "package.module:ClassName"``.
+A rule turns the firms' state and this month's signals
+([`StepContext`][adoptsim.rules.StepContext]) into two hazards per firm: of starting to use AI
+(non-user → user) and of scaling up (user → at scale). The model only draws against them, so a
+new rule needs no change to the model. Register your own with
+[`register_rule`][adoptsim.rules.register_rule], or name it in a scenario as
+``kind = "package.module:ClassName"``.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ class StepContext:
     """What a rule may read in month ``month`` (all per-firm arrays have length n).
 
     Attributes:
-        month: calendar month index (see :mod:`adoptsim.months`).
+        month: calendar month index (see `adoptsim.months`).
         t: months since the scenario start.
         firms: the population (sector, size, region, maturity, barriers, weight, ...).
         state: 0 non-user, 1 user, 2 at scale (int8).
@@ -190,7 +192,7 @@ class BarrierSums:
 
     def codes(self, barriers: np.ndarray) -> np.ndarray | None:
         """Each firm's barrier combination code (index into ``tables``), or None if the tables
-        cannot be used (then use :meth:`direct`)."""
+        cannot be used (then use `direct`)."""
         usable = (
             barriers.ndim == 2
             and barriers.shape[1] == self.k

@@ -22,7 +22,7 @@ Output folder::
     DIR/shards/<task_id>.parquet   one replication: the columns of adoption.csv
     DIR/manifest.jsonl             one line per finished or failed task (appended)
 
-Read the results back with :func:`load_results`.
+Read the results back with [`load_results`][adoptsim.runner.load_results].
 """
 
 from __future__ import annotations
@@ -390,7 +390,8 @@ def run_task(task: Task, out: str) -> dict:
 
 @dataclass
 class SweepSummary:
-    """What a call to :func:`sweep` did. ``failures`` holds the manifest entries of failed tasks."""
+    """What a call to [`sweep`][adoptsim.runner.sweep] did. ``failures`` holds the manifest entries
+    of failed tasks."""
 
     out: Path
     total: int
@@ -544,7 +545,8 @@ def sweep(
     """Run every scenario × parameter point × replication of ``spec`` into folder ``out``.
 
     Args:
-        spec: a sweep TOML path, a dict with a ``[sweep]`` table, or a :class:`SweepSpec`.
+        spec: a sweep TOML path, a dict with a ``[sweep]`` table, or a
+            [`SweepSpec`][adoptsim.runner.SweepSpec].
         executor: any ``concurrent.futures.Executor`` (e.g. ``client.get_executor()`` of a
             ``dask.distributed.Client``); its workers must see ``out`` on a shared file system.
             Default: a process pool (``spawn`` start method) of ``workers`` processes, or the
@@ -555,8 +557,8 @@ def sweep(
         progress: show a progress bar (runs done, rate, ETA).
 
     Returns:
-        A :class:`SweepSummary` (tasks finished, skipped, failed). A failing task is recorded in
-        the manifest with its error and does not stop the sweep.
+        A [`SweepSummary`][adoptsim.runner.SweepSummary] (tasks finished, skipped, failed). A
+        failing task is recorded in the manifest with its error and does not stop the sweep.
 
     Raises:
         ScenarioError: the spec is invalid (nothing is run).

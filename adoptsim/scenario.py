@@ -388,9 +388,10 @@ class Scenario:
     """A validated scenario.
 
     ``layers`` are the raw tables as written — the root file first, then each file that extends
-    it, then every :meth:`with_overrides` — and ``data`` is their validated, typed merge with
-    defaults. Keeping layers lets a posterior draw slot in *above the root file but below
-    everything else* (:meth:`with_draw`), so a scenario's own deliberate values always win.
+    it, then every [`with_overrides`][adoptsim.scenario.Scenario.with_overrides] — and ``data`` is
+    their validated, typed merge with defaults. Keeping layers lets a posterior draw slot in *above
+    the root file but below everything else* ([`with_draw`][adoptsim.scenario.Scenario.with_draw]),
+    so a scenario's own deliberate values always win.
     """
 
     layers: tuple[dict, ...]

@@ -15,12 +15,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from adoptsim.bounds import check_number
+from adoptsim.errors import ScenarioError
 from adoptsim.months import format_month, parse_month
 
 
 @dataclass(frozen=True)
 class Schedule:
-    """A lever value over time. ``months`` are month indices (see :mod:`adoptsim.months`)."""
+    """A lever value over time. ``months`` are month indices (see `adoptsim.months`)."""
 
     months: tuple[int, ...]
     values: tuple[float, ...]
@@ -53,9 +55,8 @@ class Schedule:
 
 
 def parse_schedule(raw: object, field: str, lo: float | None, hi: float | None) -> Schedule:
-    """Turn a scenario-file schedule into a :class:`Schedule`, checking every value's bounds."""
-    from adoptsim.schema import check_number
-
+    """Turn a scenario-file schedule into a [`Schedule`][adoptsim.schedule.Schedule], checking every
+    value's bounds."""
     if isinstance(raw, Schedule):
         for v in raw.values:
             check_number(v, field, lo, hi)
@@ -65,12 +66,8 @@ def parse_schedule(raw: object, field: str, lo: float | None, hi: float | None) 
     ramp = "ramp" in raw
     points = raw["ramp"] if ramp else raw
     if ramp and (len(raw) != 1 or not isinstance(points, dict)):
-        from adoptsim.errors import ScenarioError
-
         raise ScenarioError(field, raw, 'a ramp is written { ramp = { "YYYY-MM" = value, ... } }')
     if not points:
-        from adoptsim.errors import ScenarioError
-
         raise ScenarioError(field, raw, "a schedule needs at least one month")
     parsed = sorted(
         (parse_month(k, f"{field}.{k}"), check_number(v, f"{field}.{k}", lo, hi))

@@ -7,12 +7,13 @@ allowed keys or choices, and the same field specs generate the scenario-file ref
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from adoptsim.bounds import check_number
 from adoptsim.errors import ScenarioError
 from adoptsim.months import parse_month
+from adoptsim.schedule import parse_schedule
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ def month(default: str | None, doc="") -> Field:
 
 
 def schedule(default, lo=None, hi=None, doc="", unit="", source="") -> Field:
-    """A dated lever value (see :mod:`adoptsim.schedule`)."""
+    """A dated lever value (see [`adoptsim.schedule`][adoptsim.schedule])."""
     return Field("schedule", default, lo, hi, doc=doc, unit=unit, source=source)
 
 
@@ -80,32 +81,8 @@ def mapping(keys, default: float, lo=None, hi=None, doc="", unit="") -> Field:
     return Field("map", default, lo, hi, doc=doc, unit=unit, keys=tuple(keys))
 
 
-def _range_text(lo: float | None, hi: float | None) -> str:
-    if lo is not None and hi is not None:
-        return f"must be within [{lo:g}, {hi:g}]"
-    if lo is not None:
-        return f"must be >= {lo:g}"
-    if hi is not None:
-        return f"must be <= {hi:g}"
-    return "must be a number"
-
-
-def check_number(value: object, name: str, lo: float | None, hi: float | None) -> float:
-    """Return ``value`` as a float, or raise a :class:`ScenarioError` naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ScenarioError(name, value, f"must be a number ({_range_text(lo, hi)})")
-    v = float(value)
-    if math.isnan(v) or math.isinf(v):
-        raise ScenarioError(name, value, "must be a finite number")
-    if (lo is not None and v < lo) or (hi is not None and v > hi):
-        raise ScenarioError(name, value, _range_text(lo, hi))
-    return v
-
-
 def convert(value: object, spec: Field, name: str) -> Any:
     """Check one raw scenario value against its field spec and return its validated form."""
-    from adoptsim.schedule import parse_schedule
-
     k = spec.kind
     if k == "number":
         return check_number(value, name, spec.lo, spec.hi)

@@ -4,9 +4,10 @@ Vocabulary (EMA Workbench): *uncertainties* are what we do not know (calibrated 
 sizes), *levers* are what policy sets (reach, rates, take-up), *outcomes* what we report (share
 using AI or at scale at a date, overall or for a segment; months until a share is reached).
 
-Pipeline, the same for the model and for a test function (:func:`run_sensitivity`):
-design (SALib sample of 2N base points, so indices at N and 2N come from one design) →
-evaluate (model: a sweep — parallel, resumable, deterministic) → analyse (SALib) at N and 2N.
+Pipeline, the same for the model and for a test function
+([`run_sensitivity`][adoptsim.sensitivity_analysis.run_sensitivity]): design (SALib sample of 2N
+base points, so indices at N and 2N come from one design) → evaluate (model: a sweep — parallel,
+resumable, deterministic) → analyse (SALib) at N and 2N.
 
 Stochastic noise is handled explicitly: each sample point averages ``replications`` runs; with
 ``noise="independent"`` (default) every point gets its own replication seeds, so model noise
@@ -17,7 +18,9 @@ noise's variance but freezes one noise realisation into the response.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import tempfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -28,6 +31,7 @@ import pandas as pd
 
 from adoptsim.errors import ScenarioError
 from adoptsim.months import format_month, parse_month
+from adoptsim.parameters import EFFECT_SIZES, LEVERS, Parameter
 from adoptsim.posterior import PARAMETERS, posterior_table, split_overrides
 from adoptsim.runner import SHARD_DIR, SweepSpec, Task, sweep, task_id
 from adoptsim.scenario import Scenario, load_scenario
@@ -35,62 +39,21 @@ from adoptsim.scenario import Scenario, load_scenario
 DUMMY = "dummy"
 
 
-@dataclass(frozen=True)
-class Factor:
-    """One input of the analysis: a name, the scenario keys it sets (tied), bounds, its role."""
-
-    name: str
-    keys: tuple[str, ...]
-    lo: float
-    hi: float
-    role: str = "uncertainty"  # or "lever"
-    dist: str = "unif"
-
-    def overrides(self, value: float) -> dict[str, float]:
-        """Dotted-key overrides for one value of this factor (none for the dummy)."""
-        return {} if self.name == DUMMY else {k: float(value) for k in self.keys}
-
-
-# Levers and unfitted effect sizes with their default ranges (policy-relevant spans, E).
-LEVER_FACTORS = (
-    Factor("kmo_take_up", ("levers.kmo_portefeuille.take_up",), 0.0, 0.6, "lever"),
-    Factor("kmo_rate_small", ("levers.kmo_portefeuille.rate_small",), 0.2, 0.5, "lever"),
-    Factor(
-        "training_reach",
-        (
-            "levers.training.reach_micro",
-            "levers.training.reach_small",
-            "levers.training.reach_medium",
-        ),
-        0.0,
-        0.4,
-        "lever",
-    ),
-    Factor("literacy_user_reach", ("levers.literacy.user_reach",), 0.0, 0.9, "lever"),
-    Factor("coaching_reach", ("levers.coaching.reach",), 0.0, 0.3, "lever"),
-)
-EFFECT_FACTORS = (
-    Factor("theta_peer", ("rule.theta_peer",), 0.5, 4.0),
-    Factor("theta_subsidy", ("rule.theta_subsidy",), 0.0, 4.0),
-    Factor("mean_degree", ("network.mean_degree",), 4.0, 20.0),
-)
-
-
-def default_factors(scenario: Scenario, dummy: bool = False) -> list[Factor]:
+def default_factors(scenario: Scenario, dummy: bool = False) -> list[Parameter]:
     """Uncertainties from the scenario's posterior (90 % interval of each calibrated parameter,
     observation parameters excluded), unfitted effect sizes, and the levers."""
     name = scenario.data["calibration"]["posterior"]
-    out: list[Factor] = []
+    out: list[Parameter] = []
     if name != "none":
         table = posterior_table(name)
         for p in PARAMETERS[name]:
             if all(k.startswith("observe.") for k in p.keys):
                 continue
             lo, hi = np.quantile(table[p.name], [0.05, 0.95])
-            out.append(Factor(p.name, p.keys, float(lo), float(hi)))
-    out += [*EFFECT_FACTORS, *LEVER_FACTORS]
+            out.append(Parameter(p.name, p.keys, float(lo), float(hi), doc=p.doc))
+    out += [*EFFECT_SIZES, *LEVERS]
     if dummy:
-        out.append(Factor(DUMMY, (), 0.0, 1.0, "dummy"))
+        out.append(Parameter(DUMMY, (), 0.0, 1.0, role="dummy"))
     return out
 
 
@@ -170,10 +133,10 @@ class SensitivityResult:
     convergence: pd.DataFrame
     X: np.ndarray
     Y: np.ndarray
-    factors: list[Factor] = field(default_factory=list)
+    factors: list[Parameter] = field(default_factory=list)
 
 
-def problem_of(factors: Sequence[Factor]) -> dict:
+def problem_of(factors: Sequence[Parameter]) -> dict:
     """The SALib ``problem`` dict."""
     return {
         "num_vars": len(factors),
@@ -189,7 +152,7 @@ def _salib_seed(seed: int) -> int:
 
 
 def design(
-    factors: Sequence[Factor], method: str, samples: int, seed: int, second_order: bool = False
+    factors: Sequence[Parameter], method: str, samples: int, seed: int, second_order: bool = False
 ) -> np.ndarray:
     """SALib sample with 2·``samples`` base points (Sobol: Saltelli; Morris: trajectories)."""
     problem = problem_of(factors)
@@ -206,7 +169,7 @@ def design(
 
 
 def analyse(
-    factors: Sequence[Factor],
+    factors: Sequence[Parameter],
     method: str,
     X: np.ndarray,
     Y: np.ndarray,
@@ -248,7 +211,7 @@ def analyse(
 
 
 def run_sensitivity(
-    factors: Sequence[Factor],
+    factors: Sequence[Parameter],
     evaluate: Callable[[np.ndarray], np.ndarray],
     *,
     method: str = "sobol",
@@ -260,7 +223,8 @@ def run_sensitivity(
     """Design → evaluate → analyse, with the convergence check (indices at N and at 2N).
 
     ``evaluate`` maps the design (rows × factors) to one output per row; the model uses a
-    sweep (:class:`ModelEvaluator`), tests use analytic functions through this same path.
+    sweep ([`ModelEvaluator`][adoptsim.sensitivity_analysis.ModelEvaluator]), tests use analytic
+    functions through this same path.
     """
     factors = list(factors)
     X = design(factors, method, samples, seed, second_order)
@@ -277,14 +241,14 @@ def run_sensitivity(
 
 @dataclass
 class ModelEvaluator:
-    """Evaluates a design by running the model through :func:`adoptsim.sweep`.
+    """Evaluates a design by running the model through [`sweep`][adoptsim.runner.sweep].
 
     Calibrated parameters not among the factors are held at their posterior median (the
     posterior's draws would otherwise add parameter noise that no factor explains).
     """
 
     scenario: Scenario
-    factors: list[Factor]
+    factors: list[Parameter]
     outcome: Outcome
     out: Path
     n_firms: int
@@ -385,7 +349,7 @@ def sensitivity(
     seed: int = 0,
     noise: str = "independent",
     second_order: bool = False,
-    out: str | Path = "results/sensitivity",
+    out: str | Path | None = None,
     workers: int | None = None,
     executor: Executor | None = None,
     progress: bool = True,
@@ -393,12 +357,32 @@ def sensitivity(
     """Sobol or Morris sensitivity of an outcome of ``scenario`` to its uncertainties and levers.
 
     Args:
-        params: factor names to include (default: all of :func:`default_factors`).
-        outcome: see :meth:`Outcome.parse`.
+        scenario: a [`Scenario`][adoptsim.scenario.Scenario], a built-in name or a TOML path.
+        method: ``sobol`` (Saltelli design, first-order and total indices) or ``morris``
+            (elementary effects, a cheaper screening).
+        samples: N, the number of base points; the design has 2N of them so the indices at N and
+            at 2N (the convergence check) come from one set of runs. Sobol costs
+            2N·(k + 2) sample points for k factors, each run ``replications`` times.
+        params: factor names to include (default: all of
+            [`default_factors`][adoptsim.sensitivity_analysis.default_factors]).
+        outcome: what is measured; see
+            [`Outcome.parse`][adoptsim.sensitivity_analysis.Outcome.parse].
         dummy: add a factor that does nothing; its index is the noise floor.
+        n_firms: agents per run.
+        replications: runs averaged per sample point.
+        seed: base seed of the design and of the runs' replication seeds.
         noise: ``independent`` (own seeds per sample point) or ``crn``.
+        second_order: also compute Sobol second-order indices (costs 2N·(2k + 2) points).
         out: folder for the sweep's shards (resumable) and ``indices.csv``, ``convergence.csv``,
-            ``indices.png``, ``design.json``.
+            ``indices.png``, ``design.json``. Default ``None``: the runs go to a temporary
+            folder that is removed afterwards and nothing is written (nothing to resume).
+        workers: processes of the default pool (default: one per core).
+        executor: any ``concurrent.futures.Executor`` to run the sweep on instead.
+        progress: show a progress bar.
+
+    Returns:
+        A [`SensitivityResult`][adoptsim.sensitivity_analysis.SensitivityResult] with the indices
+        at 2N, the convergence table (N and 2N), the design and the outputs.
     """
     sc = load_scenario(scenario)
     if noise not in ("independent", "crn"):
@@ -421,29 +405,38 @@ def sensitivity(
         factors = [known[p] for p in params] + (
             [known[DUMMY]] if dummy and DUMMY not in params else []
         )
+    with contextlib.ExitStack() as stack:
+        # Without ``out`` the runs go to a folder removed on return: nothing lands in the cwd.
+        runs = (
+            Path(out) / "runs"
+            if out is not None
+            else Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="adoptsim-sa-")))
+        )
+        evaluator = ModelEvaluator(
+            sc,
+            factors,
+            target,
+            runs,
+            n_firms,
+            replications,
+            seed,
+            noise,
+            workers,
+            executor,
+            progress,
+        )
+        result = run_sensitivity(
+            factors,
+            evaluator,
+            method=method,
+            samples=samples,
+            seed=seed,
+            second_order=second_order,
+            outcome=target.label(),
+        )
+    if out is None:
+        return result
     out = Path(out)
-    evaluator = ModelEvaluator(
-        sc,
-        factors,
-        target,
-        out / "runs",
-        n_firms,
-        replications,
-        seed,
-        noise,
-        workers,
-        executor,
-        progress,
-    )
-    result = run_sensitivity(
-        factors,
-        evaluator,
-        method=method,
-        samples=samples,
-        seed=seed,
-        second_order=second_order,
-        outcome=target.label(),
-    )
     out.mkdir(parents=True, exist_ok=True)
     result.indices.to_csv(out / "indices.csv", index=False, float_format="%.5f")
     result.convergence.to_csv(out / "convergence.csv", index=False, float_format="%.5f")

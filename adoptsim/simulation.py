@@ -42,11 +42,12 @@ def run_replication(
     barrier_months: set[int] | None = None,
     use_posterior: bool = True,
 ) -> CellRecord:
-    """Run one replication to the end; returns its :class:`adoptsim.results.CellRecord`.
+    """Run one replication to the end; returns its [`CellRecord`][adoptsim.results.CellRecord].
 
     If the scenario names a posterior (``[calibration] posterior``) and ``use_posterior`` is
     true, the replication runs with posterior draw ``replication mod n_draws``
-    (:func:`adoptsim.posterior.posterior_draw`); the record's ``draw`` says which (−1: none).
+    ([`posterior_draw`][adoptsim.posterior.posterior_draw]); the record's ``draw`` says which (−1:
+    none).
     """
     draw_index = -1
     posterior = scenario.data["calibration"]["posterior"]
@@ -80,7 +81,7 @@ def simulate(
     """Simulate ``scenario`` ``replications`` times and collect the tidy adoption table.
 
     Args:
-        scenario: a :class:`Scenario`, a built-in name or a TOML path.
+        scenario: a [`Scenario`][adoptsim.scenario.Scenario], a built-in name or a TOML path.
         n_firms: agents per run (default: the scenario's ``population.n_firms``).
         seed: base seed; replication r uses ``SeedSequence(seed, spawn_key=(r,))``.
         replications: number of stochastic replications.
@@ -92,9 +93,9 @@ def simulate(
         progress: show a progress bar.
 
     Returns:
-        A :class:`SimulationResult`; ``.adoption`` has one row per replication × month × segment;
-        its ``draw`` column names the posterior draw used (−1: none), so bands over
-        replications are parameter + stochastic uncertainty when draws vary.
+        A [`SimulationResult`][adoptsim.results.SimulationResult]; ``.adoption`` has one row per
+        replication × month × segment; its ``draw`` column names the posterior draw used (−1: none),
+        so bands over replications are parameter + stochastic uncertainty when draws vary.
     """
     if isinstance(replications, bool) or not isinstance(replications, int) or replications < 1:
         raise ScenarioError("replications", replications, "must be a whole number >= 1")

@@ -85,22 +85,7 @@ BARRIER_INDEX: dict[str, int] = {b: i for i, b in enumerate(BARRIERS)}
 NON_USER, USER, AT_SCALE = 0, 1, 2
 
 
-def size_class_of(employees: np.ndarray) -> np.ndarray:
-    """Index into :data:`SIZE_CLASSES` for each firm's employee count."""
-    lows = np.array([c[1] for c in SIZE_CLASSES[1:]])
-    return np.searchsorted(lows, employees, side="right").astype(np.int8)
-
-
 def record_band_of(employees: np.ndarray) -> np.ndarray:
-    """Index into :data:`RECORD_BANDS` for each firm's employee count."""
+    """Index into `RECORD_BANDS` for each firm's employee count."""
     lows = np.array([b[0] for b in RECORD_BANDS[1:]])
     return np.searchsorted(lows, employees, side="right").astype(np.int8)
-
-
-def parse_band(band: str) -> tuple[int, int]:
-    """Employee band text such as ``"10-49"``, ``"500+"`` or ``"10+"`` to inclusive bounds."""
-    band = band.strip()
-    if band.endswith("+"):
-        return int(band[:-1]), 10**9
-    lo, _, hi = band.partition("-")
-    return int(lo), int(hi)

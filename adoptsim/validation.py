@@ -1,8 +1,9 @@
 """``adoptsim validate``: simulate with the shipped calibration and compare with every target.
 
-Each target row is observed through its survey's observation model (:mod:`adoptsim.observe`) in
-replications that each use their own posterior draw, so the simulated band (5–95 %) carries
-parameter and stochastic uncertainty. Rows that cannot be observed are kept, with the reason.
+Each target row is observed through its survey's observation model
+([`adoptsim.observe`][adoptsim.observe]) in replications that each use their own posterior draw, so
+the simulated band (5–95 %) carries parameter and stochastic uncertainty. Rows that cannot be
+observed are kept, with the reason.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ from adoptsim import AdoptionRule, StepContext, register_rule
 from adoptsim import schema as S
 from adoptsim.errors import ScenarioError
 from adoptsim.population import build_population
-from adoptsim.rules import BassRule, LogitRule, rule_class
+from adoptsim.rules import RULES, BassRule, LogitRule, rule_class
 
 N = 1_000
 
@@ -60,6 +60,15 @@ def test_logit_hazard_rises_with_peers_subsidy_genai_and_falls_with_barriers(fir
     assert np.all(without[has_k] > base[has_k]) and np.all(without[~has_k] == base[~has_k])
 
 
+@pytest.fixture
+def registry():
+    """Registrations made by a test end with it: the global registry is restored afterwards."""
+    saved = dict(RULES)
+    yield RULES
+    RULES.clear()
+    RULES.update(saved)
+
+
 class ConstantRule(AdoptionRule):
     """A user's own rule, defined outside the package: a constant monthly hazard."""
 
@@ -71,7 +80,7 @@ class ConstantRule(AdoptionRule):
         return np.full(n, self.h), np.zeros(n)
 
 
-def test_user_rule_plugs_in_by_registration_and_by_import_path():
+def test_user_rule_plugs_in_by_registration_and_by_import_path(registry):
     register_rule(ConstantRule)
     sc = adoptsim.Scenario.from_dict(
         {
@@ -91,10 +100,16 @@ def test_user_rule_plugs_in_by_registration_and_by_import_path():
     assert res3.adoption.adopters_share.equals(res.adoption.adopters_share)
 
 
-def test_user_rule_params_are_validated():
+def test_user_rule_params_are_validated(registry):
     register_rule(ConstantRule)
     with pytest.raises(ScenarioError, match=r"rule\.h = 2 — must be within \[0, 1\]"):
         adoptsim.Scenario.from_dict({"rule": {"kind": "constant_test_rule", "h": 2}})
+
+
+def test_registrations_do_not_outlive_their_test():
+    # Runs after the tests above in file order; their fixture removed what they registered.
+    assert "constant_test_rule" not in RULES
+    assert {"bass", "logit"} <= set(RULES)
 
 
 def test_unknown_rule_kind_lists_the_allowed_ones():

@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 
 from adoptsim.cli import main
-from adoptsim.sensitivity_analysis import Factor, Outcome, run_sensitivity, sensitivity
+from adoptsim.parameters import Parameter
+from adoptsim.sensitivity_analysis import Outcome, run_sensitivity, sensitivity
 
 # Ishigami (a = 7, b = 0.1) on [-π, π]³: analytic first-order and total indices.
 ISHIGAMI_S1 = np.array([0.3139, 0.4424, 0.0])
@@ -18,8 +19,8 @@ def ishigami(x: np.ndarray) -> np.ndarray:
 
 
 def test_sobol_path_recovers_ishigami_indices_and_dummy_is_zero():
-    factors = [Factor(f"x{i}", (), -np.pi, np.pi) for i in (1, 2, 3)]
-    factors.append(Factor("dummy", (), 0.0, 1.0, "dummy"))
+    factors = [Parameter(f"x{i}", (), -np.pi, np.pi) for i in (1, 2, 3)]
+    factors.append(Parameter("dummy", (), 0.0, 1.0, role="dummy"))
     result = run_sensitivity(factors, ishigami, samples=1024, seed=3)
     t = result.indices.set_index("parameter")
     np.testing.assert_allclose(t.S1[["x1", "x2", "x3"]], ISHIGAMI_S1, atol=0.05)
@@ -32,8 +33,8 @@ def test_sobol_path_recovers_ishigami_indices_and_dummy_is_zero():
 
 
 def test_morris_path_ranks_ishigami_inputs():
-    factors = [Factor(f"x{i}", (), -np.pi, np.pi) for i in (1, 2, 3)]
-    factors.append(Factor("dummy", (), 0.0, 1.0, "dummy"))
+    factors = [Parameter(f"x{i}", (), -np.pi, np.pi) for i in (1, 2, 3)]
+    factors.append(Parameter("dummy", (), 0.0, 1.0, role="dummy"))
     result = run_sensitivity(factors, ishigami, method="morris", samples=50, seed=1)
     mu = result.indices.set_index("parameter").mu_star
     assert mu["dummy"] == 0 and min(mu["x1"], mu["x2"], mu["x3"]) > 1.0
@@ -96,3 +97,19 @@ def test_bad_sensitivity_input(tmp_path, capsys, args, message):
     assert main(["sensitivity", "baseline", "--out", str(tmp_path), *args]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and message in err
+
+
+def test_sensitivity_without_out_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = sensitivity(
+        "baseline",
+        samples=2,
+        params=["theta_peer"],
+        n_firms=300,
+        replications=1,
+        workers=1,
+        progress=False,
+    )
+    assert len(result.Y) == 2 * 2 * (1 + 2)  # Saltelli: 2N base points × (k + 2)
+    assert np.isfinite(result.Y).all() and ((result.Y >= 0) & (result.Y <= 1)).all()
+    assert list(tmp_path.iterdir()) == []
