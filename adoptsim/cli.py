@@ -63,7 +63,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             else "stochastic only."
         )
     )
-    fan_chart(result.adoption, f"AI adoption — {scenario.name}", caption, out / "adoption.png")
+    fan_chart(
+        result.adoption, f"AI adoption — {scenario.name}", caption, out / "adoption.png", scenario
+    )
     last = result.adoption[(result.adoption.segment_type == "all")]
     final = last[last.date == last.date.max()]
     print(
@@ -174,7 +176,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     matplotlib.use("Agg")
     from adoptsim import __version__
-    from adoptsim.validation import fit_figure, validate
+    from adoptsim.plots import fit_figure
+    from adoptsim.validation import validate
 
     out = Path(args.out or Path("results") / "validate")
     out.mkdir(parents=True, exist_ok=True)
@@ -209,7 +212,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from adoptsim import __version__
-    from adoptsim.comparison import compare, comparison_figure
+    from adoptsim.comparison import compare
+    from adoptsim.plots import comparison_figure
 
     comp = compare(
         args.scenarios,

@@ -55,6 +55,7 @@ class CellRecord:
     barriers: dict[int, np.ndarray] = field(default_factory=dict)
     state_weight: dict[int, np.ndarray] = field(default_factory=dict)
     draw: int = -1
+    agents: np.ndarray | None = None  # unweighted number of agents per cell
 
     @property
     def shape(self) -> tuple[int, int, int]:
@@ -109,6 +110,7 @@ class Recorder:
         self.barriers: dict[int, np.ndarray] = {}
         self.state_weight: dict[int, np.ndarray] = {}
         self.firms_per_cell = np.bincount(self.cell, weights=self.weight, minlength=self.n_cells)
+        self.agents_per_cell = np.bincount(self.cell, minlength=self.n_cells)
 
     def record(self, t: int, state: np.ndarray, barriers: np.ndarray) -> None:
         """Store month ``t``'s weighted users and at-scale users per cell."""
@@ -147,6 +149,7 @@ class Recorder:
             self.at_scale,
             self.barriers,
             self.state_weight,
+            agents=self.agents_per_cell,
         )
 
 
@@ -222,6 +225,19 @@ def segment_table(record: CellRecord) -> pd.DataFrame:
         firms.sum(axis=(0, 1)),
     )
     return pd.concat(frames, ignore_index=True)
+
+
+def agent_counts(record: CellRecord) -> pd.DataFrame:
+    """Agents simulated per segment (unweighted): how much a segment's share can be trusted."""
+    s, b, r = record.shape
+    n = np.asarray(record.agents if record.agents is not None else np.zeros(s * b * r))
+    n = n.reshape(s, b, r)
+    by_band = n.sum(axis=(0, 2))
+    rows = [("all", "all", int(n.sum()))]
+    rows += [("sector", k, int(v)) for k, v in zip(SECTORS, n.sum(axis=(1, 2)), strict=True)]
+    rows += [("size", k, int(by_band[_SIZE_BANDS[k]].sum())) for k in SIZE_LABELS]
+    rows += [("region", k, int(v)) for k, v in zip(record.regions, n.sum(axis=(0, 1)), strict=True)]
+    return pd.DataFrame(rows, columns=["segment_type", "segment", "agents"])
 
 
 @dataclass
