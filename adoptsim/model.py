@@ -191,6 +191,7 @@ class AdoptionModel(mesa.Model):
             n_firms or pop["n_firms"],
             np.random.default_rng(pop_ss),
             include_micro=pop["include_micro"],
+            allocation=pop["allocation"],
             maturity_size_loading=pop["maturity_size_loading"],
             barrier_prevalence=d["barriers"]["prevalence"],
             barrier_maturity_loading=d["barriers"]["maturity_loading"],

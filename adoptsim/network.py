@@ -1,8 +1,15 @@
 """Peer networks over firms as ``scipy.sparse`` CSR adjacency matrices, built from a seeded stream.
 
-The ``complete`` network (mean field) is never materialised:
-[`CompleteNetwork`][adoptsim.network.CompleteNetwork] computes each firm's peer share from the
-population totals in O(n) instead of n² edges.
+Agents are a weighted sample of firms (see [`adoptsim.population`][adoptsim.population]): a
+cell's agents stand for its real firms in proportion to their weights. Peers must represent real
+firms however agents were allocated to cells (square-root or proportional), so:
+
+- ``sector_region`` draws each of a firm's ties to an agent with probability ∝ weight × degree
+  propensity (the real firms a tie can land on), and peer shares are plain shares of ties;
+- ``erdos_renyi`` pairs agents uniformly and weights each neighbour by its firm weight;
+- ``complete`` (mean field) is never materialised:
+  [`CompleteNetwork`][adoptsim.network.CompleteNetwork] computes each firm's firm-weighted peer
+  share from the population totals in O(n) instead of n² edges.
 """
 
 from __future__ import annotations
@@ -12,7 +19,6 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from adoptsim._blocks import run_parallel
 from adoptsim.population import Firms
 
 NETWORK_KINDS = ("complete", "erdos_renyi", "sector_region")
@@ -41,29 +47,64 @@ class CompleteNetwork:
         return PeerCounter(self)
 
 
+# Peer weights are rounded to whole multiples of w_max / 2^30: sums of whole numbers below 2^53
+# are exact in float64 whatever their order, so a count kept up to date by adding and
+# subtracting single neighbours equals the full product bit for bit. The rounding changes a
+# weight by at most 2^-31 of the largest weight (tested against unrounded weights).
+WEIGHT_BITS = 30
+_MAX_EXACT_DEGREE = 1 << (52 - WEIGHT_BITS)
+
+
+def peer_weights(weight: np.ndarray) -> np.ndarray:
+    """Firm weights as whole numbers (float64) in units of ``max(weight) / 2^30``, each >= 1."""
+    w = np.asarray(weight, dtype=np.float64)
+    if w.size == 0:
+        return w.copy()
+    top = float(w.max())
+    if not top > 0:
+        return np.ones_like(w)
+    return np.maximum(np.rint(w * (2.0**WEIGHT_BITS / top)), 1.0)
+
+
 @dataclass
 class SparseNetwork:
-    """An undirected, unweighted network; ``adjacency`` is symmetric CSR with unit entries.
+    """A network of agents; ``adjacency[i, j]`` is how many of firm i's ties go to agent j.
 
-    ``symmetric`` promises that ``adjacency`` equals its transpose (true of every network built
-    here); it lets [`PeerCounter`][adoptsim.network.PeerCounter] read a firm's column as its row.
+    Row i lists whose state firm i sees. Entries are whole numbers (a firm may draw the same
+    representative agent twice). ``weight`` (real firms per agent) makes peer shares
+    firm-weighted: a neighbour counts with its weight; without it every tie counts once.
+    ``symmetric`` promises that ``adjacency`` equals its transpose; it lets `PeerCounter` read a
+    firm's column as its row.
     """
 
     adjacency: sp.csr_array
     symmetric: bool = False
+    weight: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         self.degree = np.diff(self.adjacency.indptr)
-        self._inv_degree = np.divide(
-            1.0, self.degree, out=np.zeros(len(self.degree)), where=self.degree > 0
-        )
+        self.ties = self.adjacency @ np.ones(self.adjacency.shape[1])
+        if self.weight is None:
+            self.peer_weight = None
+            mass = self.ties
+        else:
+            if self.weight.shape != (self.adjacency.shape[1],):
+                raise ValueError("weight must have one entry per firm")
+            self.peer_weight = peer_weights(self.weight)
+            mass = self.adjacency @ self.peer_weight
+        # 1 / (weighted number of ties); 0 for isolated firms, whose peer share is 0.
+        self._inv_degree = np.divide(1.0, mass, out=np.zeros(len(mass)), where=mass > 0)
 
     def peer_share(self, active: np.ndarray) -> np.ndarray:
-        """Share of active neighbours (0 for isolated firms): one sparse matrix–vector product."""
-        return (self.adjacency @ active.astype(np.float64)) * self._inv_degree
+        """Firm-weighted share of active peers (0 for isolated firms): Σ_j a_ij w_j x_j /
+        Σ_j a_ij w_j, one sparse matrix–vector product."""
+        x = active.astype(np.float64)
+        if self.peer_weight is not None:
+            x *= self.peer_weight
+        return (self.adjacency @ x) * self._inv_degree
 
     def counter(self) -> PeerCounter:
-        """A [`PeerCounter`][adoptsim.network.PeerCounter] over this network."""
+        """A `PeerCounter` over this network."""
         return PeerCounter(self)
 
 
@@ -74,11 +115,12 @@ class PeerCounter:
     """Each firm's share of peers in a set of firms that changes a little from call to call.
 
     ``share(on)`` equals ``network.peer_share(on.astype(np.float32))`` bit for bit. On a sparse
-    network with unit edge weights the numbers of active neighbours are integers, exact in
-    floating point whatever order they are summed in, so instead of a full sparse product per call
-    the counter adds the neighbours of the firms that joined (and subtracts those of the firms
-    that left) since its previous call: in a monthly step that touches a few per cent of the
-    edges. The first call, and any call where many firms changed, does the full product.
+    network with unit edge entries the (weighted) numbers of active neighbours are sums of whole
+    numbers (see `peer_weights`), exact in floating point whatever order they are summed in, so
+    instead of a full sparse product per call the counter adds the weights of the firms that
+    joined to their neighbours' counts (and subtracts those of the firms that left) since its
+    previous call: in a monthly step that touches a few per cent of the edges. The first call,
+    and any call where many firms changed, does the full product.
     """
 
     def __init__(self, network: Network) -> None:
@@ -90,9 +132,11 @@ class PeerCounter:
         self._exact = (
             adj is not None
             and adj.shape[0] == adj.shape[1]
-            and int(network.degree.max(initial=0)) < 2**24  # counts exact in float32 too
-            and bool(np.all(adj.data == 1))
+            and float(network.ties.max(initial=0)) < _MAX_EXACT_DEGREE  # sums below 2^53
+            and bool(np.all((adj.data >= 0) & (adj.data == np.rint(adj.data))))
         )
+        self._unit = self._exact and bool(np.all(adj.data == 1))
+        self._w = getattr(network, "peer_weight", None) if self._exact else None
 
     def share(self, on: np.ndarray) -> np.ndarray:
         """Share of each firm's peers for which boolean ``on`` is true (0 for isolated firms)."""
@@ -102,8 +146,12 @@ class PeerCounter:
         adj = net.adjacency
         changed = None if self._on is None else np.flatnonzero(on != self._on)
         if changed is None or net.degree[changed].sum() > adj.nnz // 4:
-            # Float32 product: exact for 0/1 inputs and unit weights, twice as fast as float64.
-            self._count = (adj @ on.astype(np.float32)).astype(np.float64)
+            if self._w is None:
+                # Float32 product: exact for 0/1 inputs and whole-number ties below 2^22 per
+                # firm, twice as fast as float64.
+                self._count = (adj @ on.astype(np.float32)).astype(np.float64)
+            else:
+                self._count = adj @ (on * self._w)
             self._on = on.copy()
         elif changed.size:
             self._add_neighbours(changed, on[changed])
@@ -111,7 +159,7 @@ class PeerCounter:
         return self._count * net._inv_degree
 
     def _add_neighbours(self, firms: np.ndarray, joined: np.ndarray) -> None:
-        """count[i] += ±1 for every edge j → i from a changed firm j (+ joined, − left)."""
+        """count[i] += ±w_j for every edge j → i from a changed firm j (+ joined, − left)."""
         if self._columns is None:
             net = self.network
             self._columns = net.adjacency if net.symmetric else net.adjacency.T.tocsr()
@@ -122,14 +170,23 @@ class PeerCounter:
         if total == 0:
             return
         offset = np.cumsum(lens) - lens
-        edges = cols.indices[np.arange(total) + np.repeat(starts - offset, lens)]
-        if joined.all():
+        at = np.arange(total) + np.repeat(starts - offset, lens)
+        edges = cols.indices[at]
+        if self._w is not None or not self._unit:
+            one = np.ones(firms.shape[0]) if self._w is None else self._w[firms]
+            step = np.repeat(np.where(joined, one, -one), lens)
+            if not self._unit:
+                step *= cols.data[at]  # ties drawn more than once count that many times
+            np.add.at(self._count, edges, step)
+        elif joined.all():
             np.add.at(self._count, edges, 1.0)
         else:
             np.add.at(self._count, edges, np.repeat(np.where(joined, 1.0, -1.0), lens))
 
 
-def _from_pairs(i: np.ndarray, j: np.ndarray, n: int) -> SparseNetwork:
+def _from_pairs(
+    i: np.ndarray, j: np.ndarray, n: int, weight: np.ndarray | None = None
+) -> SparseNetwork:
     """Symmetric CSR from undirected pairs, dropping self-loops and duplicate edges.
 
     Built by sorting directed edge keys (row·n + col) once; that is several times faster than
@@ -155,87 +212,46 @@ def _from_pairs(i: np.ndarray, j: np.ndarray, n: int) -> SparseNetwork:
         ),
         shape=(n, n),
     )
-    return SparseNetwork(adj, symmetric=True)
+    return SparseNetwork(adj, symmetric=True, weight=weight)
 
 
-def erdos_renyi(n: int, mean_degree: float, rng: np.random.Generator) -> SparseNetwork:
+def erdos_renyi(
+    n: int, mean_degree: float, rng: np.random.Generator, weight: np.ndarray | None = None
+) -> SparseNetwork:
     """G(n, m) with m = n·mean_degree/2 uniformly drawn edges (duplicates dropped, <0.01 % at
-    n = 10⁶, k = 10)."""
+    n = 10⁶, k = 10); ``weight`` (firms per agent) makes peer shares firm-weighted."""
     m = round(n * mean_degree / 2)
     i = rng.integers(0, n, size=m, dtype=np.int64)
     j = rng.integers(0, n, size=m, dtype=np.int64)
-    return _from_pairs(i, j, n)
+    return _from_pairs(i, j, n, weight)
 
 
-def _lexsort_with_starts(group: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    order = np.lexsort((r, group))
-    g = group[order]
-    return order, np.r_[True, g[1:] != g[:-1]]
+def _representative_targets(
+    owner_group: np.ndarray,
+    group: np.ndarray,
+    mass: np.ndarray,
+    u: np.ndarray,
+) -> np.ndarray:
+    """For each tie, an agent of the tie's group drawn with probability ∝ ``mass``.
 
-
-def _order_within_groups(group: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``order = np.lexsort((r, group))`` for ``r`` in [0, 1), by one sort of packed 64-bit keys.
-
-    Each key is (dense group rank, r truncated to the bits left over, position); sorting plain
-    integers is an order of magnitude faster than ``lexsort``/``argsort`` at 10⁷ stubs. Runs whose
-    truncated r tie (a handful per call) are then put in full-precision order, so the permutation is
-    exactly lexsort's, including its stable tie-break by position. Returns ``order`` and a boolean
-    array marking where a new group starts in sorted order.
+    ``owner_group[t]`` is the group tie t must land in, ``group[j]``/``mass[j]`` the group and
+    sampling mass of agent j, ``u[t]`` a uniform number: the target is found by inverting the
+    cumulative mass of the group's agents (one ``searchsorted`` for all ties). Groups with no
+    mass give −1.
     """
-    m = group.shape[0]
-    if m == 0:
-        return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=bool)
-    g0 = int(group.min())
-    span = int(group.max()) - g0 + 1
-    if span > 1 << 22 or float(r.min()) < 0.0 or float(r.max()) >= 1.0:
-        return _lexsort_with_starts(group, r)
-    present = np.zeros(span, dtype=bool)
-    present[group - g0] = True
-    rank = np.cumsum(present, dtype=np.int64) - 1
-    gbits = int(rank[-1]).bit_length()
-    ibits = (m - 1).bit_length()
-    rbits = min(53, 64 - gbits - ibits)  # a double in [0, 1) has at most 53 significant bits
-    if rbits < 24:
-        return _lexsort_with_starts(group, r)
-    top = rank.astype(np.uint64) << (rbits + ibits)
-    key = top[group - g0] if g0 else top[group]
-    low = (r * 2.0**rbits).astype(np.uint64)
-    low <<= ibits
-    low |= np.arange(m, dtype=np.uint64)
-    key |= low
-    del low
-    key.sort()
-    order = (key & np.uint64((1 << ibits) - 1)).view(np.int64)
-    # Neighbours in sorted order: same (group, truncated r) iff they differ only in the position
-    # bits; same group iff they differ only below the group bits.
-    step = key[1:] ^ key[:-1]
-    tie = step < np.uint64(1 << ibits)
-    if tie.any():
-        runs = np.flatnonzero(np.r_[tie, False] | np.r_[False, tie])
-        sub = order[runs]
-        order[runs] = sub[np.lexsort((sub, r[sub], key[runs] >> ibits))]
-    if gbits == 0:  # a single group
-        return order, np.r_[True, np.zeros(m - 1, dtype=bool)]
-    return order, np.r_[True, step >= np.uint64(1 << (rbits + ibits))]
-
-
-def _pair_stubs(owner: np.ndarray, group: np.ndarray, r: np.ndarray):
-    """Randomly pair stubs inside each group; an odd stub out per group is dropped.
-
-    Stubs are put in random order (by the uniform numbers ``r``) within their group; then the
-    1st and 2nd, 3rd and 4th, ... stub of each group are paired.
-    """
-    m = owner.shape[0]
-    order, new_group = _order_within_groups(group, r)
-    owner = owner[order]
-    starts = np.flatnonzero(new_group)
-    # A stub opens a pair if its position inside the group is even, i.e. if its index has the
-    # parity of its group's first index, and the next stub is in the same group.
-    odd = np.zeros(m, dtype=bool)
-    odd[1::2] = True
-    opens = odd == np.repeat((starts & 1).astype(bool), np.diff(np.r_[starts, m]))
-    first = np.flatnonzero(opens[:-1] & ~new_group[1:])
-    return owner[first], owner[first + 1]
+    order = np.argsort(group, kind="stable")
+    cum = np.cumsum(mass[order])
+    n_groups = int(max(group.max(initial=-1), owner_group.max(initial=-1))) + 1
+    end = np.cumsum(np.bincount(group, minlength=n_groups))
+    begin = end - np.bincount(group, minlength=n_groups)
+    base = np.where(begin > 0, cum[np.maximum(begin - 1, 0)], 0.0)
+    top = np.where(end > 0, cum[np.maximum(end - 1, 0)], 0.0)
+    g = owner_group
+    x = base[g] + u * (top[g] - base[g])
+    pos = np.searchsorted(cum, x, side="right")
+    pos = np.clip(pos, begin[g], np.maximum(end[g] - 1, begin[g]))
+    out = order[np.minimum(pos, order.shape[0] - 1)]
+    return np.where(top[g] > base[g], out, -1)
 
 
 def sector_region(
@@ -247,24 +263,53 @@ def sector_region(
 ) -> SparseNetwork:
     """Block model: most ties within the firm's sector × region, larger firms more connected.
 
-    Each firm gets a Poisson number of stubs with mean ∝ employees^size_exponent (scaled to
-    ``mean_degree``); a share ``within_share`` of stubs is paired inside the sector × region block,
-    the rest across the whole population (a configuration model per block).
+    Each agent stands for a firm that has a Poisson number of ties with mean ∝
+    employees^size_exponent, scaled so that the mean over *real firms* (weighted) is
+    ``mean_degree``: a firm's expected degree depends on its size only. A share ``within_share`` of
+    ties stays inside the firm's sector × region block, the rest go anywhere. Each tie lands on a
+    real firm drawn in proportion to its own degree (as in a configuration model over the real
+    firms): an agent j is drawn with probability ∝ weight_j · employees_j^size_exponent, with
+    replacement. So every agent's peers are a sample of the real firms of their cells, with the
+    same number of ties and the same composition whatever the allocation of agents to cells
+    (weighting the neighbours of an agent-level network instead leaves the peers of small firms
+    fewer *effective* ties under square-root allocation, a noisier peer share and, through the
+    convex hazard, more adoption). Ties are directed (i sees j); peer shares are plain shares of
+    ties because the weights are in the draw.
     """
     n = firms.n
     propensity = firms.employees.astype(np.float64) ** size_exponent
-    stubs = rng.poisson(mean_degree * propensity / propensity.mean())
-    owner = np.repeat(np.arange(n, dtype=np.int32), stubs)
+    stubs = rng.poisson(mean_degree * propensity / np.average(propensity, weights=firms.weight))
+    owner = np.repeat(np.arange(n, dtype=np.int64), stubs)
     inside = rng.random(owner.shape[0]) < within_share
-    block = firms.sector.astype(np.int32) * 256 + firms.region.astype(np.int32)
-    within, across = owner[inside], owner[~inside]
-    r_within = rng.random(within.shape[0])
-    r_across = rng.random(across.shape[0])
-    (i1, j1), (i2, j2) = run_parallel(  # independent once their uniforms are drawn
-        lambda: _pair_stubs(within, block[within], r_within),
-        lambda: _pair_stubs(across, np.zeros(across.shape[0], dtype=np.int8), r_across),
+    u = rng.random(owner.shape[0])
+    n_reg = int(firms.region.max(initial=0)) + 1
+    block = firms.sector.astype(np.int64) * n_reg + firms.region.astype(np.int64)
+    mass = firms.weight * propensity
+    target = np.empty(owner.shape[0], dtype=np.int64)
+    target[inside] = _representative_targets(block[owner[inside]], block, mass, u[inside])
+    outside = ~inside
+    target[outside] = _representative_targets(
+        np.zeros(int(outside.sum()), dtype=np.int64), np.zeros(n, dtype=np.int64), mass, u[outside]
     )
-    return _from_pairs(np.concatenate([i1, i2]), np.concatenate([j1, j2]), n)
+    keep = (target >= 0) & (target != owner)  # a firm is not its own peer
+    return _from_ties(owner[keep], target[keep], n)
+
+
+def _from_ties(i: np.ndarray, j: np.ndarray, n: int) -> SparseNetwork:
+    """CSR of directed ties i → j, a tie drawn k times having entry k (rows sorted, ascending)."""
+    key = i * n + j
+    key.sort()
+    first = np.r_[True, key[1:] != key[:-1]] if key.size else np.zeros(0, dtype=bool)
+    starts = np.flatnonzero(first)
+    count = np.diff(np.r_[starts, key.size]).astype(np.float32)
+    key = key[starts]
+    rows = key // n
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
+    idx_dtype = np.int32 if key.size < 2**31 else np.int64
+    cols = key - rows * n
+    adj = sp.csr_array((count, cols.astype(idx_dtype), indptr.astype(idx_dtype)), shape=(n, n))
+    return SparseNetwork(adj, symmetric=False)
 
 
 def build_network(
@@ -280,7 +325,7 @@ def build_network(
     if kind == "complete":
         return CompleteNetwork(firms.weight)
     if kind == "erdos_renyi":
-        return erdos_renyi(firms.n, mean_degree, rng)
+        return erdos_renyi(firms.n, mean_degree, rng, firms.weight)
     if kind == "sector_region":
         return sector_region(firms, mean_degree, within_share, size_exponent, rng)
     raise ValueError(f"network.kind = {kind!r} — must be one of {', '.join(NETWORK_KINDS)}")

@@ -1,8 +1,11 @@
 """Synthetic firms: one array per attribute, drawn from the fitted joint table.
 
-Agents are allocated to size classes in proportion to the square root of the firm count
-(stratified sampling), so the few large firms — where adoption differs most — are represented by
-enough agents; every agent carries a ``weight`` (firms it stands for) and every share is weighted.
+By default (``population.allocation = "sqrt"``) agents are allocated to size classes in
+proportion to the square root of the firm count (stratified sampling), so the few large firms —
+where adoption differs most — are represented by enough agents; ``"proportional"`` allocates
+them in proportion to the firm count. Every agent carries a ``weight`` (firms it stands for) and
+every share is weighted, peer shares included (`adoptsim.network`), so the allocation changes
+the Monte-Carlo precision by segment, not the expected result.
 """
 
 from __future__ import annotations
@@ -57,15 +60,33 @@ def largest_remainder(total: int, shares: np.ndarray) -> np.ndarray:
     return out
 
 
-def allocate_agents(counts: np.ndarray, n_firms: int) -> np.ndarray:
-    """Agents per joint-table cell: size classes ∝ sqrt(firms), cells within a class ∝ firms."""
+ALLOCATIONS = ("sqrt", "proportional")
+
+
+def allocate_agents(counts: np.ndarray, n_firms: int, allocation: str = "sqrt") -> np.ndarray:
+    """Agents per joint-table cell: size classes ∝ sqrt(firms) (``"sqrt"``) or ∝ firms
+    (``"proportional"``), cells within a class ∝ firms.
+
+    Under ``"proportional"`` every size class that has firms keeps at least one agent (taken from
+    the largest class), so that no size class loses its firms.
+    """
+    from adoptsim.errors import ScenarioError
+
+    if allocation not in ALLOCATIONS:
+        raise ScenarioError(
+            "population.allocation", allocation, f"must be one of {', '.join(ALLOCATIONS)}"
+        )
     by_size = counts.sum(axis=(0, 2))
     present = by_size > 0
     if n_firms < 10 * present.sum():
-        from adoptsim.errors import ScenarioError
-
         raise ScenarioError("population.n_firms", n_firms, f"must be >= {10 * present.sum()}")
-    per_size = largest_remainder(n_firms, np.sqrt(by_size))
+    if allocation == "sqrt":
+        per_size = largest_remainder(n_firms, np.sqrt(by_size))
+    else:
+        per_size = largest_remainder(n_firms, by_size)
+        short = present & (per_size == 0)
+        per_size[short] = 1
+        per_size[int(np.argmax(per_size))] -= int(short.sum())
     agents = np.zeros(counts.shape, dtype=np.int64)
     for s in np.flatnonzero(present):
         agents[:, s, :] = largest_remainder(int(per_size[s]), counts[:, s, :].ravel()).reshape(
@@ -129,6 +150,7 @@ def build_population(
     rng: np.random.Generator,
     *,
     include_micro: bool = True,
+    allocation: str = "sqrt",
     maturity_size_loading: float = 0.3,
     barrier_prevalence: dict[str, float] | None = None,
     barrier_maturity_loading: float = 0.5,
@@ -140,12 +162,14 @@ def build_population(
         n_firms: number of agents (not real firms; weights carry the real count).
         rng: the population's own random stream.
         include_micro: keep firms with 1–9 employees.
+        allocation: ``"sqrt"`` or ``"proportional"`` agents per size class (see
+            `allocate_agents`).
         maturity_size_loading: correlation of latent maturity with log employees.
         barrier_prevalence: initial share of firms holding each barrier.
         barrier_maturity_loading: how much lower maturity raises every barrier's odds (logit).
     """
     table = joint_table(population, include_micro)
-    agents = allocate_agents(table.counts, n_firms)
+    agents = allocate_agents(table.counts, n_firms, allocation)
     cells = np.flatnonzero(agents.ravel())
     per_cell = agents.ravel()[cells]
     cell = np.repeat(cells, per_cell).astype(np.int32)

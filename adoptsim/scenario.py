@@ -21,6 +21,7 @@ from adoptsim.errors import AdoptsimError, ScenarioError
 from adoptsim.levers import LEVER_SPEC, REGULATION_SPEC, SHOCK_SPEC
 from adoptsim.months import format_month, parse_month
 from adoptsim.network import NETWORK_KINDS
+from adoptsim.population import ALLOCATIONS
 from adoptsim.posterior import PARAMETERS
 from adoptsim.rules import rule_class
 from adoptsim.schedule import Schedule, parse_schedule
@@ -51,6 +52,12 @@ SPEC: dict = {
     "population": {
         "name": S.choice("flanders", tuple(POPULATIONS), "which firms are simulated"),
         "include_micro": S.flag(True, "include firms with 1–9 employees"),
+        "allocation": S.choice(
+            "sqrt",
+            ALLOCATIONS,
+            "agents per size class ∝ √firms (more agents for the few large firms) or ∝ firms; "
+            "shares are firm-weighted either way",
+        ),
         "n_firms": S.integer(20000, 100, 50_000_000, "default number of agents", "agents"),
         "initial_adopters": S.share(0.0, "share of firms using AI at the start month"),
         "initial_at_scale": S.share(0.0, "share of *users* at scale at the start month"),
