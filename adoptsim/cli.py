@@ -290,6 +290,25 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_explore(args: argparse.Namespace) -> int:
+    """Serve the lever explorer in the browser until Ctrl-C."""
+    try:
+        from adoptsim.explorer import serve
+    except ImportError as exc:
+        raise AdoptsimError(
+            f"explore needs Panel ({exc.name} missing): pip install 'adoptsim[jupyter]'"
+        ) from None
+    print(f"adoptsim lever explorer on http://127.0.0.1:{args.port}/ (Ctrl-C stops it)")
+    serve(
+        args.port,
+        base=args.scenario,
+        n_firms=args.firms,
+        replications=args.replications,
+        show=args.show,
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``adoptsim`` argument parser."""
     from adoptsim import __version__
@@ -386,6 +405,13 @@ def build_parser() -> argparse.ArgumentParser:
     sen.add_argument("--out", default=None, help="output folder")
     sen.add_argument("--quiet", action="store_true", help="no progress bar")
     sen.set_defaults(func=cmd_sensitivity)
+    exp = sub.add_parser("explore", help="the lever explorer in the browser (Panel app)")
+    exp.add_argument("--port", type=_positive_int, default=5006, help="port (default 5006)")
+    exp.add_argument("--scenario", default="baseline", help="scenario the sliders change")
+    exp.add_argument("--firms", type=_positive_int, default=3000, help="agents per run")
+    exp.add_argument("--replications", type=_positive_int, default=6)
+    exp.add_argument("--show", action="store_true", help="open a browser window")
+    exp.set_defaults(func=cmd_explore)
     return parser
 
 
