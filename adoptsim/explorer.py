@@ -123,7 +123,7 @@ def overrides(scenario: Scenario, values: dict[str, float]) -> dict:
             continue
         for key in s.keys:
             if s.name == "genai_ramp_months":
-                out[key] = int(round(v))
+                out[key] = round(v)
             elif s.dated:
                 out[key] = {LEVER_START: float(v)}
             else:
