@@ -66,6 +66,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     fan_chart(
         result.adoption, f"AI adoption — {scenario.name}", caption, out / "adoption.png", scenario
     )
+    _print_cap_notes(scenario, [scenario])
     last = result.adoption[(result.adoption.segment_type == "all")]
     final = last[last.date == last.date.max()]
     print(
@@ -74,6 +75,20 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"wrote {csv} and {out / 'adoption.png'} in {time.perf_counter() - t0:.1f} s"
     )
     return 0
+
+
+def _print_cap_notes(reference, scenarios) -> None:
+    """One line per raised subsidy rate that the KMO-portefeuille cap holds back."""
+    from adoptsim import load_scenario
+    from adoptsim.notes import cap_notes
+
+    if len(scenarios) == 1 and scenarios[0].name != "baseline":
+        reference = load_scenario("baseline")  # a single run: what it changes vs the baseline
+    for sc in scenarios:
+        if sc is reference:
+            continue
+        for note in cap_notes(sc, reference):
+            print(f"{sc.name}: {note.text()}")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -247,6 +262,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             f"[{100 * row.diff_uses_ai_p05:+.1f}, {100 * row.diff_uses_ai_p95:+.1f}]"
         )
         print(f"{row.scenario}: {row.date} uses AI {row.uses_ai_median:.1%}{diff}")
+    _print_cap_notes(comp.scenarios[comp.reference], list(comp.scenarios.values()))
     print(
         f"(vs {comp.reference}: the median of paired differences over {args.replications} "
         "replications with common random numbers, [5 %, 95 %] of them; not the difference "

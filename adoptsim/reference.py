@@ -48,6 +48,23 @@ def _rows(table: dict, path: str) -> list[str]:
     return out
 
 
+def _cap_paragraph() -> str:
+    """What the KMO-portefeuille cap does to the rates, with the default numbers."""
+    k = S.validate_table({}, SPEC["levers"], "levers")["kmo_portefeuille"]
+    cost = k["project_cost_eur"]
+    cap = k["cap_small_eur"].values[-1]
+    rate = k["rate_small"].values[-1]
+    return (
+        "**The KMO-portefeuille cap next to its rates.** A subsidised project gets "
+        "min(rate × `project_cost_eur`, cap) / `project_cost_eur` of its cost covered "
+        f"(`kmo_portefeuille` keys above). With the defaults — cost €{cost:,.0f}, cap "
+        f"€{cap:,.0f}, small-firm rate {rate:.0%} — the subsidy is €{rate * cost:,.0f}, under "
+        f"the cap; any rate above {cap / cost:.1%} adds nothing unless the cap rises too. "
+        "`adoptsim run` and `adoptsim compare` print a note when a scenario raises a rate into "
+        "the cap."
+    )
+
+
 def reference_markdown() -> str:
     """Markdown tables of every scenario key: kind, default, bounds, unit, meaning and source."""
     head = [
@@ -74,6 +91,8 @@ def reference_markdown() -> str:
     ]
     for section, spec in SPEC.items():
         parts += [f"## [{section}]", "", *head, *_rows(spec, section), ""]
+        if section == "levers":
+            parts += [_cap_paragraph(), ""]
     builtin = {k: c for k, c in RULES.items() if c.__module__ == "adoptsim.rules"}
     for kind, cls in builtin.items():
         parts += [
