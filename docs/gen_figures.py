@@ -18,8 +18,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # this checkout's adoptsim
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's adoptsim
 
 import matplotlib
 
@@ -27,6 +26,8 @@ matplotlib.use("Agg")
 import pandas as pd
 
 from adoptsim.plots import fit_figure, indices_figure
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass
