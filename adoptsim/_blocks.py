@@ -20,12 +20,15 @@ BLOCK = 1 << 15  # elements per block: a few float64 temporaries of this size fi
 _MIN_PARALLEL = 1 << 17  # below this many elements a second thread does not pay for itself
 
 
+_CPUS = os.cpu_count() or 1  # asked once: the call costs microseconds, made several times a step
+
+
 def threads() -> int:
     """Number of threads used for block work."""
     env = os.environ.get("ADOPTSIM_THREADS", "")
     if env.strip().isdigit() and int(env) >= 1:
         return int(env)
-    return max(1, min(2, os.cpu_count() or 1))
+    return max(1, min(2, _CPUS))
 
 
 def for_blocks(fn: Callable[[slice], None], n: int, block: int = BLOCK) -> None:
@@ -34,6 +37,10 @@ def for_blocks(fn: Callable[[slice], None], n: int, block: int = BLOCK) -> None:
     ``fn`` must only write to its own slice of shared outputs. With more than one thread the
     blocks are split into contiguous runs, one per thread; an exception in any is re-raised.
     """
+    if n <= block:  # one block: the common case for the many small runs of a sweep
+        if n > 0:
+            fn(slice(0, n))
+        return
     slices = [slice(lo, min(lo + block, n)) for lo in range(0, n, block)]
     k = min(threads(), len(slices)) if n >= _MIN_PARALLEL else 1
     if k <= 1:
@@ -66,7 +73,7 @@ def for_blocks(fn: Callable[[slice], None], n: int, block: int = BLOCK) -> None:
 def run_parallel(*fns: Callable[[], object], size: int | None = None) -> list[object]:
     """Call independent ``fns``, each in its own thread unless `threads()` is 1 or the
     arrays are small (``size`` elements); return their results in order."""
-    if threads() <= 1 or len(fns) <= 1 or (size is not None and size < _MIN_PARALLEL):
+    if (size is not None and size < _MIN_PARALLEL) or len(fns) <= 1 or threads() <= 1:
         return [fn() for fn in fns]
     results: list[object] = [None] * len(fns)
     errors: list[BaseException] = []

@@ -41,6 +41,7 @@ def _timeline_points(
     return tuple((r.start[:7], float(r.value)) for r in rows.itertuples())
 
 
+@cache  # a str per (instrument, parameter): immutable, so safe to share
 def timeline_month(instrument: str, parameter: str) -> str:
     """The start month of a dated event (e.g. an AI Act milestone) in policy_timeline.csv."""
     df = read_table("policy_timeline")
@@ -235,6 +236,31 @@ def _monthly(per_year: np.ndarray | float) -> np.ndarray:
     return 1.0 - (1.0 - np.clip(per_year, 0.0, 1.0)) ** (1.0 / 12.0)
 
 
+def _freeze(value: object) -> object:
+    """A hashable copy of a validated scenario table (dicts and lists become tuples)."""
+    if isinstance(value, dict):
+        return tuple((k, _freeze(v)) for k, v in sorted(value.items()))
+    if isinstance(value, list | tuple):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+# Month tables (a handful of numbers per month) depend only on the scenario's levers, regulation
+# and shocks, which the replications of a run share: computed once per process, not per run.
+_MONTH_TABLES: dict[tuple, object] = {}
+_CONFIG_IDS: dict[object, int] = {}
+_MONTH_TABLES_MAX = 1 << 16
+
+
+def _memo(key: tuple, compute):
+    out = _MONTH_TABLES.get(key)
+    if out is None:
+        if len(_MONTH_TABLES) >= _MONTH_TABLES_MAX:
+            _MONTH_TABLES.clear()
+        out = _MONTH_TABLES[key] = compute()
+    return out
+
+
 @dataclass
 class LeverSignals:
     """Signals in force in one month (per-firm arrays have length n)."""
@@ -268,6 +294,9 @@ class Levers:
         self.entry = parse_month(regulation["entry_into_force"])
         self.literacy_start = parse_month(regulation["literacy_duty"])
         self.genai_start = parse_month(shocks["genai"]["start"])
+        # A small int per distinct configuration: month-table lookups then hash three scalars
+        # instead of comparing every schedule of the configuration.
+        self._key = _CONFIG_IDS.setdefault(_freeze((levers, regulation, shocks)), len(_CONFIG_IDS))
 
     def subsidy_by_group(self, month: int) -> np.ndarray:
         """Expected share of AI project cost covered, for the four eligibility groups."""
@@ -294,7 +323,15 @@ class Levers:
         while those values stay the same from one month to the next, the previous month's
         arrays are returned again, marked read-only.
         """
-        subsidy = self._gather("subsidy", self.subsidy_by_group(month), self.group)
+        by_group, by_sector, clarity, genai = _memo(
+            (self._key, "signals", month), lambda: self._month_signals(month)
+        )
+        subsidy = self._gather("subsidy", by_group, self.group)
+        burden = self._gather("burden", by_sector, self.sector)
+        return LeverSignals(subsidy, clarity, burden, genai)
+
+    def _month_signals(self, month: int) -> tuple[np.ndarray, np.ndarray, float, float]:
+        """Subsidy by group, burden by sector, clarity and genAI shock at ``month`` (read-only)."""
         reg = self.reg
         ant = reg["anticipation_months"]
         burden_sector = self.iii_mask * _ramp(
@@ -302,8 +339,9 @@ class Levers:
         ) + self.i_mask * _ramp(month, self.annex_i - ant, ant)
         clarity = _ramp(month, self.entry, reg["clarity_ramp_months"])
         genai = _ramp(month, self.genai_start, self.shocks["genai"]["ramp_months"])
-        burden = self._gather("burden", np.minimum(burden_sector, 1.0), self.sector)
-        return LeverSignals(subsidy, clarity, burden, genai)
+        by_group, by_sector = self.subsidy_by_group(month), np.minimum(burden_sector, 1.0)
+        by_group.flags.writeable = by_sector.flags.writeable = False
+        return by_group, by_sector, clarity, genai
 
     def _gather(self, name: str, table: np.ndarray, index: np.ndarray) -> np.ndarray:
         """``table[index]``, reusing the last result for ``name`` if ``table`` is unchanged."""
@@ -341,10 +379,10 @@ class Levers:
 
     def _removal_tables(self, month: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """This month's 1 − training chance by segment, and coaching and 1 − coaching chance
-        by Flemish (0/1) — small tables, remembered for the last month asked for."""
-        cached = self.__dict__.get("_removal_month")
-        if cached is not None and cached[0] == month:
-            return cached[1]
+        by Flemish (0/1) — small tables, computed once per process for each month."""
+        return _memo((self._key, "removal", month), lambda: self._month_removal(month))
+
+    def _month_removal(self, month: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         c = self.cfg["coaching"]
         not_train = (1.0 - self._train_table(month)).ravel()
         coach = float(_monthly(c["reach"].at(month)) * c["efficacy"])
@@ -353,7 +391,8 @@ class Levers:
         else:
             coach_tab = np.full(2, coach)
         tables = (not_train, coach_tab, 1.0 - coach_tab)
-        self._removal_month = (month, tables)
+        for t in tables:
+            t.flags.writeable = False
         return tables
 
     def barrier_removal(

@@ -215,10 +215,10 @@ class AdoptionModel(mesa.Model):
         self.state = np.zeros(n, dtype=np.int8)
         self.month_started = np.full(n, -1, dtype=np.int16)
         self.month_scaled = np.full(n, -1, dtype=np.int16)
-        self.month = self.spec.start
-        self.recorder = Recorder(
-            self.firms, range(self.spec.start, self.spec.end + 1), barrier_months
-        )
+        # Month indices read once: ``spec.start`` parses its text on every access.
+        self._start, self._end = self.spec.start, self.spec.end
+        self.month = self._start
+        self.recorder = Recorder(self.firms, range(self._start, self._end + 1), barrier_months)
         self._views: dict[int, FirmAgent] = {}
         self._counters: tuple[Network, PeerCounter, PeerCounter] | None = None
         self._u: np.ndarray | None = None
@@ -229,7 +229,7 @@ class AdoptionModel(mesa.Model):
     @property
     def t(self) -> int:
         """Months since the scenario start."""
-        return self.month - self.spec.start
+        return self.month - self._start
 
     @property
     def date(self) -> str:
@@ -309,12 +309,14 @@ class AdoptionModel(mesa.Model):
 
     def step(self) -> None:
         """Advance one month: levers, peers, hazards, draws, barrier dynamics, record."""
-        if self.month >= self.spec.end:
+        if self.month >= self._end:
             self.running = False
             return
         n = self.firms.n
         uses_barriers = self.rule.uses_barriers
-        shape = (6 if uses_barriers else 2, n)
+        # One uniform per firm decides its state change (a firm is a non-user or a user, never
+        # both, so starting and scaling up can share it), one per dynamic barrier its removal.
+        shape = (5 if uses_barriers else 1, n)
         if self._u is None or self._u.shape != shape:
             self._u = np.empty(shape, dtype=np.float32)
         # This month's uniforms (the same stream and amount every month) are drawn in a helper
@@ -329,8 +331,10 @@ class AdoptionModel(mesa.Model):
             start, scale = self.rule.hazards(ctx)
         finally:
             u = draws.result() if draws else self._u
-        start = np.broadcast_to(start, (n,))
-        scale = np.broadcast_to(scale, (n,))
+        if np.shape(start) != (n,):
+            start = np.broadcast_to(start, (n,))
+        if np.shape(scale) != (n,):
+            scale = np.broadcast_to(scale, (n,))
         new_users, new_scale = np.empty(n, dtype=bool), np.empty(n, dtype=bool)
         barriers, peer, state = self.firms.barriers, ctx.peer_share, self.state
 
@@ -339,11 +343,11 @@ class AdoptionModel(mesa.Model):
             np.equal(state[sl], NON_USER, out=new_users[sl])
             new_users[sl] &= u[0, sl] < start[sl]
             np.equal(state[sl], USER, out=new_scale[sl])
-            new_scale[sl] &= u[1, sl] < scale[sl]
+            new_scale[sl] &= u[0, sl] < scale[sl]
             if uses_barriers:
                 removal = self.levers.barrier_removal(self.month, state[sl], peer[sl], part=sl)
                 keep = np.empty(sl.stop - sl.start, dtype=bool)
-                for row, (k, p) in enumerate(removal.items(), start=2):
+                for row, (k, p) in enumerate(removal.items(), start=1):
                     np.less(u[row, sl], p, out=keep)  # removed; for booleans a > b is a & ~b
                     held = barriers[sl, k]
                     np.greater(held, keep, out=held)
@@ -356,7 +360,7 @@ class AdoptionModel(mesa.Model):
         self.month_scaled[scaled] = self.t
         self.month += 1
         self.recorder.record(self.t, self.state, self.firms.barriers)
-        if self.month >= self.spec.end:
+        if self.month >= self._end:
             self.running = False
 
     def run(self) -> CellRecord:

@@ -13,7 +13,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from adoptsim._blocks import run_parallel
 from adoptsim.months import format_month
 from adoptsim.population import Firms
 from adoptsim.taxonomy import (
@@ -111,18 +110,16 @@ class Recorder:
         self.state_weight: dict[int, np.ndarray] = {}
         self.firms_per_cell = np.bincount(self.cell, weights=self.weight, minlength=self.n_cells)
         self.agents_per_cell = np.bincount(self.cell, minlength=self.n_cells)
+        self._cell3 = self.cell.astype(np.intp) * 3
 
     def record(self, t: int, state: np.ndarray, barriers: np.ndarray) -> None:
         """Store month ``t``'s weighted users and at-scale users per cell."""
-        self.users[t], self.at_scale[t] = run_parallel(  # two independent sums
-            lambda: np.bincount(
-                self.cell, weights=self.weight * (state > 0), minlength=self.n_cells
-            ),
-            lambda: np.bincount(
-                self.cell, weights=self.weight * (state == 2), minlength=self.n_cells
-            ),
-            size=state.shape[0],
-        )
+        # One weighted count per (cell, state); users are states 1 + 2.
+        by_state = np.bincount(
+            self._cell3 + state, weights=self.weight, minlength=3 * self.n_cells
+        ).reshape(self.n_cells, 3)
+        np.add(by_state[:, 1], by_state[:, 2], out=self.users[t])
+        self.at_scale[t] = by_state[:, 2]
         month = int(self.months[t])
         if month in self.barrier_months:
             group = (self.region_local * 3 + state) * 2 + self.ten_plus

@@ -212,8 +212,7 @@ class BarrierSums:
             tail = np.flatnonzero(flat[m:] != self._seen[m:]) + m
             if words.size or tail.size:
                 pos = np.concatenate([8 * words, 8 * words + 7, tail])
-                rows = np.sort(pos // self.k)
-                rows = rows[np.r_[True, rows[1:] != rows[:-1]]]
+                rows = np.unique(pos // self.k)
                 now = barriers.view(np.uint8)[rows]
                 self._code[rows] = self._encode(now)
                 self._seen.reshape(n, self.k)[rows] = now

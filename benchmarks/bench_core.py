@@ -118,7 +118,7 @@ def job_adoptsim_logit(n: int, seed: int) -> dict:
         t = time.perf_counter()
         record = run(self)
         split["steps_s"] += time.perf_counter() - t
-        split["steps"] = self.scenario.end - self.scenario.start
+        split["steps"] = self.spec.end - self.spec.start
         return record
 
     AdoptionModel.__init__, AdoptionModel.run = timed_init, timed_run

@@ -2,6 +2,9 @@
 
 import filecmp
 
+import pandas as pd
+from png_content import assert_drawn_figure
+
 from adoptsim.cli import main
 
 
@@ -23,7 +26,11 @@ def _run(tmp_path, name, seed):
         ]
     )
     assert code == 0
-    assert (out / "adoption.png").stat().st_size > 10_000
+    assert_drawn_figure(out / "adoption.png")
+    table = pd.read_csv(out / "adoption.csv")
+    assert sorted(table.replication.unique()) == [0, 1]
+    assert table.adopters_share.between(0, 1).all() and table.at_scale_share.between(0, 1).all()
+    assert (table.at_scale_share <= table.adopters_share + 1e-12).all()
     return out / "adoption.csv"
 
 

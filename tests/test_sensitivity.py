@@ -1,9 +1,12 @@
 """Sensitivity analysis: the SALib plumbing against Ishigami's known indices, then the model
 path (sweep-backed, resumable, deterministic), outcomes and bad input."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
+from png_content import assert_drawn_figure
 
 from adoptsim.cli import main
 from adoptsim.parameters import Parameter
@@ -63,7 +66,10 @@ def test_model_sensitivity_with_dummy_noise_floor_and_rerun(tmp_path):
         "ST_conf",
         "role",
     ]
-    assert (tmp_path / "indices.png").stat().st_size > 5000
+    assert_drawn_figure(tmp_path / "indices.png", min_width=400, min_height=150)
+    design = json.loads((tmp_path / "design.json").read_text())
+    assert design["runs"] == len(first.Y) == 2 * 16 * (3 + 2)  # Saltelli, 3 factors with dummy
+    assert [f["name"] for f in design["factors"]] == ["theta_peer", "kmo_take_up", "dummy"]
     again = sensitivity("baseline", **{**kw, "workers": 1})  # resumes: all tasks are done
     pd.testing.assert_frame_equal(first.indices, again.indices)
 
