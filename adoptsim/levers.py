@@ -6,6 +6,7 @@ strongly firms respond to them are parameters of the adoption rule or of the lev
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import cache
 
@@ -52,6 +53,8 @@ def timeline_month(instrument: str, parameter: str) -> str:
 
 
 KMO = "policy_timeline.csv kmo_portefeuille rows (VLAIO, DVO)"
+# The month whose portfolio usage (users_per_year) the application rate is scaled to.
+_USAGE_MONTH = parse_month(min(timeline_points("kmo_portefeuille", "uptake", "sme")))
 _ADVICE_CUT = timeline_month("kmo_portefeuille", "advice_scope")
 
 LEVER_SPEC: dict = {
@@ -112,12 +115,32 @@ LEVER_SPEC: dict = {
         ),
         "advice_share": S.share(0.5, "share of a firm's AI service spend that is advice (E)"),
         "project_cost_eur": S.number(
-            20000.0, 0, None, "typical AI training + advice spend (E)", "EUR"
+            20000.0, 0, None, "typical AI training + advice spend of a project (E)", "EUR"
         ),
-        "take_up": S.share(
-            0.3,
-            "share of eligible SMEs that use the portfolio for AI (E); "
-            "55,000 firms used it in 2025 (VLAIO)",
+        "users_per_year": S.number(
+            55000.0,
+            0,
+            None,
+            "firms using the portfolio per year, all themes (2025)",
+            "firms per year",
+            "policy_timeline.csv kmo_portefeuille uptake (VLAIO news)",
+        ),
+        "employer_share": S.share(
+            0.5,
+            "share of portfolio users that are employer firms (E; prior 0.3–0.8)",
+            source="judgement: 599k of 714k Flemish enterprises have no employees (population.csv)",
+        ),
+        "ai_share": S.share(
+            0.08,
+            "share of employer users' projects that are AI training or advice (E; prior 0.03–0.15)",
+            source="judgement: 1 of 8 themes is digitalisation; AI a part of it",
+        ),
+        "take_up_elasticity": S.number(
+            1.0,
+            0,
+            3,
+            "applications ∝ (covered share / covered share in 2025)^elasticity (E; prior 0–2)",
+            "elasticity",
         ),
     },
     "kmo_groeisubsidie": {
@@ -151,6 +174,24 @@ LEVER_SPEC: dict = {
             "policy_timeline.csv flemish_ai_plan",
         ),
     },
+    "projects": {
+        "months": S.integer(
+            6, 1, 36, "length of a subsidised AI project (E; prior 3–12)", "months"
+        ),
+        "fade_half_life_months": S.number(
+            12.0,
+            0,
+            240,
+            "half-life of the additionality effect after a project ends (E; prior 3–36)",
+            "months",
+            "Nesta Creative Credits RCT: effects gone after 12 months (see docs/evidence.md)",
+        ),
+        "deadweight": S.share(
+            0.5,
+            "share of subsidised projects that change nothing (E; prior 0.3–0.8)",
+            source="docs/evidence.md",
+        ),
+    },
     "training": {
         "reach_micro": S.schedule(0.03, 0, 1, "firms 1–9 reached by AI training", "per year"),
         "reach_small": S.schedule(0.05, 0, 1, "firms 10–49 reached", "per year"),
@@ -161,7 +202,11 @@ LEVER_SPEC: dict = {
     },
     "literacy": {
         "user_reach": S.share(0.3, "AI users reached per year by the Art. 4 literacy duty (E)"),
-        "efficacy": S.share(0.5, "chance a reached user loses its knowledge barrier"),
+        "nonuser_reach": S.share(
+            0.05,
+            "non-users reached per year by literacy offers spurred by Art. 4 (E; prior 0–0.2)",
+        ),
+        "efficacy": S.share(0.5, "chance a reached firm loses its knowledge barrier (E)"),
     },
     "coaching": {
         "reach": S.schedule(0.01, 0, 1, "firms reached by knowledge-partner coaching", "per year"),
@@ -174,6 +219,15 @@ LEVER_SPEC: dict = {
         "cost_benefit": S.share(0.03, "monthly barrier removal at peer share 1"),
     },
 }
+
+# Share of firms with a high-risk use, by NACE section (E, judgement within the impact
+# assessment's 5–15 % of AI systems): Annex III credit scoring and insurance pricing (K),
+# recruitment by employment agencies (N), critical infrastructure (D, E); everywhere else the
+# occasional recruitment or HR tool a firm *provides*. Annex I: AI safety components of machinery,
+# medical devices and vehicles (C).
+HIGH_RISK_ANNEX_III = {"K": 0.15, "N": 0.05, "D": 0.05, "E": 0.03, "J": 0.03}
+HIGH_RISK_OTHER = 0.01
+HIGH_RISK_ANNEX_I = {"C": 0.05, "J": 0.01}
 
 AI_ACT = "policy_timeline.csv ai_act rows (Regulation (EU) 2024/1689 Art. 113; Digital Omnibus)"
 REGULATION_SPEC: dict = {
@@ -189,10 +243,22 @@ REGULATION_SPEC: dict = {
     ),
     "high_risk_annex_iii": S.month(None, "override; default from timeline"),
     "high_risk_annex_i": S.month(None, "override; default from timeline"),
-    "annex_iii_sectors": S.choices(
-        ["K", "N"], SECTORS, "sectors with Annex III uses (credit scoring, recruitment) (E)"
-    ),
-    "annex_i_sectors": S.choices(["C"], SECTORS, "sectors with Annex I products (machinery) (E)"),
+    "high_risk_share_annex_iii": {
+        sec: S.share(
+            HIGH_RISK_ANNEX_III.get(sec, HIGH_RISK_OTHER),
+            f"share of {sec} firms with an Annex III high-risk AI use (E)",
+            source="docs/evidence.md (AI Act impact assessment: 5–15 % of AI systems high-risk)",
+        )
+        for sec in SECTORS
+    },
+    "high_risk_share_annex_i": {
+        sec: S.share(
+            HIGH_RISK_ANNEX_I.get(sec, 0.0),
+            f"share of {sec} firms with AI in an Annex I product (E)",
+            source="docs/evidence.md",
+        )
+        for sec in SECTORS
+    },
     "anticipation_months": S.integer(
         12, 0, 60, "burden ramps up this long before a deadline", "months"
     ),
@@ -204,9 +270,61 @@ REGULATION_SPEC: dict = {
 SHOCK_SPEC: dict = {
     "genai": {
         "start": S.month("2022-12", "generative AI widely available (ChatGPT, 2022-11-30)"),
-        "ramp_months": S.integer(12, 0, 120, "months to full effect", "months"),
+        "jump": S.share(
+            0.3,
+            "capability at release as a share of the long-run level (1: a one-off step)",
+        ),
+        "speed": S.number(
+            0.1, 0.005, 2, "logistic growth rate of capability after release", "per month"
+        ),
+        "midpoint_months": S.number(
+            18.0, 0, 240, "months from release to the steepest capability growth", "months"
+        ),
+        "path_from": S.month(
+            "2025-01", "scenarios change the technology path from this month (after the data)"
+        ),
+        "path_speed": S.number(
+            1.0,
+            0,
+            10,
+            "clock of the capability curve from path_from: 0.5 slower, 2 faster technology",
+            "× calendar time",
+        ),
     }
 }
+
+
+def genai_capability(months: float, genai: dict) -> float:
+    """Generative-AI capability (0 before release, rising to 1, the long-run level).
+
+    c(m) = jump + (1 − jump)·(L(m) − L(0)) / (1 − L(0)), L(m) = logistic(speed·(m − midpoint)),
+    m = months since release; from ``path_from`` the curve's clock runs ``path_speed`` times as
+    fast as calendar time (scenarios about the technology path to 2028). ``jump`` = 1 is a
+    one-off step; a small jump with a late midpoint is a continuing acceleration. The rule's
+    ``theta_genai`` is the logit response at capability 1.
+    """
+    start = parse_month(genai["start"])
+    frm = parse_month(genai["path_from"]) - start
+    m = months - start
+    if m < 0:
+        return 0.0
+    if m > frm:
+        m = max(frm, 0) + genai["path_speed"] * (m - max(frm, 0))
+    jump, k, mid = genai["jump"], genai["speed"], genai["midpoint_months"]
+    lo = 1.0 / (1.0 + math.exp(k * mid))
+    grown = (1.0 / (1.0 + math.exp(-k * (m - mid))) - lo) / (1.0 - lo)
+    return jump + (1.0 - jump) * grown
+
+
+_RULE_KEYS = (
+    "rate_small",
+    "rate_medium",
+    "cap_small_eur",
+    "cap_medium_eur",
+    "advice_eligible",
+    "training_eligible",
+)
+_ENACTED_KMO = S.validate_table({}, LEVER_SPEC["kmo_portefeuille"], "levers.kmo_portefeuille")
 
 
 def high_risk_dates(regulation: dict) -> tuple[int, int]:
@@ -271,10 +389,34 @@ class LeverSignals:
     genai: float
 
 
-class Levers:
-    """Evaluates the scenario's levers, regulation and shocks for the firms at a month."""
+NO_PROJECT = -(1 << 30)  # project month of a firm that never had a subsidised project
+INSTRUMENTS = ("kmo_portefeuille", "kmo_groeisubsidie", "ai_support")
 
-    def __init__(self, levers: dict, regulation: dict, shocks: dict, firms: Firms) -> None:
+
+class Levers:
+    """Evaluates the scenario's levers, regulation and shocks for the firms at a month, and keeps
+    each firm's subsidised AI project (start, end, share of cost covered) as lever state.
+
+    Args:
+        levers, regulation, shocks: the validated scenario tables.
+        firms: the population.
+        high_risk_u: one uniform number per firm (the lever stream) deciding which firms have a
+            high-risk AI use; without it every firm of a sector carries the sector's expected
+            burden (share × ramp) instead.
+        deadweight_u: one uniform number per firm deciding which firms are deadweight (would
+            have done their AI project anyway: a subsidised project changes nothing for them);
+            without it every project's effect is scaled by 1 − deadweight instead.
+    """
+
+    def __init__(
+        self,
+        levers: dict,
+        regulation: dict,
+        shocks: dict,
+        firms: Firms,
+        high_risk_u: np.ndarray | None = None,
+        deadweight_u: np.ndarray | None = None,
+    ) -> None:
         self.cfg, self.reg, self.shocks = levers, regulation, shocks
         flemish = np.isin(firms.region, [REGIONS.index(r) for r in FLEMISH_PROVINCES])
         self.size = firms.size
@@ -284,64 +426,161 @@ class Levers:
         self.group = np.where(flemish, np.where(small, 1, np.where(sme, 2, 3)), 0).astype(np.int8)
         self.flemish = flemish
         self.sector = firms.sector
+        # Real Flemish SMEs the portfolio's yearly users are spread over.
+        self.eligible_firms = float(firms.weight[(self.group == 1) | (self.group == 2)].sum())
         self.annex_iii, self.annex_i = high_risk_dates(regulation)
-        self.iii_mask = np.isin(
-            np.arange(len(SECTORS)), [SECTORS.index(s) for s in regulation["annex_iii_sectors"]]
-        )
-        self.i_mask = np.isin(
-            np.arange(len(SECTORS)), [SECTORS.index(s) for s in regulation["annex_i_sectors"]]
-        )
+        share_iii = np.array([regulation["high_risk_share_annex_iii"][s] for s in SECTORS])
+        share_i = np.array([regulation["high_risk_share_annex_i"][s] for s in SECTORS])
+        if high_risk_u is None:
+            self._burden_index = firms.sector.astype(np.intp)
+            self._burden_weights = (share_iii, share_i)
+        else:
+            # Annex III if u < share_iii, Annex I if u >= 1 − share_i: code 1 III, 2 I, 3 both.
+            iii = high_risk_u < share_iii[firms.sector]
+            ann_i = high_risk_u >= 1.0 - share_i[firms.sector]
+            self._burden_index = (iii.astype(np.intp) + 2 * ann_i).astype(np.intp)
+            self._burden_weights = None
+        self.high_risk = self._burden_index > 0 if high_risk_u is not None else None
         self.entry = parse_month(regulation["entry_into_force"])
         self.literacy_start = parse_month(regulation["literacy_duty"])
-        self.genai_start = parse_month(shocks["genai"]["start"])
+        n = firms.n
+        self.project_start = np.full(n, NO_PROJECT, dtype=np.int32)
+        self.project_end = np.full(n, NO_PROJECT, dtype=np.int32)
+        self.project_effect = np.zeros(n, dtype=np.float64)
+        self._treated = np.zeros(0, dtype=np.intp)
+        self._deadweight_u = deadweight_u
+        self._subsidy = np.zeros(n, dtype=np.float64)
+        self._subsidy.flags.writeable = False
         # A small int per distinct configuration: month-table lookups then hash three scalars
-        # instead of comparing every schedule of the configuration.
-        self._key = _CONFIG_IDS.setdefault(_freeze((levers, regulation, shocks)), len(_CONFIG_IDS))
+        # instead of comparing every schedule of the configuration. The burden table is by
+        # sector without high_risk_u, by high-risk code with it.
+        config = _freeze((levers, regulation, shocks, high_risk_u is None))
+        self._key = _CONFIG_IDS.setdefault(config, len(_CONFIG_IDS))
 
-    def subsidy_by_group(self, month: int) -> np.ndarray:
-        """Expected share of AI project cost covered, for the four eligibility groups."""
-        k, g, a = (
-            self.cfg["kmo_portefeuille"],
-            self.cfg["kmo_groeisubsidie"],
-            self.cfg["ai_support"],
-        )
+    # --- subsidised projects ------------------------------------------------------------------
+    def kmo_covered(self, month: int, table: dict | None = None) -> np.ndarray:
+        """Share of an AI project's cost the KMO-portefeuille covers, by eligibility group.
+
+        min(rate × cost, cap) / cost per size group (the cap binds when rate × cost exceeds it),
+        times the part of the spend in scope (advice and training, each while eligible).
+        ``table``: a ``levers.kmo_portefeuille`` table other than the scenario's.
+        """
+        k = self.cfg["kmo_portefeuille"] if table is None else table
         cost = max(k["project_cost_eur"], 1.0)
-        covered = k["advice_share"] * k["advice_eligible"].at(month) + (1 - k["advice_share"]) * k[
+        scope = k["advice_share"] * k["advice_eligible"].at(month) + (1 - k["advice_share"]) * k[
             "training_eligible"
         ].at(month)
         small = min(k["rate_small"].at(month) * cost, k["cap_small_eur"].at(month)) / cost
         medium = min(k["rate_medium"].at(month) * cost, k["cap_medium_eur"].at(month)) / cost
-        kmo = k["take_up"] * covered * np.array([0.0, small, medium, 0.0])
-        groei = g["rate"].at(month) * g["reach"].at(month) * np.array([0.0, 1.0, 1.0, 0.0])
-        ai = a["rate"].at(month) * a["reach"].at(month) * np.array([0.0, 1.0, 1.0, 1.0])
-        return np.clip(kmo + groei + ai, 0.0, 1.0)
+        return scope * np.array([0.0, small, medium, 0.0])
+
+    def project_table(self, month: int) -> tuple[np.ndarray, np.ndarray]:
+        """Monthly chance of starting a subsidised AI project and the share of cost it covers,
+        by eligibility group (rows 0–3) and instrument (columns, `INSTRUMENTS`).
+
+        KMO-portefeuille: users_per_year × employer_share × ai_share AI projects a year spread
+        over the eligible Flemish SMEs, scaled by (covered share now / covered share in the year
+        the usage was counted)^take_up_elasticity, so the dated rate, cap and scope changes move
+        applications as well as the subsidy. Groeisubsidie and AI support: their yearly reach.
+        """
+        k, g, a = (self.cfg[name] for name in INSTRUMENTS)
+        covered = self.kmo_covered(month)
+        # The usage was counted under the rules as enacted (policy_timeline.csv), whatever
+        # rules a scenario sets, with this scenario's project cost and advice share.
+        enacted = {**k, **{key: _ENACTED_KMO[key] for key in _RULE_KEYS}}
+        ref = self.kmo_covered(_USAGE_MONTH, enacted)
+        ratio = np.divide(covered, ref, out=np.zeros(4), where=ref > 0)
+        per_year = k["users_per_year"] * k["employer_share"] * k["ai_share"]
+        base = per_year / self.eligible_firms if self.eligible_firms > 0 else 0.0
+        kmo_p = _monthly(np.minimum(base * ratio ** k["take_up_elasticity"], 1.0))
+        kmo_p = np.where(covered > 0, kmo_p, 0.0)
+        groei_p = _monthly(g["reach"].at(month)) * np.array([0.0, 1.0, 1.0, 0.0])
+        ai_p = _monthly(a["reach"].at(month)) * np.array([0.0, 1.0, 1.0, 1.0])
+        p = np.stack([kmo_p, groei_p, ai_p], axis=1)
+        share = np.stack(
+            [covered, np.full(4, g["rate"].at(month)), np.full(4, a["rate"].at(month))], axis=1
+        )
+        return p, np.clip(share, 0.0, 1.0)
+
+    def start_projects(self, month: int, u: np.ndarray) -> np.ndarray:
+        """Firms without a running project apply with this month's uniform numbers ``u``.
+
+        A firm applies to the first instrument whose cumulative chance exceeds u (the chances
+        are small, so instruments hardly compete). The project runs from next month for
+        ``projects.months`` months; for deadweight firms it changes nothing. Returns the firms
+        that started one.
+        """
+        p, share = _memo(
+            (self._key, "projects", month, self.eligible_firms), lambda: self.project_table(month)
+        )
+        cum = np.cumsum(p, axis=1)
+        total = cum[:, -1]
+        if not total.any():
+            return np.zeros(0, dtype=np.intp)
+        cand = np.flatnonzero(u < total[self.group])
+        cand = cand[self.project_end[cand] < month]
+        if cand.size == 0:
+            return cand
+        gi, uc = self.group[cand], u[cand]
+        inst = (uc[:, None] >= cum[gi]).sum(axis=1)
+        cfg = self.cfg["projects"]
+        if self._deadweight_u is None:
+            effect = share[gi, inst] * (1.0 - cfg["deadweight"])
+        else:
+            effect = np.where(self._deadweight_u[cand] < cfg["deadweight"], 0.0, share[gi, inst])
+        self.project_start[cand] = month + 1
+        self.project_end[cand] = month + cfg["months"]
+        self.project_effect[cand] = effect
+        self._treated = np.union1d(self._treated, cand)
+        return cand
+
+    def treatment(self, month: int) -> np.ndarray:
+        """Each firm's subsidy signal: the share of cost its project covers while it runs,
+        fading with half-life ``projects.fade_half_life_months`` after it ends; 0 otherwise
+        (never treated, deadweight, or before the project starts). Read-only."""
+        idx = self._treated
+        if idx.size == 0:
+            return self._subsidy
+        hl = self.cfg["projects"]["fade_half_life_months"]
+        after = (month - self.project_end[idx]).astype(np.float64)
+        if hl > 0:
+            fade = np.where(after <= 0, 1.0, 0.5 ** (np.maximum(after, 0.0) / hl))
+        else:
+            fade = (after <= 0).astype(np.float64)
+        fade[month < self.project_start[idx]] = 0.0
+        out = np.zeros(self.group.shape[0], dtype=np.float64)
+        out[idx] = self.project_effect[idx] * fade
+        out.flags.writeable = False
+        self._subsidy = out
+        return out
 
     def signals(self, month: int) -> LeverSignals:
-        """Subsidy, legal clarity, compliance burden and technology shock at ``month``.
+        """Subsidy treatment, legal clarity, compliance burden and technology at ``month``.
 
-        The per-firm arrays are gathered from a handful of values (by subsidy group and sector);
-        while those values stay the same from one month to the next, the previous month's
-        arrays are returned again, marked read-only.
+        The burden array is gathered from four values (no high-risk use, Annex III, Annex I,
+        both); while they stay the same, the previous month's array is returned again, marked
+        read-only. The subsidy is each firm's project treatment (`treatment`).
         """
-        by_group, by_sector, clarity, genai = _memo(
+        table, clarity, genai = _memo(
             (self._key, "signals", month), lambda: self._month_signals(month)
         )
-        subsidy = self._gather("subsidy", by_group, self.group)
-        burden = self._gather("burden", by_sector, self.sector)
-        return LeverSignals(subsidy, clarity, burden, genai)
+        burden = self._gather("burden", table, self._burden_index)
+        return LeverSignals(self.treatment(month), clarity, burden, genai)
 
-    def _month_signals(self, month: int) -> tuple[np.ndarray, np.ndarray, float, float]:
-        """Subsidy by group, burden by sector, clarity and genAI shock at ``month`` (read-only)."""
+    def _month_signals(self, month: int) -> tuple[np.ndarray, float, float]:
+        """Burden table, clarity and generative-AI capability at ``month`` (read-only)."""
         reg = self.reg
         ant = reg["anticipation_months"]
-        burden_sector = self.iii_mask * _ramp(
-            month, self.annex_iii - ant, ant
-        ) + self.i_mask * _ramp(month, self.annex_i - ant, ant)
+        r3 = _ramp(month, self.annex_iii - ant, ant)
+        r1 = _ramp(month, self.annex_i - ant, ant)
+        if self._burden_weights is None:
+            table = np.array([0.0, r3, r1, min(r3 + r1, 1.0)])
+        else:
+            s3, s1 = self._burden_weights
+            table = np.minimum(s3 * r3 + s1 * r1, 1.0)
+        table.flags.writeable = False
         clarity = _ramp(month, self.entry, reg["clarity_ramp_months"])
-        genai = _ramp(month, self.genai_start, self.shocks["genai"]["ramp_months"])
-        by_group, by_sector = self.subsidy_by_group(month), np.minimum(burden_sector, 1.0)
-        by_group.flags.writeable = by_sector.flags.writeable = False
-        return by_group, by_sector, clarity, genai
+        return table, clarity, genai_capability(month, self.shocks["genai"])
 
     def _gather(self, name: str, table: np.ndarray, index: np.ndarray) -> np.ndarray:
         """``table[index]``, reusing the last result for ``name`` if ``table`` is unchanged."""
@@ -373,8 +612,10 @@ class Levers:
             train = train * np.array([False, True])[None, :, None]
         train = np.broadcast_to(train, (len(reach), 2, 2))
         if month >= self.literacy_start:
-            user = np.array([False, True])[None, None, :]
-            train = _either(train, user * (_monthly(lit["user_reach"]) * lit["efficacy"]))
+            # The Art. 4 duty binds deployers (users); literacy offers it spurs also reach
+            # non-users, whose knowledge barrier is what holds back a start.
+            reach_by_state = np.array([lit["nonuser_reach"], lit["user_reach"]])
+            train = _either(train, (_monthly(reach_by_state) * lit["efficacy"])[None, None, :])
         return train
 
     def _removal_tables(self, month: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

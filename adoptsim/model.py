@@ -181,7 +181,8 @@ class AdoptionModel(mesa.Model):
         barrier_months: set[int] | None = None,
     ) -> None:
         ss = _seed_sequence(seed)
-        pop_ss, net_ss, dyn_ss, mesa_ss = ss.spawn(4)
+        # A fifth child for the levers' own draws: the first four are those of spawn(4).
+        pop_ss, net_ss, dyn_ss, mesa_ss, lever_ss = ss.spawn(5)
         super().__init__(rng=np.random.default_rng(mesa_ss))
         self.spec = load_scenario(scenario)
         d = self.spec.data
@@ -209,7 +210,15 @@ class AdoptionModel(mesa.Model):
             rule = rule_class(d["rule"]["kind"])(**params)
         self.rule = rule
         self.rule.prepare(self.firms)
-        self.levers = Levers(d["levers"], d["regulation"], d["shocks"], self.firms)
+        lever_u = np.random.default_rng(lever_ss).random((2, self.firms.n))
+        self.levers = Levers(
+            d["levers"],
+            d["regulation"],
+            d["shocks"],
+            self.firms,
+            high_risk_u=lever_u[0],
+            deadweight_u=lever_u[1],
+        )
         self._draws = np.random.default_rng(dyn_ss)
         n = self.firms.n
         self.state = np.zeros(n, dtype=np.int8)
@@ -314,9 +323,12 @@ class AdoptionModel(mesa.Model):
             return
         n = self.firms.n
         uses_barriers = self.rule.uses_barriers
+        uses_subsidy = getattr(self.rule, "uses_subsidy", True)
         # One uniform per firm decides its state change (a firm is a non-user or a user, never
-        # both, so starting and scaling up can share it), one per dynamic barrier its removal.
-        shape = (5 if uses_barriers else 1, n)
+        # both, so starting and scaling up can share it), one per dynamic barrier its removal,
+        # and one its application for a subsidised project (independent of the others).
+        apply_row = 5 if uses_barriers else 1
+        shape = (apply_row + uses_subsidy, n)
         if self._u is None or self._u.shape != shape:
             self._u = np.empty(shape, dtype=np.float32)
         # This month's uniforms (the same stream and amount every month) are drawn in a helper
@@ -353,6 +365,9 @@ class AdoptionModel(mesa.Model):
                     np.greater(held, keep, out=held)
 
         for_blocks(block, n)
+        if uses_subsidy:
+            # Applications for subsidised AI projects this month; they run from next month.
+            self.levers.start_projects(self.month, u[apply_row])
         started, scaled = np.flatnonzero(new_users), np.flatnonzero(new_scale)
         self.state[started] = USER
         self.state[scaled] = AT_SCALE

@@ -55,11 +55,11 @@ class Parameter:
 LEVERS = (
     Parameter(
         "kmo_take_up",
-        ("levers.kmo_portefeuille.take_up",),
+        ("levers.kmo_portefeuille.ai_share",),
         0.0,
-        0.6,
+        0.3,
         role="lever",
-        doc="share of eligible firms that use the KMO-portefeuille subsidy",
+        doc="share of employer firms' KMO-portefeuille projects that are about AI",
     ),
     Parameter(
         "kmo_rate_small",

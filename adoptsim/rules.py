@@ -34,10 +34,11 @@ class StepContext:
         state: 0 non-user, 1 user, 2 at scale (int8).
         peer_share: share of the firm's peers using AI (state >= 1), 0..1.
         peer_scale_share: share of the firm's peers using AI at scale, 0..1.
-        subsidy: expected share of an AI project's cost covered by subsidies, 0..1.
+        subsidy: the firm's subsidised-project treatment: share of an AI project's cost covered
+            while the project runs, fading after it ends; 0 for firms without one (0..1).
         clarity: legal clarity/trust from the AI Act, 0 before entry into force, ramps to 1.
         burden: compliance burden for the firm's sector from high-risk obligations, 0..1.
-        genai: generative-AI technology shock, 0 before its start, ramps to 1.
+        genai: generative-AI capability, 0 before release, rising to 1 (the long-run level).
     """
 
     month: int
@@ -58,6 +59,7 @@ class AdoptionRule:
     kind: ClassVar[str] = ""
     PARAMS: ClassVar[dict[str, S.Field]] = {}
     uses_barriers: ClassVar[bool] = False  # draw barrier dynamics only when a rule reads them
+    uses_subsidy: ClassVar[bool] = True  # draw subsidised-project applications each month
     needs_peer_scale: bool = True  # compute the peers' at-scale share (a second sparse product)
 
     def __init__(self, **params: object) -> None:
@@ -110,6 +112,7 @@ class BassRule(AdoptionRule):
     """Bass diffusion: hazard = p + q · peer share, clipped to [0, 1] (monthly rates)."""
 
     kind = "bass"
+    uses_subsidy = False
     PARAMS = {
         "p": S.share(0.004, "innovation coefficient", "per month"),
         "q": S.share(0.06, "imitation coefficient", "per month"),
@@ -250,18 +253,30 @@ class LogitRule(AdoptionRule):
         "alpha_size": S.mapping(SIZE_LABELS, 0.0, -10, 10, "start offset by size class", "logit"),
         "theta_maturity": S.number(0.5, -10, 10, "start: per sd of latent maturity", "logit"),
         "theta_peer": S.number(2.0, -20, 20, "start: peer share of users", "logit per unit share"),
-        "theta_subsidy": S.number(2.0, -20, 20, "start: subsidy share of cost", "logit per unit"),
+        "theta_subsidy": S.number(
+            2.0,
+            -20,
+            20,
+            "start: additionality of a subsidised project, per unit share of cost covered (E)",
+            "logit per unit",
+        ),
         "delta": S.mapping(BARRIERS, 0.2, -10, 10, "start: barrier penalties", "logit"),
         "theta_clarity": S.number(0.2, -10, 10, "start: AI Act legal clarity", "logit"),
         "theta_burden": S.number(0.5, -10, 10, "start: high-risk compliance burden", "logit"),
-        "theta_genai": S.number(1.0, -10, 10, "start: generative-AI shock", "logit"),
+        "theta_genai": S.number(
+            1.0, -10, 10, "start: response to generative-AI capability (at capability 1)", "logit"
+        ),
         "scale_alpha": S.number(-5.0, -20, 5, "scale intercept", "logit, per month"),
         "scale_alpha_size": S.mapping(SIZE_LABELS, 0.0, -10, 10, "scale offset by size", "logit"),
         "scale_theta_maturity": S.number(0.5, -10, 10, "scale: per sd of maturity", "logit"),
         "scale_theta_peer": S.number(2.0, -20, 20, "scale: peer at-scale share", "logit"),
-        "scale_theta_subsidy": S.number(1.0, -20, 20, "scale: subsidy share of cost", "logit"),
+        "scale_theta_subsidy": S.number(
+            1.0, -20, 20, "scale: subsidised project, per unit share of cost covered (E)", "logit"
+        ),
         "scale_delta": S.mapping(BARRIERS, 0.1, -10, 10, "scale: barrier penalties", "logit"),
-        "scale_theta_genai": S.number(0.5, -10, 10, "scale: generative-AI shock", "logit"),
+        "scale_theta_genai": S.number(
+            0.5, -10, 10, "scale: response to generative-AI capability", "logit"
+        ),
     }
 
     def prepare(self, firms: Firms) -> None:

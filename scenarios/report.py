@@ -26,7 +26,8 @@ LIBRARY = [
     "literacy_push",
     "ai_act_original",
     "coaching",
-    "nl_policy_mix",
+    "tech_slow",
+    "tech_fast",
     "combined",
 ]
 

@@ -45,8 +45,8 @@ CASES = [
         "population.name = 'wallonia' — must be one of flanders, belgium, netherlands",
     ),
     (
-        '[regulation]\nannex_iii_sectors = ["K", "Z"]\n',
-        "regulation.annex_iii_sectors = 'Z' — must be one of C, D",
+        "[regulation.high_risk_share_annex_iii]\nZ = 0.1\n",
+        "regulation.high_risk_share_annex_iii.Z = 0.1 — unknown key; allowed: C, D",
     ),
     ("[levers.training]\nreach_small = { ramp = 0.3 }\n", "a ramp is written"),
     ("[policy]\nx = 1\n", "policy = {'x': 1} — unknown table; allowed: scenario, population"),

@@ -8,6 +8,7 @@ from adoptsim import load_scenario, simulate
 from adoptsim.levers import Levers, high_risk_dates
 from adoptsim.months import parse_month
 from adoptsim.population import build_population
+from adoptsim.taxonomy import SECTORS
 
 N, REPS, SEED = 4_000, 2, 7
 
@@ -32,26 +33,109 @@ def test_kmo_portefeuille_schedule_comes_from_policy_timeline(baseline):
     assert k["advice_eligible"].at(parse_month("2026-02")) == 0.0
 
 
-def test_subsidy_signal_cap_advice_cut_and_eligibility(baseline):
+def test_kmo_cover_cap_advice_cut_and_eligibility(baseline):
     firms = build_population("belgium", 3_000, np.random.default_rng(0))
     d = baseline.data
     lev = Levers(d["levers"], d["regulation"], d["shocks"], firms)
-    k = d["levers"]["kmo_portefeuille"]
-    before = lev.subsidy_by_group(parse_month("2025-06"))
-    after = lev.subsidy_by_group(parse_month("2026-06"))
-    extra = before[1] - k["take_up"] * 0.30  # groeisubsidie + AI support part, unchanged
-    # Small firms: 30 % of €20,000 = €6,000 < €7,500 cap, all of it covered before the cut.
-    assert before[1] == pytest.approx(k["take_up"] * 0.30 + extra)
-    # After 2026-02 advice (half the spend) is no longer covered: the KMO part halves.
-    assert after[1] == pytest.approx(k["take_up"] * 0.15 + extra)
-    assert before[0] == 0.0  # not Flemish → not eligible
+    before = lev.kmo_covered(parse_month("2025-06"))
+    after = lev.kmo_covered(parse_month("2026-06"))
+    # Small firms: 30 % of €20,000 = €6,000 < €7,500 cap, all of the spend in scope.
+    assert before[1] == pytest.approx(0.30) and before[2] == pytest.approx(0.20)
+    # From 2026-02 advice (half the spend) is no longer covered.
+    assert after[1] == pytest.approx(0.15)
+    assert before[0] == 0.0 and before[3] == 0.0  # not Flemish / large: not eligible
+    # Before the 2019-12 rate cut and 2020-01 cap cut: 40 % of €20,000 = €8,000 < €10,000.
+    assert lev.kmo_covered(parse_month("2019-06"))[1] == pytest.approx(0.40)
     capped = baseline.with_overrides({"levers.kmo_portefeuille.project_cost_eur": 100_000})
     lev2 = Levers(capped.data["levers"], d["regulation"], d["shocks"], firms)
-    rate = lev2.subsidy_by_group(parse_month("2025-06"))[1] - extra
-    assert rate == pytest.approx(k["take_up"] * 7500 / 100_000)  # cap binds
-    sig = lev.signals(parse_month("2025-06"))
-    brussels = firms.region >= 5
-    assert np.all(sig.subsidy[brussels] == 0) and np.all(sig.subsidy[~brussels] > 0)
+    assert lev2.kmo_covered(parse_month("2025-06"))[1] == pytest.approx(7500 / 100_000)
+    # Application rate: users × employer share × AI share over the eligible Flemish SMEs, scaled
+    # by (cover now / cover in 2025)^elasticity.
+    k = d["levers"]["kmo_portefeuille"]
+    p, share = lev.project_table(parse_month("2025-06"))
+    per_year = k["users_per_year"] * k["employer_share"] * k["ai_share"] / lev.eligible_firms
+    assert p[1, 0] == pytest.approx(1 - (1 - per_year) ** (1 / 12))
+    p_after, _ = lev.project_table(parse_month("2026-06"))
+    ratio = 0.5 ** k["take_up_elasticity"]
+    assert p_after[1, 0] == pytest.approx(1 - (1 - per_year * ratio) ** (1 / 12))
+    assert p[0].sum() == 0.0 and share[1, 0] == pytest.approx(0.30)
+
+
+def test_project_treatment_runs_then_fades_with_its_half_life(baseline):
+    firms = build_population("flanders", 2_000, np.random.default_rng(0))
+    sc = baseline.with_overrides(
+        {
+            "levers.projects.deadweight": 0.0,
+            "levers.projects.months": 6,
+            "levers.projects.fade_half_life_months": 4.0,
+        }
+    )
+    d = sc.data
+    lev = Levers(d["levers"], d["regulation"], d["shocks"], firms)
+    m = parse_month("2021-03")
+    started = lev.start_projects(m, np.zeros(firms.n))  # u = 0: every eligible firm applies
+    assert started.size == int((lev.group > 0).sum())  # AI support is open to large firms too
+    i = started[lev.group[started] == 1][0]
+    assert lev.treatment(m)[i] == 0.0  # applied this month: runs from next month
+    assert lev.treatment(m + 1)[i] == pytest.approx(0.30)
+    assert lev.treatment(m + 6)[i] == pytest.approx(0.30)  # last project month
+    assert lev.treatment(m + 6 + 4)[i] == pytest.approx(0.15)  # one half-life after the end
+    assert lev.treatment(m + 6 + 40)[i] == pytest.approx(0.30 / 2**10)
+    # A firm with a running project does not apply again.
+    assert lev.start_projects(m + 2, np.zeros(firms.n)).size == 0
+
+
+def test_deadweight_firms_get_no_effect(baseline):
+    firms = build_population("flanders", 2_000, np.random.default_rng(0))
+    d = baseline.with_overrides({"levers.projects.deadweight": 0.4}).data
+    u = np.random.default_rng(3).random(firms.n)
+    lev = Levers(d["levers"], d["regulation"], d["shocks"], firms, deadweight_u=u)
+    m = parse_month("2021-03")
+    started = lev.start_projects(m, np.zeros(firms.n))
+    effect = lev.treatment(m + 1)[started]
+    np.testing.assert_array_equal(effect == 0, u[started] < 0.4)
+
+
+def test_ai_act_burden_only_for_firms_with_a_high_risk_use(baseline):
+    firms = build_population("flanders", 20_000, np.random.default_rng(0))
+    d = baseline.data
+    u = np.random.default_rng(4).random(firms.n)
+    lev = Levers(d["levers"], d["regulation"], d["shocks"], firms, high_risk_u=u)
+    late = lev.signals(parse_month("2028-12")).burden
+    assert parse_month("2028-12") >= max(high_risk_dates(d["regulation"]))
+    share = d["regulation"]["high_risk_share_annex_iii"]
+    k = firms.sector == SECTORS.index("K")
+    # Every firm with a high-risk use carries the full burden; the others none.
+    assert set(np.unique(late)) <= {0.0, 1.0}
+    got = np.average(late[k] > 0, weights=firms.weight[k])
+    assert got == pytest.approx(share["K"], abs=0.04)
+    assert np.average(late > 0, weights=firms.weight) < 0.1  # not whole sections
+    assert not lev.signals(parse_month("2024-06")).burden.any()
+
+
+def test_genai_capability_curve():
+    from adoptsim.levers import genai_capability
+
+    g = {
+        "start": "2022-12",
+        "jump": 0.3,
+        "speed": 0.1,
+        "midpoint_months": 18.0,
+        "path_from": "2025-01",
+        "path_speed": 1.0,
+    }
+    start = parse_month("2022-12")
+    assert genai_capability(start - 1, g) == 0.0
+    assert genai_capability(start, g) == pytest.approx(0.3)
+    values = [genai_capability(start + m, g) for m in range(0, 120)]
+    assert np.all(np.diff(values) > 0) and values[-1] < 1.0 and values[-1] > 0.99
+    assert genai_capability(start + 5, {**g, "jump": 1.0}) == 1.0  # a one-off step
+    # The technology path changes only after path_from: faster later, identical before.
+    fast = {**g, "path_speed": 2.0}
+    frm = parse_month("2025-01")
+    assert genai_capability(frm, fast) == genai_capability(frm, g)
+    assert genai_capability(frm - 3, fast) == genai_capability(frm - 3, g)
+    assert genai_capability(frm + 12, fast) > genai_capability(frm + 12, g)
 
 
 def test_ai_act_dates_original_and_omnibus(baseline):
@@ -63,26 +147,42 @@ def test_ai_act_dates_original_and_omnibus(baseline):
     assert original == (parse_month("2026-08"), parse_month("2027-08"))
 
 
-def _compare(baseline, base_run, overrides, *, expect="higher", segment=None):
+def _compare(baseline, base_run, overrides, *, start, expect="higher", segment=None, common=None):
+    """Same seed, so the same firms, network and uniform numbers in both runs (common random
+    numbers). Before ``start`` the paths must be identical, month by month and replication by
+    replication; after it the lever must move adoption the expected way.
+
+    A lever that subsidises projects earlier can leave a firm's faded effect below the one a
+    later project would have had, and any change reshuffles later draws through the peers, so
+    single months may move against the lever by noise: the test allows 0.3 pp the wrong way in
+    any month and asks the average effect after ``start`` to point the right way. ``common``
+    overrides apply to both runs."""
+    if common:
+        baseline = baseline.with_overrides(common)
+        base_run = simulate(baseline, n_firms=N, seed=SEED, replications=REPS).adoption
     other = simulate(
         baseline.with_overrides(overrides), n_firms=N, seed=SEED, replications=REPS
     ).adoption
     a, b = base_run, other
-    if segment is not None:
-        keep = (a.segment_type == segment[0]) & (a.segment == segment[1])
-        a, b = a[keep], b[keep]
-    diff = b.adopters_share.to_numpy() - a.adopters_share.to_numpy()
-    diff_scale = b.at_scale_share.to_numpy() - a.at_scale_share.to_numpy()
-    if expect == "lower":
-        diff, diff_scale = -diff, -diff_scale
-    # Common random numbers make the effect pathwise: never the wrong way, in any month,
-    # replication or segment, and strictly the right way somewhere.
-    assert diff.min() >= -1e-12 and diff_scale.min() >= -1e-12
-    assert diff.max() > 0.002
+    seg_type, seg = segment or ("all", "all")
+    keep = (a.segment_type == seg_type) & (a.segment == seg)
+    a, b = a[keep], b[keep]
+    before = (a.date < start).to_numpy()
+    assert (~before).any()
+    for col in ("adopters_share", "at_scale_share"):
+        np.testing.assert_array_equal(a[col].to_numpy()[before], b[col].to_numpy()[before])
+    sign = 1.0 if expect == "higher" else -1.0
+    diff = sign * (b.adopters_share.to_numpy() - a.adopters_share.to_numpy())[~before]
+    assert diff.min() >= -0.003
+    assert diff.mean() > 0.0005
 
 
-def test_higher_subsidy_never_lowers_adoption(baseline, base_run):
-    # Raised from 2021: the start state (drawn ∝ each firm's month-0 hazard) stays the same.
+# Both runs of a subsidy comparison: more AI projects and a stronger additionality effect than
+# the baseline's, so that a rule change moves adoption by more than the tolerance of _compare.
+SUBSIDY_VISIBLE = {"levers.kmo_portefeuille.ai_share": 0.5, "rule.theta_subsidy": 6.0}
+
+
+def test_higher_subsidy_raises_adoption(baseline, base_run):
     _compare(
         baseline,
         base_run,
@@ -90,36 +190,109 @@ def test_higher_subsidy_never_lowers_adoption(baseline, base_run):
             "levers.kmo_portefeuille.rate_small": {"2016-04": 0.4, "2019-12": 0.3, "2021-01": 0.6},
             "levers.kmo_portefeuille.rate_medium": {"2016-04": 0.3, "2019-12": 0.2, "2021-01": 0.5},
         },
+        start="2021-01",
+        common=SUBSIDY_VISIBLE,
     )
 
 
-def test_keeping_ai_advice_eligible_never_lowers_adoption(baseline, base_run):
-    _compare(baseline, base_run, {"levers.kmo_portefeuille.advice_eligible": 1.0})
-
-
-def test_more_training_never_lowers_adoption(baseline, base_run):
-    _compare(
-        baseline, base_run, {"levers.training.reach_micro": 0.3, "levers.training.reach_small": 0.4}
-    )
-
-
-def test_more_coaching_never_lowers_adoption(baseline, base_run):
-    _compare(baseline, base_run, {"levers.coaching.reach": 0.3})
-
-
-def test_original_ai_act_dates_never_raise_adoption_in_affected_sectors(baseline, base_run):
+def test_keeping_ai_advice_eligible_raises_adoption(baseline, base_run):
     _compare(
         baseline,
         base_run,
-        {"regulation.timeline": "original"},
+        {
+            "levers.kmo_portefeuille.advice_eligible": 1.0,
+        },
+        start="2026-02",
+        common=SUBSIDY_VISIBLE,
+    )
+
+
+def test_more_training_raises_adoption(baseline, base_run):
+    _compare(
+        baseline,
+        base_run,
+        {
+            "levers.training.reach_micro": {"2019-01": 0.03, "2022-01": 0.3},
+            "levers.training.reach_small": {"2019-01": 0.05, "2022-01": 0.4},
+        },
+        start="2022-01",
+    )
+
+
+def test_literacy_reaching_non_users_raises_adoption(baseline, base_run):
+    # Acts from the Art. 4 date (2025-02) on the knowledge barrier of non-users.
+    _compare(baseline, base_run, {"levers.literacy.nonuser_reach": 0.5}, start="2025-02")
+
+
+def test_more_coaching_raises_adoption(baseline, base_run):
+    _compare(
+        baseline,
+        base_run,
+        {"levers.coaching.reach": {"2019-01": 0.01, "2022-01": 0.3}},
+        start="2022-01",
+    )
+
+
+def test_original_ai_act_dates_lower_adoption_in_affected_sectors(baseline, base_run):
+    # Anticipation starts 12 months before the original Annex III date (2026-08).
+    _compare(
+        baseline,
+        base_run,
+        {"regulation.timeline": "original", "regulation.high_risk_share_annex_iii.K": 0.6},
+        start="2025-08",
         expect="lower",
         segment=("sector", "K"),
     )
 
 
-def test_later_generative_ai_never_raises_adoption(baseline, base_run):
-    _compare(baseline, base_run, {"shocks.genai.start": "2026-01"}, expect="lower")
+def test_later_generative_ai_lowers_adoption(baseline, base_run):
+    _compare(baseline, base_run, {"shocks.genai.start": "2026-01"}, start="2022-12", expect="lower")
 
 
-def test_stronger_peer_effect_never_lowers_adoption(baseline, base_run):
-    _compare(baseline, base_run, {"rule.theta_peer": 3.0})
+def test_faster_technology_path_raises_adoption(baseline, base_run):
+    _compare(baseline, base_run, {"shocks.genai.path_speed": 2.0}, start="2025-01")
+
+
+def test_stronger_peer_effect_raises_adoption(baseline, base_run):
+    _compare(baseline, base_run, {"rule.theta_peer": 3.0}, start="2019-01")
+
+
+def test_subsidised_projects_raise_starts_while_running_then_fade():
+    """Pathwise fade-out: one month in which many firms start a subsidised project (AI support
+    reach 90 % a year in 2021-03 only, no deadweight), same seed with and without it. The
+    treated firms' excess monthly start rate is large while the projects run and falls away
+    after they end, as the effect's half-life says."""
+    from adoptsim.model import AdoptionModel
+
+    base = load_scenario("baseline").with_overrides(
+        {
+            "levers.projects.deadweight": 0.0,
+            "levers.projects.months": 6,
+            "levers.projects.fade_half_life_months": 3.0,
+            "rule.theta_subsidy": 6.0,
+        }
+    )
+    pulse = base.with_overrides(
+        {"levers.ai_support.reach": {"2019-01": 0.0035, "2021-03": 0.9, "2021-04": 0.0035}}
+    )
+    m0 = parse_month("2021-03")
+    runs = {}
+    for name, sc in (("base", base), ("pulse", pulse)):
+        model = AdoptionModel(sc, n_firms=6_000, seed=3)
+        starts = []
+        while model.month <= m0 + 30:
+            before = model.state.copy()
+            if model.month == m0 + 1:
+                treated = model.levers.project_start == m0 + 1
+            model.step()
+            starts.append((before == 0) & (model.state > 0))
+        runs[name] = (np.array(starts), treated)
+    (base_starts, _), (pulse_starts, treated) = runs["base"], runs["pulse"]
+    first = m0 - parse_month("2019-01")  # index of month m0 in the lists
+    # Zero before the pulse: identical starts in every month up to and including it.
+    np.testing.assert_array_equal(base_starts[: first + 1], pulse_starts[: first + 1])
+    excess = (pulse_starts[:, treated].sum(1) - base_starts[:, treated].sum(1)).astype(float)
+    running = excess[first + 1 : first + 7].mean()
+    faded = excess[first + 7 + 12 : first + 7 + 24].mean()  # 4–8 half-lives after the end
+    assert treated.sum() > 500
+    assert running > 10 and faded < 0.1 * running
