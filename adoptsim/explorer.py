@@ -53,12 +53,12 @@ SLIDERS = (
         True,
     ),
     Slider(
-        "take_up",
-        "KMO-portefeuille take-up for AI (share of eligible SMEs)",
-        ("levers.kmo_portefeuille.take_up",),
+        "ai_share",
+        "KMO-portefeuille: share of employer users' projects that are AI",
+        ("levers.kmo_portefeuille.ai_share",),
         0.0,
-        0.8,
-        0.05,
+        0.3,
+        0.01,
         False,
     ),
     Slider(
@@ -93,12 +93,12 @@ SLIDERS = (
         False,
     ),
     Slider(
-        "genai_ramp_months",
-        "Technology: months for generative AI to reach full effect",
-        ("shocks.genai.ramp_months",),
-        1,
-        48,
-        1,
+        "genai_path_speed",
+        "Technology: speed of generative-AI capability from 2025 (1 = as fitted)",
+        ("shocks.genai.path_speed",),
+        0.25,
+        3.0,
+        0.05,
         False,
     ),
 )
@@ -122,9 +122,7 @@ def overrides(scenario: Scenario, values: dict[str, float]) -> dict:
         if v is None or np.isclose(v, slider_default(scenario, s)):
             continue
         for key in s.keys:
-            if s.name == "genai_ramp_months":
-                out[key] = round(v)
-            elif s.dated:
+            if s.dated:
                 out[key] = {LEVER_START: float(v)}
             else:
                 out[key] = float(v)
@@ -223,12 +221,12 @@ def app(
 
     sc = load_scenario(base)
     widgets = {
-        s.name: (pn.widgets.IntSlider if s.name == "genai_ramp_months" else pn.widgets.FloatSlider)(
+        s.name: pn.widgets.FloatSlider(
             name=s.label,
             start=s.lo,
             end=s.hi,
             step=s.step,
-            value=(int if s.name == "genai_ramp_months" else float)(slider_default(sc, s)),
+            value=slider_default(sc, s),
             width=330,
         )
         for s in SLIDERS
