@@ -1,6 +1,6 @@
 """The lever explorer in a real browser: Playwright drives Debian's Chromium.
 
-The test starts `adoptsim explore` itself, moves the subsidy-rate slider with the keyboard, waits
+The test starts `adoptsim explore` itself, moves the training-reach slider with the keyboard, waits
 for the redraw and checks that the plotted 2028-12 value of "your choice" changed (the screenshot
 in docs/img/explorer.png is made the same way by docs/gen_explorer_screenshot.py). Without
 Chromium the test fails and says how to install it.
@@ -45,7 +45,7 @@ def test_sliders_start_at_the_scenario_and_change_only_from_2027():
     assert overrides(sc, values) == {}
     changed = overrides(sc, {**values, "rate_small": 0.6})
     assert changed == {"levers.kmo_portefeuille.rate_small": {"2027-01": 0.6}}
-    comp = explore_run({**values, "rate_small": 0.6}, n_firms=800, replications=2)
+    comp = explore_run({**values, "training_reach": 0.4}, n_firms=800, replications=2)
     d = comp.differences.query("segment_type == 'all'").groupby("date").adopters_share.mean()
     assert d[d.index < "2027-01"].abs().max() == 0.0
     assert d.iloc[-1] > 0
@@ -101,9 +101,9 @@ def test_moving_a_slider_changes_the_plotted_2028_value(server, tmp_path):
                 f"typeof Bokeh !== 'undefined' && {LAST} !== null", timeout=120_000
             )
             before = page.evaluate(LAST)
-            handle = page.locator(".slider-rate_small .noUi-handle").first
+            handle = page.locator(".slider-training_reach .noUi-handle").first
             handle.focus()
-            for _ in range(6):  # 0.30 -> 0.60 in steps of 0.05
+            for _ in range(20):  # training reach 0.03 -> 0.23 a year, in steps of 0.01
                 handle.press("ArrowRight")
             page.wait_for_function(f"{LAST} !== {before}", timeout=180_000)
             # Panel renders into shadow roots: Playwright's text locator pierces them
@@ -112,4 +112,4 @@ def test_moving_a_slider_changes_the_plotted_2028_value(server, tmp_path):
             page.screenshot(path=str(tmp_path / "explorer.png"), full_page=True)
         finally:
             browser.close()
-    assert after > before, (before, after)  # a higher subsidy rate never lowers adoption
+    assert after > before, (before, after)  # more AI training never lowers adoption
