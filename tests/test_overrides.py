@@ -88,9 +88,9 @@ def test_unnamed_child_is_named_after_its_file(tmp_path):
 
 def test_with_overrides_gives_a_new_name_unless_one_is_given():
     base = load_scenario("baseline")
-    assert base.with_overrides({f"{KMO}.take_up": 0.5}).name == "baseline+take_up=0.5"
-    assert base.with_overrides({f"{KMO}.take_up": 0.5}, name="mine").name == "mine"
-    assert base.with_overrides({"scenario.name": "other", f"{KMO}.take_up": 0.5}).name == "other"
+    assert base.with_overrides({f"{KMO}.ai_share": 0.1}).name == "baseline+ai_share=0.1"
+    assert base.with_overrides({f"{KMO}.ai_share": 0.1}, name="mine").name == "mine"
+    assert base.with_overrides({"scenario.name": "other", f"{KMO}.ai_share": 0.1}).name == "other"
     assert base.with_draw({"rule.alpha": -6.0}).name == "baseline"
 
 
