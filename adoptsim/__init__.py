@@ -1,16 +1,58 @@
 """adoptsim — agent-based simulation of AI adoption by Flemish SMEs, with Belgium and the
 Netherlands as comparison populations, under subsidy, training, coaching and AI Act levers."""
 
-from adoptsim.comparison import Comparison, compare
-from adoptsim.errors import AdoptsimError, ScenarioError
-from adoptsim.model import AdoptionModel, FirmAgent
-from adoptsim.observe import load_targets
-from adoptsim.results import SimulationResult, load_run
-from adoptsim.rules import AdoptionRule, BassRule, LogitRule, StepContext, register_rule
-from adoptsim.runner import load_results, sweep
-from adoptsim.scenario import Scenario, builtin_scenarios, load_scenario
-from adoptsim.sensitivity_analysis import sensitivity
-from adoptsim.simulation import simulate
+# first: a sweep's worker must not outlive its parent, even while it imports the rest
+from adoptsim import _worker_guard  # noqa: F401
+
+# The names below are imported on first use (PEP 562), so a command starts without loading what
+# it does not need (Mesa, SALib, ...): the CLI answers bad input in a fraction of a second and a
+# sweep starts its workers before the parent has loaded the model.
+_EXPORTS = {
+    "Comparison": "adoptsim.comparison",
+    "compare": "adoptsim.comparison",
+    "AdoptsimError": "adoptsim.errors",
+    "ScenarioError": "adoptsim.errors",
+    "AdoptionModel": "adoptsim.model",
+    "FirmAgent": "adoptsim.model",
+    "load_targets": "adoptsim.observe",
+    "AdoptionRule": "adoptsim.rules",
+    "BassRule": "adoptsim.rules",
+    "LogitRule": "adoptsim.rules",
+    "StepContext": "adoptsim.rules",
+    "register_rule": "adoptsim.rules",
+    "load_results": "adoptsim.sweep_store",
+    "sweep": "adoptsim.runner",
+    "Scenario": "adoptsim.scenario",
+    "builtin_scenarios": "adoptsim.scenario",
+    "load_scenario": "adoptsim.scenario",
+    "sensitivity": "adoptsim.sensitivity_analysis",
+    "SimulationResult": "adoptsim.results",
+    "load_run": "adoptsim.results",
+    "simulate": "adoptsim.simulation",
+}
+
+
+def __getattr__(name: str) -> object:
+    """Import an exported name, or a submodule (``adoptsim.results``), on first use."""
+    import importlib
+
+    module = _EXPORTS.get(name)
+    if module is not None:
+        value = getattr(importlib.import_module(module), name)
+    else:
+        try:
+            value = importlib.import_module(f"adoptsim.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"adoptsim.{name}":
+                raise
+            raise AttributeError(f"module 'adoptsim' has no attribute {name!r}") from None
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})
+
 
 __version__ = "0.1.0"
 

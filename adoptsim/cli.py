@@ -6,6 +6,7 @@ Input errors print one line naming the field and exit with code 2 (no traceback)
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -32,16 +33,43 @@ _positive_int = _whole_number_at_least(1)
 _nonneg_int = _whole_number_at_least(0)
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    """Simulate a scenario and write ``adoption.csv`` and ``adoption.png`` into ``--out``."""
+def _figures() -> None:
+    """Draw off-screen, and show text as written: a scenario name such as ``$\\frac{$`` must
+    not be parsed as math (it would fail after the tables were written)."""
     import matplotlib
 
     matplotlib.use("Agg")
-    from adoptsim import __version__, load_scenario, simulate
-    from adoptsim.plots import fan_chart
+    matplotlib.rcParams["text.parse_math"] = False
+
+
+def _out(given: str | None, *default: str) -> Path:
+    """The output folder: ``--out`` if given, else ``results/<slug>/...``; checked writable
+    before any work starts, so a long run never ends in "cannot write"."""
+    from adoptsim.paths import default_out, writable_folder
+
+    return writable_folder(Path(given) if given else default_out(*default))
+
+
+def _check_firms(firms: int | None, scenario: str, concurrent: int = 1) -> None:
+    """Refuse ``--firms`` that cannot fit in memory (``concurrent`` runs at once), before any
+    work; the network of ``scenario`` sets the ties per firm."""
+    if firms is None:
+        return
+    from adoptsim import load_scenario, memory
+
+    net = load_scenario(scenario).data["network"]
+    memory.check_run(firms, net["mean_degree"], net["kind"], concurrent=concurrent)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Simulate a scenario and write ``adoption.csv`` and ``adoption.png`` into ``--out``."""
+    from adoptsim import __version__, load_scenario, memory
 
     scenario = load_scenario(args.scenario)
-    out = Path(args.out or Path("results") / scenario.name)
+    out = _out(args.out, scenario.name)
+    memory.check_scenario(scenario, args.firms)  # before loading the model's libraries
+    from adoptsim import simulate
+
     t0 = time.perf_counter()
     result = simulate(
         scenario,
@@ -52,6 +80,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     result.run_info["command"] = args.command_line
     result.run_info["wall_time_s"] = round(time.perf_counter() - t0, 3)
+    _figures()  # matplotlib loads in seconds: only once there is something to draw
+    from adoptsim.plots import fan_chart
+
     csv = result.save(out)
     drawn = result.adoption["draw"].nunique() > 1
     caption = (
@@ -164,7 +195,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     """Fit a population's parameters; writes posterior.csv, fit.json, fit.csv into ``--out``."""
     from adoptsim.calibrate import calibrate
 
-    out = Path(args.out or Path("results") / "calibration" / args.population)
+    out = _out(args.out, "calibration", args.population)
+    _check_firms(args.firms, "baseline", args.workers)
     result = calibrate(
         args.population,
         out=out,
@@ -187,15 +219,13 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     """Compare the shipped calibration with every target row; writes fit.csv and fit.png."""
-    import matplotlib
-
-    matplotlib.use("Agg")
+    _figures()
     from adoptsim import __version__
     from adoptsim.plots import fit_figure
     from adoptsim.validation import validate
 
-    out = Path(args.out or Path("results") / "validate")
-    out.mkdir(parents=True, exist_ok=True)
+    out = _out(args.out, "validate")
+    _check_firms(args.firms, "baseline")
     fit = validate(
         args.targets,
         replications=args.replications,
@@ -203,6 +233,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         seed=args.seed,
         progress=not args.quiet,
     )
+    out.mkdir(parents=True, exist_ok=True)
     fit.to_csv(out / "fit.csv", index=False, float_format="%.5g", lineterminator="\n")
     caption = (
         f"{args.replications} replications, each with its own posterior draw; "
@@ -221,15 +252,14 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """Compare scenarios with common random numbers; writes comparison.csv/.png, adoption.csv."""
-    import matplotlib
-
-    matplotlib.use("Agg")
+    _figures()
     import pandas as pd
 
     from adoptsim import __version__
     from adoptsim.comparison import compare
     from adoptsim.plots import comparison_figure
 
+    out = _out(args.out, "compare")
     comp = compare(
         args.scenarios,
         n_firms=args.firms,
@@ -237,7 +267,6 @@ def cmd_compare(args: argparse.Namespace) -> int:
         replications=args.replications,
         progress=not args.quiet,
     )
-    out = Path(args.out or Path("results") / "compare")
     out.mkdir(parents=True, exist_ok=True)
     comp.summary.to_csv(
         out / "comparison.csv", index=False, float_format="%.5f", lineterminator="\n"
@@ -274,12 +303,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def cmd_sensitivity(args: argparse.Namespace) -> int:
     """Sobol or Morris analysis of one outcome; writes indices.csv/.png, convergence.csv."""
-    import matplotlib
-
-    matplotlib.use("Agg")
+    _figures()
     from adoptsim.sensitivity_analysis import sensitivity
 
-    out = Path(args.out or Path("results") / "sensitivity" / args.scenario)
+    out = _out(args.out, "sensitivity", Path(args.scenario).stem)
+    _check_firms(args.firms, args.scenario, args.workers or os.cpu_count() or 1)
     params = [p for p in args.params.split(",") if p] if args.params else None
     result = sensitivity(
         args.scenario,
@@ -428,7 +456,39 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--replications", type=_positive_int, default=6)
     exp.add_argument("--show", action="store_true", help="open a browser window")
     exp.set_defaults(func=cmd_explore)
+    for command in sub.choices.values():  # every command, including ones added later
+        _add_guard_flags(command)
     return parser
+
+
+def _add_guard_flags(command: argparse.ArgumentParser) -> None:
+    """The switches of the safety guards, on one command."""
+    command.add_argument(
+        "--no-memory-check",
+        action="store_true",
+        help="run even if the estimated memory exceeds what is available (ADOPTSIM_MEMORY_CHECK=0)",
+    )
+    command.add_argument(
+        "--no-import",
+        action="store_true",
+        help="refuse rule.kind = 'module:Class' that would import code named in a scenario file "
+        "(ADOPTSIM_TRUSTED_RULES=0); use for scenario files you did not write",
+    )
+
+
+def _apply_guard_flags(args: argparse.Namespace) -> dict[str, str | None]:
+    """Pass the guard flags on through the environment, so worker processes see them too.
+
+    Returns the previous values, for ``main`` to restore.
+    """
+    wanted = {}
+    if getattr(args, "no_memory_check", False):
+        wanted["ADOPTSIM_MEMORY_CHECK"] = "0"
+    if getattr(args, "no_import", False):
+        wanted["ADOPTSIM_TRUSTED_RULES"] = "0"
+    previous = {k: os.environ.get(k) for k in wanted}
+    os.environ.update(wanted)
+    return previous
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -436,14 +496,27 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     args.command_line = ["adoptsim", *(sys.argv[1:] if argv is None else argv)]
+    previous = _apply_guard_flags(args)
     try:
         return args.func(args)
     except AdoptsimError as exc:
         print(f"adoptsim: error: {exc}", file=sys.stderr)
         return 2
+    except MemoryError:
+        print(
+            "adoptsim: error: out of memory; use fewer firms or fewer workers",
+            file=sys.stderr,
+        )
+        return 2
     except KeyboardInterrupt:
         print("adoptsim: interrupted", file=sys.stderr)
         return 130
+    finally:
+        for key, value in previous.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from adoptsim import memory
 from adoptsim.results import agent_counts
 from adoptsim.scenario import Scenario, load_scenario
 from adoptsim.simulation import simulate
@@ -52,6 +53,8 @@ def compare(
     from adoptsim.errors import ScenarioError
 
     loaded = [load_scenario(s) for s in scenarios]
+    for sc in loaded:  # all of them before the first runs
+        memory.check_scenario(sc, n_firms)
     if len(loaded) < 2:
         raise ScenarioError("scenarios", [s.name for s in loaded], "name at least two scenarios")
     names = [s.name for s in loaded]

@@ -193,10 +193,18 @@ LEVER_SPEC: dict = {
         ),
     },
     "training": {
-        "reach_micro": S.schedule(0.03, 0, 1, "firms 1–9 reached by AI training", "per year"),
-        "reach_small": S.schedule(0.05, 0, 1, "firms 10–49 reached", "per year"),
-        "reach_medium": S.schedule(0.10, 0, 1, "firms 50–249 reached", "per year"),
-        "reach_large": S.schedule(0.20, 0, 1, "firms 250+ reached", "per year"),
+        "reach_micro": S.schedule(
+            0.03, 0, 1, "firms 1–9 reached by AI training (E; plausible 0.01–0.06)", "per year"
+        ),
+        "reach_small": S.schedule(
+            0.05, 0, 1, "firms 10–49 reached (E; plausible 0.02–0.10)", "per year"
+        ),
+        "reach_medium": S.schedule(
+            0.10, 0, 1, "firms 50–249 reached (E; plausible 0.05–0.20)", "per year"
+        ),
+        "reach_large": S.schedule(
+            0.20, 0, 1, "firms 250+ reached (E; plausible 0.10–0.40)", "per year"
+        ),
         "efficacy": S.share(0.5, "chance a reached firm loses its knowledge barrier"),
         "flanders_only": S.flag(False, "training programmes only in Flanders"),
     },
@@ -209,7 +217,13 @@ LEVER_SPEC: dict = {
         "efficacy": S.share(0.5, "chance a reached firm loses its knowledge barrier (E)"),
     },
     "coaching": {
-        "reach": S.schedule(0.01, 0, 1, "firms reached by knowledge-partner coaching", "per year"),
+        "reach": S.schedule(
+            0.01,
+            0,
+            1,
+            "firms reached by knowledge-partner coaching (E; plausible 0.005–0.03)",
+            "per year",
+        ),
         "efficacy": S.share(0.6, "chance a coached firm loses its partner / assessment barrier"),
         "flanders_only": S.flag(True, "a Flemish programme"),
     },
@@ -398,7 +412,9 @@ class Levers:
     each firm's subsidised AI project (start, end, share of cost covered) as lever state.
 
     Args:
-        levers, regulation, shocks: the validated scenario tables.
+        levers: the validated scenario's ``[levers]`` table.
+        regulation: the validated ``[regulation]`` table.
+        shocks: the validated ``[shocks]`` table.
         firms: the population.
         high_risk_u: one uniform number per firm (the lever stream) deciding which firms have a
             high-risk AI use; without it every firm of a sector carries the sector's expected

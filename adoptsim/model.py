@@ -13,6 +13,7 @@ import threading
 import mesa
 import numpy as np
 
+from adoptsim import memory
 from adoptsim._blocks import for_blocks, run_parallel, threads
 from adoptsim.levers import Levers
 from adoptsim.months import format_month
@@ -187,6 +188,8 @@ class AdoptionModel(mesa.Model):
         self.spec = load_scenario(scenario)
         d = self.spec.data
         pop, net = d["population"], d["network"]
+        # refuse, in one line, a run that cannot fit in memory before allocating any of it
+        memory.check_run(n_firms or pop["n_firms"], net["mean_degree"], net["kind"])
         self.firms: Firms = build_population(
             pop["name"],
             n_firms or pop["n_firms"],

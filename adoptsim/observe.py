@@ -26,13 +26,14 @@ observable, with the reason.
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from adoptsim.errors import TargetsError
+from adoptsim.errors import ScenarioError, TargetsError
 from adoptsim.months import parse_month
 from adoptsim.results import CellRecord
 from adoptsim.taxonomy import BARRIER_INDEX, BARRIERS, POPULATIONS, RECORD_BANDS, SECTORS
@@ -92,6 +93,47 @@ class Observation:
 
 
 # --- targets -----------------------------------------------------------------------------------
+FIRST_TARGET_MONTH = 1900 * 12 + 1  # 1900-02
+
+
+def _read_targets_csv(path: str | Path) -> pd.DataFrame:
+    """Read a targets CSV, turning every way it can fail to parse into one line."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(1 << 16)
+    except OSError as exc:
+        raise TargetsError(f"{path}: cannot be read ({exc.strerror})") from None
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 4:  # not just a multi-byte character cut at the block end
+            raise TargetsError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    if not head.strip():
+        raise TargetsError(
+            f"{path}: empty file; a targets CSV has a header line ({', '.join(TARGET_COLUMNS)}) "
+            "and one row per target"
+        )
+    try:
+        with open(path, encoding="utf-8", newline="") as fh:
+            rows = csv.reader(fh)
+            header = next(rows, [])
+            for number, fields_ in enumerate(rows, start=2):
+                if fields_ and len(fields_) != len(header):
+                    raise TargetsError(
+                        f"{path}: line {number} has {len(fields_)} fields, the header "
+                        f"{len(header)}; columns: {', '.join(TARGET_COLUMNS)}"
+                    )
+    except (csv.Error, UnicodeDecodeError) as exc:
+        raise TargetsError(f"{path}: cannot be read as CSV: {exc}") from None
+    try:
+        return pd.read_csv(
+            path, keep_default_na=False, na_values=[""], dtype={"date": str}, index_col=False
+        )
+    except (OSError, ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        text = " ".join(str(exc).split())
+        raise TargetsError(f"{path}: cannot be read as CSV: {text}") from None
+
+
 def _bad(row: pd.Series, line: int, column: str, value: object, allowed: str) -> TargetsError:
     return TargetsError(
         f"targets row {row.get('id', '?')!s} (line {line}), column {column}: {value!r} — {allowed}"
@@ -121,16 +163,20 @@ def load_targets(path: str | Path | None = None) -> pd.DataFrame:
         df = read_table("targets")
         where = "targets.csv"
     else:
-        try:
-            df = pd.read_csv(path, keep_default_na=False, na_values=[""], dtype={"date": str})
-        except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-            raise TargetsError(f"{path}: cannot be read as CSV: {exc}") from None
+        df = _read_targets_csv(path)
         where = str(path)
     missing = [c for c in TARGET_COLUMNS[:8] if c not in df.columns]
     if missing:
         raise TargetsError(
             f"{where}: missing column {missing[0]!r}; required: {', '.join(TARGET_COLUMNS[:8])}"
         )
+    unknown = [c for c in df.columns if c not in TARGET_COLUMNS]
+    if unknown:
+        raise TargetsError(
+            f"{where}: unknown column {str(unknown[0])!r}; allowed: {', '.join(TARGET_COLUMNS)}"
+        )
+    if df.empty:
+        raise TargetsError(f"{where}: has a header but no target rows")
     for i, row in df.iterrows():
         line = int(i) + 2  # header is line 1
         checks = (("survey", SURVEYS), ("geography", GEOGRAPHIES), ("segment_type", SEGMENT_TYPES))
@@ -138,9 +184,15 @@ def load_targets(path: str | Path | None = None) -> pd.DataFrame:
             if row[col] not in allowed:
                 raise _bad(row, line, col, row[col], f"must be one of {', '.join(allowed)}")
         try:
-            parse_month(str(row["date"]), "date")
-        except Exception:
-            raise _bad(row, line, "date", row["date"], 'must be a month "YYYY-MM"') from None
+            month = parse_month(str(row["date"]), "date")
+        except ScenarioError as exc:
+            why = 'must be a month "YYYY-MM"'
+            why += "" if exc.allowed.startswith(why) else f" ({exc.allowed})"
+            raise _bad(row, line, "date", row["date"], why) from None
+        if month < FIRST_TARGET_MONTH:
+            # the simulation that observes a target starts the month before it, and scenario
+            # months start at 1900-01
+            raise _bad(row, line, "date", row["date"], "must be 1900-02 or later")
         for col, lo, hi in (("value", 0.0, 1.0), ("se", 0.0, 1.0)):
             v = pd.to_numeric(pd.Series([row[col]]), errors="coerce").iloc[0]
             if pd.isna(v) or not lo <= v <= hi or (col == "se" and v == 0):

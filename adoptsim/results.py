@@ -55,6 +55,7 @@ class CellRecord:
     state_weight: dict[int, np.ndarray] = field(default_factory=dict)
     draw: int = -1
     agents: np.ndarray | None = None  # unweighted number of agents per cell
+    priors: dict = field(default_factory=dict)  # prior-only parameter values drawn (dotted keys)
 
     @property
     def shape(self) -> tuple[int, int, int]:

@@ -11,6 +11,10 @@ new rule needs no change to the model. Register your own with
 from __future__ import annotations
 
 import importlib
+import inspect
+import os
+import re
+import sys
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -18,7 +22,7 @@ import numpy as np
 
 from adoptsim import schema as S
 from adoptsim._blocks import for_blocks
-from adoptsim.errors import ScenarioError
+from adoptsim.errors import AdoptsimError, ScenarioError
 from adoptsim.population import Firms
 from adoptsim.taxonomy import BARRIERS, SECTORS, SIZE_LABELS
 
@@ -79,13 +83,70 @@ class AdoptionRule:
 
 
 RULES: dict[str, type[AdoptionRule]] = {}
+BUILTIN_RULES: frozenset[str] = frozenset()  # filled at the end of this module
+TRUST_ENV = "ADOPTSIM_TRUSTED_RULES"
+_KIND_PATH = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*$")
 
 
 def register_rule(cls: type[AdoptionRule]) -> type[AdoptionRule]:
-    """Class decorator: make ``cls`` available as ``[rule] kind = cls.kind``."""
+    """Class decorator: make ``cls`` available as ``[rule] kind = cls.kind``.
+
+    A built-in kind (``bass``, ``logit``, ...) cannot be taken over: worker processes of a sweep
+    import only adoptsim, so a replaced built-in would run differently with 1 and 2 workers.
+    """
     if not cls.kind:
         raise ValueError("a rule class needs a non-empty `kind`")
+    if cls.kind in BUILTIN_RULES and RULES.get(cls.kind) is not cls:
+        raise ScenarioError(
+            "rule.kind", cls.kind, "is a built-in rule; register your rule under another kind"
+        )
     RULES[cls.kind] = cls
+    return cls
+
+
+def imports_allowed() -> bool:
+    """Whether ``rule.kind = "module:Class"`` may import code (``ADOPTSIM_TRUSTED_RULES``)."""
+    return os.environ.get(TRUST_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def _imported_rule(kind: str) -> type[AdoptionRule]:
+    """The class a ``"package.module:ClassName"`` kind names, importing the module if allowed.
+
+    Importing runs the module's code: a scenario file that names a module runs that code. With
+    ``ADOPTSIM_TRUSTED_RULES=0`` (CLI ``--no-import``) only modules already imported are used.
+    """
+    if not _KIND_PATH.match(kind):
+        raise ScenarioError(
+            "rule.kind", kind, "must be a rule name or 'package.module:ClassName' (absolute)"
+        )
+    module, _, name = kind.partition(":")
+    if module in sys.modules:
+        mod = sys.modules[module]
+    elif not imports_allowed():
+        raise ScenarioError(
+            "rule.kind",
+            kind,
+            f"would import and run module {module!r}, and imports from scenario files are off "
+            f"({TRUST_ENV}=0 / --no-import); use a registered rule: {', '.join(RULES)}",
+        )
+    else:
+        try:
+            mod = importlib.import_module(module)
+        except AdoptsimError:
+            raise
+        except Exception as exc:  # importing runs arbitrary code: any error is possible
+            raise ScenarioError(
+                "rule.kind", kind, f"cannot import it ({type(exc).__name__}: {exc})"
+            ) from None
+    cls = getattr(mod, name, None)
+    if cls is None:
+        raise ScenarioError("rule.kind", kind, f"module {module!r} has no {name!r}")
+    if not (isinstance(cls, type) and issubclass(cls, AdoptionRule)):
+        raise ScenarioError("rule.kind", kind, "must name an AdoptionRule subclass")
+    if cls is AdoptionRule or cls.hazards is AdoptionRule.hazards or inspect.isabstract(cls):
+        raise ScenarioError(
+            "rule.kind", kind, "is an abstract rule; name a class that implements hazards()"
+        )
     return cls
 
 
@@ -94,14 +155,7 @@ def rule_class(kind: object) -> type[AdoptionRule]:
     if isinstance(kind, str) and kind in RULES:
         return RULES[kind]
     if isinstance(kind, str) and ":" in kind:
-        module, _, name = kind.partition(":")
-        try:
-            cls = getattr(importlib.import_module(module), name)
-        except (ImportError, AttributeError) as exc:
-            raise ScenarioError("rule.kind", kind, f"cannot import it ({exc})") from None
-        if not (isinstance(cls, type) and issubclass(cls, AdoptionRule)):
-            raise ScenarioError("rule.kind", kind, "must name an AdoptionRule subclass")
-        return cls
+        return _imported_rule(kind.strip())
     raise ScenarioError(
         "rule.kind", kind, f"must be one of {', '.join(RULES)} or 'package.module:ClassName'"
     )
@@ -359,3 +413,6 @@ class LogitRule(AdoptionRule):
 
         for_blocks(block, n)
         return start, scale
+
+
+BUILTIN_RULES = frozenset(RULES)  # the kinds adoptsim itself registers (never replaced)

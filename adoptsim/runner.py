@@ -17,12 +17,10 @@ table of dotted keys → equal-length lists. Every task runs one replication wit
 number of workers or on the order in which tasks finish, a rerun on the same folder skips what is
 done, and the parent process holds only a small status dict per task in flight.
 
-Output folder::
-
-    DIR/shards/<task_id>.parquet   one replication: the columns of adoption.csv
-    DIR/manifest.jsonl             one line per finished or failed task (appended)
-
-Read the results back with [`load_results`][adoptsim.runner.load_results].
+The folder (shards that carry their identity, the manifest log, the lock) and reading results
+back ([`load_results`][adoptsim.sweep_store.load_results]) live in
+[`adoptsim.sweep_store`][adoptsim.sweep_store]. What a sweep guarantees (no loss, no duplicates,
+no mixing, no orphan workers, a dead worker costs one task) is set out in docs/sweeps.md.
 """
 
 from __future__ import annotations
@@ -32,17 +30,20 @@ import contextlib
 import hashlib
 import itertools
 import json
+import math
 import multiprocessing
 import os
 import signal
 import socket
+import sys
 import threading
 import time
 import traceback
 import uuid
-from collections.abc import Mapping, Sequence
+from collections import Counter, deque
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -51,21 +52,38 @@ import pandas as pd
 from adoptsim.errors import AdoptsimError, ScenarioError
 from adoptsim.results import ADOPTION_COLUMNS, segment_table
 from adoptsim.scenario import Scenario, load_scenario, read_toml
-from adoptsim.simulation import run_replication
+from adoptsim.sweep_store import (  # noqa: F401 (SHARD_DIR, MANIFEST, ... are used by importers)
+    LOCK,
+    MANIFEST,
+    META_FIELDS,
+    META_KEY,
+    SHARD_DIR,
+    SORT_TAIL,
+    FolderLock,
+    Manifest,
+    canonical,
+    clean_leftovers,
+    host_tag,
+    load_results,
+    normalise,
+    now,
+    point_key,
+    read_manifest,
+    run_identity,
+    scan_shards,
+    set_aside,
+)
 
 SWEEP_KEYS = ("scenarios", "replications", "n_firms", "seed", "grid", "sample", "description")
-SHARD_DIR = "shards"
-MANIFEST = "manifest.jsonl"
-META_KEY = b"adoptsim.task"
-SORT_TAIL = ["replication", "date", "segment_type", "segment"]
+MAX_TRIES = 3  # a task lost in this many pool breaks (without being caught dying) is failed
 
 
 # --------------------------------------------------------------------------------------- spec
 
 
-def _canonical(obj: Any) -> str:
-    """A stable JSON text of ``obj`` (sorted keys), used for task ids and comparisons."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str, ensure_ascii=True)
+def scenario_hash(scenario: Scenario) -> str:
+    """A short SHA-256 of a scenario's validated content (changes when its file changes)."""
+    return hashlib.sha256(canonical(scenario.data).encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -91,6 +109,7 @@ class Task:
             "task_id": self.task_id,
             "scenario": self.scenario_name,
             "scenario_origin": self.scenario.origin,
+            "scenario_hash": scenario_hash(self.scenario),
             "overrides": self.overrides,
             "seed": self.seed,
             "replication": self.replication,
@@ -100,11 +119,14 @@ class Task:
 
 
 def task_id(scenario: Scenario, overrides: dict, seed: int, replication: int, n_firms: int) -> str:
-    """Stable id of a task: a hash of the scenario's content, overrides, seed, replication, n."""
-    text = _canonical(
+    """Stable id of a task: a hash of the scenario's content, overrides, seed, replication, n.
+
+    Overrides are normalised first (``10.0`` → ``10``), so equal points share one id.
+    """
+    text = canonical(
         {
             "scenario": scenario.data,
-            "overrides": overrides,
+            "overrides": normalise(dict(overrides)),
             "seed": seed,
             "replication": replication,
             "n_firms": n_firms,
@@ -158,7 +180,7 @@ def _check_keys(point: dict, section: str) -> None:
             )
 
 
-def _grid_points(grid: object) -> tuple[list[dict], list[str]]:
+def _grid_points(grid: object, tasks_per_point: int = 1) -> tuple[list[dict], list[str]]:
     if not isinstance(grid, Mapping):
         raise ScenarioError("sweep.grid", grid, "must be a table of dotted keys → lists")
     flat = _flatten(grid)
@@ -166,6 +188,10 @@ def _grid_points(grid: object) -> tuple[list[dict], list[str]]:
         if not isinstance(values, list) or not values:
             raise ScenarioError(f"sweep.grid.{key}", values, "must be a non-empty list of values")
     _check_keys(flat, "sweep.grid")
+    from adoptsim import memory
+
+    count = math.prod(len(v) for v in flat.values())
+    memory.check_tasks(count * tasks_per_point, "sweep.grid")
     keys = list(flat)
     points = [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*flat.values())]
     return points, ["sweep.grid"] * len(points)
@@ -284,14 +310,17 @@ def load_sweep_spec(spec: SweepSpec | str | Path | Mapping) -> SweepSpec:
     if "grid" in table and "sample" in table:
         raise ScenarioError("sweep.sample", table["sample"], "give [sweep.grid] or it, not both")
     if "grid" in table:
-        points, sections = _grid_points(table["grid"])
+        points, sections = _grid_points(table["grid"], len(scenarios) * replications)
     elif "sample" in table:
         points, sections = _sample_points(table["sample"])
     else:
         points, sections = [{}], ["sweep"]
+    from adoptsim import memory
+
+    memory.check_tasks(len(points) * len(scenarios) * replications, "sweep")
     seen: dict[str, int] = {}
     for i, point in enumerate(points):
-        key = _canonical(point)
+        key = point_key(point)
         if key in seen:
             raise ScenarioError(sections[i], point, "this parameter point appears twice")
         seen[key] = i
@@ -308,29 +337,84 @@ def load_sweep_spec(spec: SweepSpec | str | Path | Mapping) -> SweepSpec:
 
 # ------------------------------------------------------------------------------------- worker
 
+_CURRENT_MARKER: Path | None = None  # the running task's marker file, in a worker process
 
-def _worker_init() -> None:
-    """Pool workers ignore Ctrl-C: the parent decides what stops (and terminates them)."""
+
+def _watch_parent(parent_pid: int) -> None:
+    """Exit at once when the parent process is gone (the worker was re-parented)."""
+    while True:
+        if os.getppid() != parent_pid:
+            os._exit(1)
+        time.sleep(0.5)
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    """Terminated by the parent (Ctrl-C, or another worker died): this task did not kill the
+    pool, so take its marker away before going."""
+    if _CURRENT_MARKER is not None:
+        with contextlib.suppress(OSError):
+            _CURRENT_MARKER.unlink()
+    os._exit(143)
+
+
+def _worker_init(parent_pid: int | None = None) -> None:
+    """Set up a pool worker: one thread, Ctrl-C ignored, and death with its parent.
+
+    - ``ADOPTSIM_THREADS=1``: the workers already use every core between them.
+    - Ctrl-C is ignored: the parent decides what stops (and terminates the workers).
+    - A ``kill -9`` of the parent must not leave workers running for hours: on Linux the kernel
+      sends SIGKILL when the parent dies (``prctl(PR_SET_PDEATHSIG)``), and a daemon thread that
+      polls ``os.getppid()`` twice a second does the same everywhere else.
+    - SIGTERM (sent by the pool when it stops or breaks) removes the running task's marker, so
+      the parent can tell the task that killed a worker from the ones stopped with it.
+    """
+    os.environ["ADOPTSIM_THREADS"] = "1"
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    if parent_pid is None:
+        return
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        os._exit(1)
+    threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
 
 
 @contextlib.contextmanager
-def _children_ignore_sigint():
+def _worker_environment():
     """Start pool workers with Ctrl-C ignored from birth (a child inherits SIG_IGN), so a Ctrl-C
-    in the terminal reaches only the parent, even while the workers are still importing."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    in the terminal reaches only the parent even while workers import, with
+    ``ADOPTSIM_THREADS=1`` in their environment before anything reads it, and with this
+    process's pid for ``adoptsim._worker_guard`` (death with the parent from the first import)."""
+    from adoptsim._worker_guard import ENV as PARENT_ENV
+
+    saved = {k: os.environ.get(k) for k in ("ADOPTSIM_THREADS", PARENT_ENV)}
+    os.environ["ADOPTSIM_THREADS"] = "1"
+    os.environ[PARENT_ENV] = str(os.getpid())  # read by adoptsim/__init__ in the worker
+    main = threading.current_thread() is threading.main_thread()
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
     try:
         yield
     finally:
-        if old is not None:
+        if main and old is not None:
             signal.signal(signal.SIGINT, old)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def _write_shard(df: pd.DataFrame, task: Task, out: Path, sim_s: float) -> Path:
-    """Write ``df`` to ``out/shards/<task_id>.parquet`` atomically (temp file, then replace)."""
+    """Write ``df`` to ``out/shards/<task_id>.parquet`` atomically (temp file, then replace).
+
+    The temporary file is named after its host and process, so a sweep cleaning up after a
+    killed one removes only temporary files whose writer is gone.
+    """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -341,7 +425,7 @@ def _write_shard(df: pd.DataFrame, task: Task, out: Path, sim_s: float) -> Path:
     meta[META_KEY] = json.dumps({**task.meta(), "simulation_s": round(sim_s, 4)}).encode()
     table = table.replace_schema_metadata(meta)
     final = shard_dir / f"{task.task_id}.parquet"
-    tmp = shard_dir / f".{task.task_id}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
+    tmp = shard_dir / f".{task.task_id}.{host_tag()}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
     try:
         with tmp.open("wb") as fh:
             pq.write_table(table, fh)
@@ -354,15 +438,28 @@ def _write_shard(df: pd.DataFrame, task: Task, out: Path, sim_s: float) -> Path:
     return final
 
 
+def _marker(out: Path, task: Task) -> Path:
+    return out / SHARD_DIR / f".{task.task_id}.{host_tag()}.{os.getpid()}.running"
+
+
 def run_task(task: Task, out: str) -> dict:
     """Run one task and write its shard; returns a small status dict (never the table).
 
     Exceptions from the model are caught and returned as ``status = "failed"`` with the error,
-    so one bad task does not stop a sweep.
+    so one bad task does not stop a sweep. While the task runs, a marker file
+    ``shards/.<task_id>.<host>.<pid>.running`` exists: if the process dies (killed, out of
+    memory), the marker stays and tells the parent which task it was.
     """
+    global _CURRENT_MARKER
     t0 = time.perf_counter()
     status: dict[str, Any] = {"task_id": task.task_id, "host": socket.gethostname()}
+    marker = _marker(Path(out), task)
     try:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
+        _CURRENT_MARKER = marker
+        from adoptsim.simulation import run_replication  # the model: only where tasks run
+
         scenario = task.scenario.with_overrides(task.overrides) if task.overrides else task.scenario
         record = run_replication(
             scenario, n_firms=task.n_firms, seed=task.seed, replication=task.replication
@@ -381,6 +478,9 @@ def run_task(task: Task, out: str) -> dict:
             error=f"{type(exc).__name__}: {exc}",
             traceback=traceback.format_exc(),
         )
+    finally:
+        _CURRENT_MARKER = None
+        marker.unlink(missing_ok=True)
     status["runtime_s"] = round(time.perf_counter() - t0, 4)
     return status
 
@@ -391,7 +491,8 @@ def run_task(task: Task, out: str) -> dict:
 @dataclass
 class SweepSummary:
     """What a call to [`sweep`][adoptsim.runner.sweep] did. ``failures`` holds the manifest entries
-    of failed tasks."""
+    of failed tasks; ``repaired`` the shards found broken (truncated, empty, foreign), set aside
+    and rerun."""
 
     out: Path
     total: int
@@ -400,6 +501,8 @@ class SweepSummary:
     failures: list[dict] = field(default_factory=list)
     elapsed_s: float = 0.0
     interrupted: bool = False
+    repaired: list[str] = field(default_factory=list)
+    pool_restarts: int = 0
 
     @property
     def finished(self) -> int:
@@ -417,13 +520,17 @@ class SweepSummary:
             f"sweep: {self.finished} of {self.total} runs finished ({self.skipped} already done, "
             f"{self.ran} run in {self.elapsed_s:.1f} s) in {self.out}"
         )
+        if self.repaired:
+            line += f"; {len(self.repaired)} broken shard(s) set aside as *.broken and rerun"
+        if self.pool_restarts:
+            line += f"; worker pool restarted {self.pool_restarts}×"
         if not self.failures:
             return line
         lines = [f"{line}; {len(self.failures)} failed — details in {self.out / MANIFEST}"]
         for entry in self.failures[:max_failures]:
             lines.append(
                 f"  failed: {entry['scenario']} replication {entry['replication']} "
-                f"{_canonical(entry['overrides'])}: {entry['error']}"
+                f"{canonical(entry['overrides'])}: {entry['error']}"
             )
         if len(self.failures) > max_failures:
             lines.append(f"  … and {len(self.failures) - max_failures} more")
@@ -441,57 +548,192 @@ class SweepInterrupted(KeyboardInterrupt):
         )
 
 
-class _Manifest:
-    """Append-only JSON-lines log, written by the parent process only."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def entries(self) -> list[dict]:
-        if not self.path.is_file():
-            return []
-        out = []
-        with self.path.open(encoding="utf-8") as fh:
-            for line in fh:
-                try:
-                    out.append(json.loads(line))
-                except json.JSONDecodeError:
-                    continue  # a line cut short by a crash
-        return out
-
-    def append(self, entry: dict) -> None:
-        text = json.dumps(entry, default=str, ensure_ascii=False) + "\n"
-        if self.path.is_file() and self.path.stat().st_size > 0:
-            with self.path.open("rb") as fh:
-                fh.seek(-1, os.SEEK_END)
-                if fh.read(1) != b"\n":
-                    text = "\n" + text  # the previous writer died mid-line
-        with self.path.open("a", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-
-
-def read_manifest(out: str | Path) -> pd.DataFrame:
-    """The manifest of sweep folder ``out`` as a table: the latest entry of each task."""
-    entries = _Manifest(Path(out) / MANIFEST).entries()
-    latest = {e["task_id"]: e for e in entries if "task_id" in e}
-    return pd.DataFrame(list(latest.values()))
-
-
 def _capacity(executor: cf.Executor, workers: int | None) -> int:
-    """How many tasks the executor runs at once (a hint for how many to keep in flight)."""
+    """How many tasks an outside executor runs at once (a hint for how many to keep queued)."""
     if workers:
         return workers
-    n = getattr(executor, "_max_workers", None)
-    if isinstance(n, int) and n > 0:
-        return n
     client = getattr(executor, "_client", None)  # dask.distributed's ClientExecutor
     if client is not None:
-        try:
+        with contextlib.suppress(Exception):
             return max(1, sum(client.nthreads().values()))
-        except Exception:
-            pass
     return os.cpu_count() or 1
+
+
+# --- the folder: agreement with the spec, repair ------------------------------------------
+
+
+def _check_folder_agrees(plan: SweepSpec, tasks: list[Task], metas: list[dict], out: Path) -> None:
+    """Refuse a folder whose shards were made with another seed, firm count, adoptsim version or
+    scenario content than this sweep: one folder holds one sweep's runs, so nothing mixes."""
+    from adoptsim import __version__
+
+    hashes = {sc.name: scenario_hash(sc) for sc in plan.scenarios}
+    firms = {(t.scenario_name, point_key(t.overrides)): t.n_firms for t in tasks}
+    for meta in metas:
+        name = meta["scenario"]
+        problem = None
+        if meta["seed"] != plan.seed:
+            problem = f"seed {meta['seed']} (this sweep: seed {plan.seed})"
+        elif meta.get("adoptsim") != __version__:
+            problem = f"adoptsim {meta.get('adoptsim')} (this is adoptsim {__version__})"
+        elif name in hashes and meta.get("scenario_hash", hashes[name]) != hashes[name]:
+            problem = f"other content for scenario {name} (its file or defaults changed)"
+        else:
+            want = firms.get((name, point_key(meta["overrides"])), plan.n_firms)
+            if want is not None and meta["n_firms"] != want:
+                problem = f"{meta['n_firms']} firms (this sweep: {want})"
+        if problem is not None:
+            raise ScenarioError(
+                "out",
+                str(out),
+                f"holds runs made with {problem}; one folder holds one sweep's runs — "
+                "use another --out",
+            )
+
+
+def _open_folder(
+    plan: SweepSpec, tasks: list[Task], out: Path, manifest: Manifest
+) -> tuple[list[Task], list[str]]:
+    """Check the folder against the plan, repair it, and say what is left to run.
+
+    Returns the tasks without a good shard, and the names of the broken shards set aside.
+    """
+    shard_dir = out / SHARD_DIR
+    clean_leftovers(shard_dir)
+    good, broken = scan_shards(shard_dir)
+    _check_folder_agrees(plan, tasks, list(good.values()), out)
+    repaired = set_aside(broken, manifest)
+    done = {run_identity(m) for m in good.values()}
+    todo = [
+        t for t in tasks if (t.scenario_name, point_key(t.overrides), t.replication) not in done
+    ]
+    _log_unlogged(tasks, good, manifest)
+    return todo, repaired
+
+
+def _log_unlogged(tasks: list[Task], good: dict[Path, dict], manifest: Manifest) -> None:
+    """Log shards that were written but not logged (the parent stopped first)."""
+    logged = {e["task_id"] for e in manifest.entries() if e.get("status") == "ok"}
+    wanted = {t.task_id: t for t in tasks}
+    for meta in good.values():
+        task = wanted.get(meta["task_id"])
+        if task is not None and task.task_id not in logged:
+            manifest.append({**task.meta(), "status": "ok", "runtime_s": None, "recovered": True})
+
+
+# --- running: one process, an own pool that survives dead workers, or any executor ----------
+
+
+class _Recorder:
+    """Logs each finished task in the manifest, the summary and the progress bar."""
+
+    def __init__(self, out: Path, manifest: Manifest, summary: SweepSummary, bar: Any) -> None:
+        self.out, self.manifest, self.summary, self.bar = out, manifest, summary, bar
+
+    def __call__(self, task: Task, status: dict) -> None:
+        shard = self.out / SHARD_DIR / f"{task.task_id}.parquet"
+        if status.get("status") == "ok" and not shard.is_file():
+            status = {
+                **status,
+                "status": "failed",
+                "error": f"shard {shard} not visible to the parent process; workers must share "
+                "the output folder's file system",
+            }
+        entry = {
+            **task.meta(),
+            **{k: v for k, v in status.items() if k != "task_id"},
+            "finished": now(),
+        }
+        self.manifest.append(entry)
+        if entry["status"] == "ok":
+            self.summary.ran += 1
+        else:
+            self.summary.failures.append(entry)
+        if self.bar is not None:
+            self.bar.update(1)
+            if self.summary.failures:
+                self.bar.set_postfix(failed=len(self.summary.failures))
+
+
+def _status_of(fut: cf.Future) -> dict:
+    exc = fut.exception()
+    if exc is None:
+        return fut.result()
+    return {"status": "failed", "error": f"{type(exc).__name__}: {exc}", "runtime_s": None}
+
+
+def _drain(
+    executor: cf.Executor,
+    queue: deque[Task],
+    out: Path,
+    window: Callable[[], int],
+    record: _Recorder,
+    restartable: bool,
+) -> list[Task]:
+    """Keep up to ``window()`` tasks in flight until ``queue`` is empty, recording each result.
+
+    With ``restartable`` (our own process pool), tasks lost because a worker process died are
+    not recorded but returned, and submitting stops: the caller restarts the pool.
+    """
+    inflight: dict[cf.Future, Task] = {}
+    crashed: list[Task] = []
+    broken = False
+    size, checked = 0, -1e9
+    try:
+        while True:
+            if time.monotonic() - checked > 10:  # clusters may grow; look again now and then
+                size, checked = window(), time.monotonic()
+            while not broken and len(inflight) < size and queue:
+                task = queue.popleft()
+                try:
+                    inflight[executor.submit(run_task, task, str(out))] = task
+                except BrokenProcessPool as exc:
+                    if restartable:
+                        queue.appendleft(task)
+                        broken = True
+                    else:
+                        record(task, {"status": "failed", "error": f"BrokenProcessPool: {exc}"})
+            if not inflight:
+                break
+            done, _ = cf.wait(list(inflight), return_when=cf.FIRST_COMPLETED)
+            for fut in done:
+                task = inflight.pop(fut)
+                if fut.cancelled():
+                    continue
+                if restartable and isinstance(fut.exception(), BrokenProcessPool):
+                    crashed.append(task)
+                    broken = True
+                else:
+                    record(task, _status_of(fut))
+    except KeyboardInterrupt:
+        for fut in inflight:
+            fut.cancel()
+        raise _Stopped(inflight) from None
+    return crashed
+
+
+class _Stopped(KeyboardInterrupt):
+    """Ctrl-C inside ``_drain``: carries the futures in flight so finished ones are kept."""
+
+    def __init__(self, inflight: dict[cf.Future, Task]) -> None:
+        super().__init__()
+        self.inflight = inflight
+
+
+def _keep_finished(inflight: dict[cf.Future, Task], record: _Recorder) -> None:
+    """Record futures that finished while the sweep was stopping."""
+    for fut, task in inflight.items():
+        if fut.done() and not fut.cancelled() and fut.exception() is None:
+            record(task, fut.result())
+
+
+def _new_pool(n: int) -> cf.ProcessPoolExecutor:
+    return cf.ProcessPoolExecutor(
+        max_workers=n,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_worker_init,
+        initargs=(os.getpid(),),
+    )
 
 
 def _stop_pool(pool: cf.ProcessPoolExecutor) -> None:
@@ -500,7 +742,7 @@ def _stop_pool(pool: cf.ProcessPoolExecutor) -> None:
     if terminate is not None:
         terminate()
         return
-    procs = list((getattr(pool, "_processes", None) or {}).values())  # shutdown() clears it
+    procs = list((getattr(pool, "_processes", None) or {}).values())  # no public API before 3.14
     pool.shutdown(wait=False, cancel_futures=True)
     for proc in procs:
         proc.terminate()
@@ -508,30 +750,115 @@ def _stop_pool(pool: cf.ProcessPoolExecutor) -> None:
         proc.join(timeout=5)
 
 
-def _shard_ids(shard_dir: Path) -> set[str]:
-    if not shard_dir.is_dir():
-        return set()
-    with os.scandir(shard_dir) as it:
-        return {e.name[: -len(".parquet")] for e in it if e.name.endswith(".parquet")}
+def _who_died(crashed: list[Task], out: Path) -> set[str]:
+    """Task ids whose run marker survived a pool break: their process died while running them
+    (workers stopped by the pool remove their marker on SIGTERM)."""
+    shard_dir = out / SHARD_DIR
+    died = set()
+    for task in crashed:
+        if any(shard_dir.glob(f".{task.task_id}.*.running")):
+            died.add(task.task_id)
+    for path in shard_dir.glob(".*.running"):
+        path.unlink(missing_ok=True)
+    return died
 
 
-def _check_same_plan(tasks: list[Task], entries: list[dict], out: Path) -> None:
-    """Refuse to mix runs of the same scenario/point/replication made differently in one folder."""
-    known = {
-        (e["scenario"], _canonical(e["overrides"]), e["replication"]): e
-        for e in entries
-        if e.get("status") == "ok"
-    }
-    for task in tasks:
-        entry = known.get((task.scenario_name, _canonical(task.overrides), task.replication))
-        if entry is not None and entry["task_id"] != task.task_id:
-            raise ScenarioError(
-                "out",
-                str(out),
-                f"already holds scenario {task.scenario_name} replication {task.replication} "
-                f"run with seed {entry['seed']}, {entry['n_firms']} firms or other scenario "
-                "content; use another output folder",
+def _sort_out_crash(
+    crashed: list[Task], out: Path, queue: deque[Task], record: _Recorder, tries: Counter
+) -> None:
+    """After a worker died: record the task that killed it, put the others back in the queue."""
+    died = _who_died(crashed, out)
+    for task in reversed(crashed):
+        if not died:  # nobody was caught dying: count the break against every task lost in it
+            tries[task.task_id] += 1
+        shard = out / SHARD_DIR / f"{task.task_id}.parquet"
+        if shard.is_file():
+            record(task, {"status": "ok", "error": None, "runtime_s": None})
+        elif task.task_id in died or tries[task.task_id] >= MAX_TRIES:
+            record(
+                task,
+                {
+                    "status": "failed",
+                    "error": "the worker process running this task died (killed, or out of "
+                    "memory); the pool was restarted and the other tasks went on",
+                    "runtime_s": None,
+                },
             )
+        else:
+            queue.appendleft(task)
+
+
+def _started_pool(n: int, attempts: int = 3) -> cf.ProcessPoolExecutor:
+    """A pool of ``n`` workers, all started (inside ``_worker_environment``) before it returns."""
+    for _ in range(attempts):
+        with _worker_environment():
+            pool = _new_pool(n)
+            try:
+                for fut in [pool.submit(os.getpid) for _ in range(n)]:
+                    fut.result()
+                return pool
+            except BrokenProcessPool as exc:
+                error = exc
+                _stop_pool(pool)
+    raise AdoptsimError(
+        f"worker processes die as they start ({error}); run with --workers 1 to see why"
+    )
+
+
+def _run_on_own_pool(todo: list[Task], out: Path, n: int, record: _Recorder) -> None:
+    """Run ``todo`` on a pool of ``n`` spawned processes, restarting it when a worker dies."""
+    queue, tries = deque(todo), Counter()
+    while queue:
+        pool = _started_pool(n)
+        try:
+            crashed = _drain(pool, queue, out, lambda: max(4 * n, 64), record, restartable=True)
+        except _Stopped as stop:
+            _stop_pool(pool)
+            _keep_finished(stop.inflight, record)
+            raise
+        except BaseException:
+            _stop_pool(pool)
+            raise
+        if crashed or queue:  # a worker died
+            _stop_pool(pool)
+            record.summary.pool_restarts += 1
+            _sort_out_crash(crashed, out, queue, record, tries)
+        else:
+            pool.shutdown(wait=True)
+
+
+def _run_on_executor(
+    todo: list[Task], out: Path, executor: cf.Executor, workers: int | None, record: _Recorder
+) -> None:
+    """Run ``todo`` on a caller's executor (e.g. dask), keeping a bounded window in flight."""
+
+    def window() -> int:
+        return max(4 * _capacity(executor, workers), 64)
+
+    try:
+        _drain(executor, deque(todo), out, window, record, restartable=False)
+    except _Stopped as stop:
+        _keep_finished(stop.inflight, record)
+        raise
+
+
+def _run_here(todo: list[Task], out: Path, record: _Recorder) -> None:
+    """Run ``todo`` one after the other in this process."""
+    for task in todo:
+        record(task, run_task(task, str(out)))
+
+
+def _check_sweep_memory(tasks: list[Task], local_workers: int) -> None:
+    """Refuse a sweep whose largest run, ``local_workers`` at a time, cannot fit in memory."""
+    from adoptsim import memory
+
+    def shape(task: Task) -> tuple[int, float, str]:
+        net = task.scenario.data["network"]
+        degree = task.overrides.get("network.mean_degree", net["mean_degree"])
+        return task.n_firms, float(degree), str(task.overrides.get("network.kind", net["kind"]))
+
+    n, degree, kind = max({shape(t) for t in tasks}, key=lambda s: memory.run_bytes(*s))
+    memory.check_run(n, degree, kind, concurrent=local_workers, field="sweep.n_firms")
 
 
 def sweep(
@@ -543,6 +870,11 @@ def sweep(
     progress: bool = True,
 ) -> SweepSummary:
     """Run every scenario × parameter point × replication of ``spec`` into folder ``out``.
+
+    The steps: read and validate the spec (nothing runs if it is bad); check the output folder
+    and the memory the runs need; lock the folder; check its shards against the spec (refusing
+    other seeds, firm counts, versions or scenario content) and set broken shards aside; run what
+    is left; report.
 
     Args:
         spec: a sweep TOML path, a dict with a ``[sweep]`` table, or a
@@ -557,132 +889,53 @@ def sweep(
         progress: show a progress bar (runs done, rate, ETA).
 
     Returns:
-        A [`SweepSummary`][adoptsim.runner.SweepSummary] (tasks finished, skipped, failed). A
-        failing task is recorded in the manifest with its error and does not stop the sweep.
+        A [`SweepSummary`][adoptsim.runner.SweepSummary] (tasks finished, skipped, failed,
+        repaired). A failing task is recorded in the manifest with its error and does not stop
+        the sweep; a task whose worker process died is recorded and the pool restarted.
 
     Raises:
-        ScenarioError: the spec is invalid (nothing is run).
+        ScenarioError: the spec is invalid, or the folder holds another sweep's runs.
+        AdoptsimError: another sweep holds the folder's lock, or the runs cannot fit in memory.
         SweepInterrupted: Ctrl-C; queued tasks are cancelled, finished shards are kept.
     """
+    from adoptsim.paths import writable_folder
+
     t0 = time.perf_counter()
     plan = load_sweep_spec(spec)
     if workers is not None:
         _whole(workers, "workers", 1)
-    out = Path(out).resolve()
+    out = writable_folder(out, "out").resolve()
     tasks = plan.tasks()
-    manifest = _Manifest(out / MANIFEST)
-    entries = manifest.entries()
-    _check_same_plan(tasks, entries, out)
+    local = 1 if executor is not None else min(workers or os.cpu_count() or 1, len(tasks))
+    _check_sweep_memory(tasks, local)
+    manifest = Manifest(out / MANIFEST)
+    with FolderLock(out):
+        todo, repaired = _open_folder(plan, tasks, out, manifest)
+        summary = SweepSummary(out, len(tasks), len(tasks) - len(todo), repaired=repaired)
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
 
-    shard_dir = out / SHARD_DIR
-    shard_dir.mkdir(parents=True, exist_ok=True)
-    for stale in shard_dir.glob(".*.tmp"):  # left by a killed run
-        stale.unlink(missing_ok=True)
-    existing = _shard_ids(shard_dir)
-    logged_ok = {e["task_id"] for e in entries if e.get("status") == "ok"}
-    todo = [t for t in tasks if t.task_id not in existing]
-    summary = SweepSummary(out, len(tasks), len(tasks) - len(todo))
-    for task in tasks:
-        if task.task_id in existing and task.task_id not in logged_ok:
-            # the shard was written but the parent stopped before logging it
-            manifest.append({**task.meta(), "status": "ok", "runtime_s": None, "recovered": True})
-
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(tasks), initial=summary.skipped, desc="sweep", unit="run")
-
-    def record(task: Task, status: dict) -> None:
-        shard = shard_dir / f"{task.task_id}.parquet"
-        if status.get("status") == "ok" and not shard.is_file():
-            status = {
-                **status,
-                "status": "failed",
-                "error": f"shard {shard} not visible to the parent process; workers must share "
-                "the output folder's file system",
-            }
-        entry = {
-            **task.meta(),
-            **{k: v for k, v in status.items() if k != "task_id"},
-            "finished": datetime.now(UTC).isoformat(timespec="seconds"),
-        }
-        manifest.append(entry)
-        if entry["status"] == "ok":
-            summary.ran += 1
-        else:
-            summary.failures.append(entry)
-        if bar is not None:
-            bar.update(1)
-            if summary.failures:
-                bar.set_postfix(failed=len(summary.failures))
-
-    def from_future(fut: cf.Future) -> dict:
-        exc = fut.exception()
-        if exc is None:
-            return fut.result()
-        return {"status": "failed", "error": f"{type(exc).__name__}: {exc}", "runtime_s": None}
-
-    own_pool: cf.ProcessPoolExecutor | None = None
-    if executor is None and todo:
-        n = min(workers or os.cpu_count() or 1, len(todo))
-        if n > 1:
-            own_pool = cf.ProcessPoolExecutor(
-                max_workers=n,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_worker_init,
-            )
-            executor = own_pool
-
-    inflight: dict[cf.Future, Task] = {}
-    try:
-        if executor is None:
-            for task in todo:
-                record(task, run_task(task, str(out)))
-        else:
-            queue = iter(todo)
-            window, checked = 0, -1e9
-
-            def top_up() -> None:
-                nonlocal window, checked
-                if time.monotonic() - checked > 10:  # clusters may grow; look again now and then
-                    window = max(4 * _capacity(executor, workers), 64)
-                    checked = time.monotonic()
-                while len(inflight) < window:
-                    task = next(queue, None)
-                    if task is None:
-                        return
-                    inflight[executor.submit(run_task, task, str(out))] = task
-
-            with _children_ignore_sigint() if own_pool is not None else contextlib.nullcontext():
-                top_up()  # the pool starts its worker processes here
-            while inflight:
-                done, _ = cf.wait(list(inflight), return_when=cf.FIRST_COMPLETED)
-                for fut in done:
-                    task = inflight.pop(fut)
-                    if not fut.cancelled():
-                        record(task, from_future(fut))
-                top_up()
-    except KeyboardInterrupt:
-        for fut in inflight:
-            fut.cancel()
-        if own_pool is not None:
-            _stop_pool(own_pool)
-            own_pool = None
-        for fut, task in inflight.items():  # finished while we were stopping: keep them
-            if fut.done() and not fut.cancelled() and fut.exception() is None:
-                record(task, fut.result())
-        # a worker may have written its shard before it was stopped: it is kept (and logged on
-        # the next run), so count what is on disk
-        summary.ran = len({t.task_id for t in todo} & _shard_ids(shard_dir))
-        summary.interrupted = True
-        summary.elapsed_s = time.perf_counter() - t0
-        raise SweepInterrupted(summary) from None
-    finally:
-        if bar is not None:
-            bar.close()
-        if own_pool is not None:
-            own_pool.shutdown(wait=True)
+            bar = tqdm(total=len(tasks), initial=summary.skipped, desc="sweep", unit="run")
+        record = _Recorder(out, manifest, summary, bar)
+        try:
+            if executor is not None:
+                _run_on_executor(todo, out, executor, workers, record)
+            elif min(local, len(todo)) > 1:
+                _run_on_own_pool(todo, out, min(local, len(todo)), record)
+            else:
+                _run_here(todo, out, record)
+        except KeyboardInterrupt:
+            # a worker may have written its shard before it was stopped: count what is on disk
+            done_now = scan_shards(out / SHARD_DIR)[0].values()
+            ids = {m["task_id"] for m in done_now}
+            summary.ran = len({t.task_id for t in todo} & ids)
+            summary.interrupted = True
+            summary.elapsed_s = time.perf_counter() - t0
+            raise SweepInterrupted(summary) from None
+        finally:
+            if bar is not None:
+                bar.close()
     summary.elapsed_s = time.perf_counter() - t0
     return summary
 
@@ -701,73 +954,3 @@ def connect_scheduler(address: str):
         return Client(address)
     except (OSError, TimeoutError, ValueError) as exc:
         raise AdoptsimError(f"--scheduler = {address!r} — cannot connect ({exc})") from None
-
-
-# ------------------------------------------------------------------------------------ results
-
-
-def _uniform(values: pd.Series) -> pd.Series:
-    """Leave a column as is if its non-missing values share one kind, else make it JSON text."""
-    kinds = set()
-    for v in values:
-        if v is None or (isinstance(v, float) and v != v):
-            continue
-        if isinstance(v, bool):
-            kinds.add("bool")
-        elif isinstance(v, int | float):
-            kinds.add("number")
-        elif isinstance(v, str):
-            kinds.add("str")
-        else:
-            kinds.add("other")
-    if len(kinds) <= 1 and "other" not in kinds:
-        return values
-    return values.map(lambda v: None if v is None else _canonical(v))
-
-
-def load_results(out: str | Path) -> pd.DataFrame:
-    """All finished runs of sweep folder ``out`` as one tidy table.
-
-    Columns: ``scenario``, one column per override key (sorted; missing where a task did not set
-    it; lists and tables as JSON text), then the columns of ``adoption.csv``
-    (``replication, date, segment_type, segment, adopters_share, at_scale_share``). Rows are sorted
-    by scenario, override values, replication, date, segment type and segment, so two runs of the
-    same spec give equal tables however many workers ran them and in whatever order.
-    """
-    import pyarrow.parquet as pq
-
-    out = Path(out)
-    if not out.is_dir():
-        raise AdoptsimError(f"out = {str(out)!r} — no such folder")
-    shard_dir = out / SHARD_DIR
-    paths = sorted(shard_dir.glob("*.parquet")) if shard_dir.is_dir() else []
-    frames, metas, seen = [], [], {}
-    for i, path in enumerate(paths):
-        table = pq.read_table(path)
-        meta = json.loads((table.schema.metadata or {})[META_KEY])
-        key = (meta["scenario"], _canonical(meta["overrides"]), meta["replication"])
-        if key in seen:
-            raise AdoptsimError(
-                f"out = {str(out)!r} — holds two different runs of scenario {key[0]} replication "
-                f"{key[2]} {key[1]} ({seen[key]}, {meta['task_id']}: another seed, firm count or "
-                "scenario content); keep each sweep in its own folder"
-            )
-        seen[key] = meta["task_id"]
-        df = table.to_pandas()
-        df["_task"] = i
-        frames.append(df)
-        metas.append(meta)
-    keys = sorted({k for m in metas for k in m["overrides"]})
-    if not frames:
-        return pd.DataFrame(columns=["scenario", *ADOPTION_COLUMNS])
-    meta_df = pd.DataFrame(
-        [{"scenario": m["scenario"], **{k: m["overrides"].get(k) for k in keys}} for m in metas],
-        columns=["scenario", *keys],
-    )
-    for k in keys:
-        meta_df[k] = _uniform(meta_df[k])
-    data = pd.concat(frames, ignore_index=True)
-    lead = meta_df.iloc[data.pop("_task").to_numpy()].reset_index(drop=True)
-    columns = [c for c in ADOPTION_COLUMNS if c in data.columns]
-    result = pd.concat([lead, data[columns]], axis=1)
-    return result.sort_values(["scenario", *keys, *SORT_TAIL]).reset_index(drop=True)

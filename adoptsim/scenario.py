@@ -23,9 +23,15 @@ from adoptsim.months import format_month, parse_month
 from adoptsim.network import NETWORK_KINDS
 from adoptsim.population import ALLOCATIONS
 from adoptsim.posterior import PARAMETERS
+from adoptsim.priors import PRIORS
 from adoptsim.rules import rule_class
 from adoptsim.schedule import Schedule, parse_schedule
 from adoptsim.taxonomy import BARRIERS, POPULATIONS
+
+# Keys a replication's posterior or prior draw may set (see Scenario.resolved and with_draw).
+_DRAWN_KEYS = {k for ps in PARAMETERS.values() for p in ps for k in p.keys} | {
+    k for prior in PRIORS for k in prior.parameter.keys
+}
 
 # Initial barrier prevalence: the seed's shares among non-users (claimed AI-barometer 2022,
 # status U — unverified); attracting_staff only has a users' figure.
@@ -87,11 +93,17 @@ SPEC: dict = {
             ("none", "flanders", "netherlands"),
             "shipped posterior whose parameter draws replications use",
         ),
+        "priors": S.choice(
+            "none",
+            ("none", "policy", "all"),
+            "prior-only parameters each replication draws from its seed (adoptsim/priors.py): "
+            "the policy-effect group, all (with behaviour), or none",
+        ),
         "keep": S.choices(
             [],
-            sorted({k for ps in PARAMETERS.values() for p in ps for k in p.keys}),
-            "calibrated keys this scenario sets on purpose: posterior draws leave them alone "
-            "(written by `adoptsim run` into a saved scenario.toml)",
+            sorted(_DRAWN_KEYS),
+            "drawn keys (posterior or prior) this scenario sets on purpose: draws leave them "
+            "alone (written by `adoptsim run` into a saved scenario.toml)",
         ),
     },
     "regulation": REGULATION_SPEC,
@@ -139,6 +151,11 @@ def read_toml(path: Path) -> dict:
             return tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioFileError(f"{path}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ScenarioFileError(
+            f"{path}: not a TOML text file (not UTF-8 at byte {exc.start}); "
+            "a scenario or sweep spec is UTF-8 text"
+        ) from None
     except OSError as exc:
         raise ScenarioFileError(f"{path}: cannot be read: {exc.strerror}") from None
 
@@ -487,7 +504,7 @@ class Scenario:
         file above the root (or an override) set on purpose are listed in ``[calibration] keep``,
         so a draw laid over the single resolved layer leaves them as they were.
         """
-        drawn = {k for ps in PARAMETERS.values() for p in ps for k in p.keys}
+        drawn = _DRAWN_KEYS
         above = _dotted(merge_layers(self.layers[1:])) if len(self.layers) > 1 else {}
         keep = sorted(set(self.data["calibration"]["keep"]) | (drawn & set(above)))
         out = _plain(self.data)

@@ -73,5 +73,15 @@ def parse_schedule(raw: object, field: str, lo: float | None, hi: float | None) 
         (parse_month(k, f"{field}.{k}"), check_number(v, f"{field}.{k}", lo, hi))
         for k, v in points.items()
     )
+    keys: dict[int, str] = {}
+    for key in points:
+        month = parse_month(key, f"{field}.{key}")
+        if month in keys:
+            raise ScenarioError(
+                f"{field}.{key}",
+                points[key],
+                f"names the same month as {keys[month]!r}; give each month once",
+            )
+        keys[month] = key
     months = tuple(m for m, _ in parsed)
     return Schedule(months, tuple(v for _, v in parsed), ramp)

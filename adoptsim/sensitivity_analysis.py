@@ -243,8 +243,9 @@ def run_sensitivity(
 class ModelEvaluator:
     """Evaluates a design by running the model through [`sweep`][adoptsim.runner.sweep].
 
-    Calibrated parameters not among the factors are held at their posterior median (the
-    posterior's draws would otherwise add parameter noise that no factor explains).
+    Calibrated parameters not among the factors are held at their posterior median, and
+    prior-only parameters at their scenario values (the posterior's and the priors' draws would
+    otherwise add parameter noise that no factor explains).
     """
 
     scenario: Scenario
@@ -260,10 +261,11 @@ class ModelEvaluator:
     progress: bool = True
 
     def base(self) -> Scenario:
-        """The scenario with the posterior replaced by its median, posterior draws off."""
+        """The scenario with the posterior replaced by its median, posterior and prior draws
+        off."""
         sc = self.scenario
         name = sc.data["calibration"]["posterior"]
-        sc = sc.with_overrides({"calibration.posterior": "none"})
+        sc = sc.with_overrides({"calibration.posterior": "none", "calibration.priors": "none"})
         if name == "none":
             return sc
         median = posterior_table(name).median()

@@ -8,9 +8,11 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from adoptsim import memory
 from adoptsim.errors import ScenarioError
 from adoptsim.model import AdoptionModel
 from adoptsim.posterior import posterior_draw, split_overrides
+from adoptsim.priors import prior_draw
 from adoptsim.results import (
     ADOPTION_COLUMNS,
     CellRecord,
@@ -41,19 +43,28 @@ def run_replication(
     rule: AdoptionRule | None = None,
     barrier_months: set[int] | None = None,
     use_posterior: bool = True,
+    use_priors: bool = True,
 ) -> CellRecord:
     """Run one replication to the end; returns its [`CellRecord`][adoptsim.results.CellRecord].
 
     If the scenario names a posterior (``[calibration] posterior``) and ``use_posterior`` is
     true, the replication runs with posterior draw ``replication mod n_draws``
     ([`posterior_draw`][adoptsim.posterior.posterior_draw]); the record's ``draw`` says which (−1:
-    none).
+    none). If the scenario asks for prior draws (``[calibration] priors``) and ``use_priors`` is
+    true, it also draws the prior-only parameters from ``(seed, replication)``
+    ([`prior_draw`][adoptsim.priors.prior_draw]); the record's ``priors`` holds the values.
     """
     draw_index = -1
+    layer: dict = {}
     posterior = scenario.data["calibration"]["posterior"]
     if use_posterior and posterior != "none":
         draw_index, draw = posterior_draw(posterior, replication)
-        scenario = scenario.with_draw(split_overrides(draw)[0])
+        layer.update(split_overrides(draw)[0])
+    priors = scenario.data["calibration"].get("priors", "none")
+    drawn = prior_draw(seed, replication, priors) if use_priors and priors != "none" else {}
+    if drawn or layer:
+        # Calibrated draws win over priors should a key ever be in both.
+        scenario = scenario.with_draw({**drawn, **layer})
     model = AdoptionModel(
         scenario,
         n_firms=n_firms,
@@ -63,6 +74,7 @@ def run_replication(
     )
     record = model.run()
     record.draw = draw_index
+    record.priors = drawn
     return record
 
 
@@ -75,6 +87,7 @@ def simulate(
     rule: AdoptionRule | None = None,
     parameter_draws: Sequence[dict] | None = None,
     use_posterior: bool = True,
+    use_priors: bool = True,
     barrier_months: set[int] | None = None,
     progress: bool = False,
 ) -> SimulationResult:
@@ -89,6 +102,8 @@ def simulate(
         parameter_draws: per replication, dotted-key overrides (cycled); they win over the
             scenario and over posterior draws.
         use_posterior: draw parameters from the scenario's shipped posterior (if it names one).
+        use_priors: draw the prior-only parameters the scenario asks for
+            (``[calibration] priors``; see `adoptsim.priors`).
         barrier_months: months (indices) at which to record barriers by state.
         progress: show a progress bar.
 
@@ -102,6 +117,7 @@ def simulate(
     if n_firms is not None and (not isinstance(n_firms, int) or n_firms < 100):
         raise ScenarioError("n_firms", n_firms, "must be a whole number >= 100")
     sc = load_scenario(scenario)
+    memory.check_scenario(sc, n_firms)  # before the progress bar: a refusal is one line
     t0 = time.perf_counter()
     iterator = range(replications)
     if progress:
@@ -119,13 +135,14 @@ def simulate(
             rule=rule,
             barrier_months=barrier_months,
             use_posterior=use_posterior,
+            use_priors=use_priors,
         )
         table = segment_table(record)
         table.insert(0, "replication", r)
         table["draw"] = record.draw
         records.append(record)
         frames.append(table)
-        params.append(_drawn_parameters(sc, record.draw, draw))
+        params.append(_drawn_parameters(sc, record, draw))
     adoption = pd.concat(frames, ignore_index=True)[ADOPTION_COLUMNS]
     n = n_firms or sc.data["population"]["n_firms"]
     info = run_info(sc, seed=seed, n_firms=n, replications=replications)
@@ -134,14 +151,14 @@ def simulate(
     return SimulationResult(adoption, records, sc.name, seed, n, params, sc.resolved(), info)
 
 
-def _drawn_parameters(sc: Scenario, draw_index: int, overrides: dict) -> dict:
-    """The values a replication ran with beyond its scenario: posterior draw, then overrides."""
-    out: dict = {}
+def _drawn_parameters(sc: Scenario, record: CellRecord, overrides: dict) -> dict:
+    """The values a replication ran with beyond its scenario: prior and posterior draws (less
+    the keys the scenario sets itself), then explicit overrides."""
+    keep = set(sc.resolved()["calibration"]["keep"])
+    out: dict = {k: v for k, v in (getattr(record, "priors", None) or {}).items() if k not in keep}
     posterior = sc.data["calibration"]["posterior"]
-    if draw_index >= 0 and posterior != "none":
-        keep = set(sc.resolved()["calibration"]["keep"])  # calibrated keys the scenario sets
-        out.update(
-            {k: v for k, v in posterior_draw(posterior, draw_index)[1].items() if k not in keep}
-        )
+    if record.draw >= 0 and posterior != "none":
+        drawn = split_overrides(posterior_draw(posterior, record.draw)[1])[0]
+        out.update({k: v for k, v in drawn.items() if k not in keep})
     out.update({k: (v.to_toml() if hasattr(v, "to_toml") else v) for k, v in overrides.items()})
     return out

@@ -3,7 +3,8 @@
     python docs/gen_ema.py > docs/ema.md
 
 16 sampled scenarios (uncertainties) × 4 sampled policies (levers) of `adoptsim.ema.model`
-(2,000 agents, 1 replication, seed 0), then PRIM on the top quarter of the share of firms using AI in 2028-12.
+(2,000 agents, 1 replication, seed 0), then PRIM on the top quarter of the share of firms
+using AI in 2028-12.
 """
 
 from __future__ import annotations

@@ -3,6 +3,8 @@
 import importlib.util
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -26,3 +28,70 @@ def test_parameters_doc_lists_every_calibrated_key():
     for p in PARAMETERS["flanders"]:
         for key in p.keys:
             assert f"`{key}`" in text, key
+
+
+def _load(name):
+    spec = importlib.util.spec_from_file_location(name, ROOT / f"docs/{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_evidence_doc_is_current():
+    expected = _load("gen_evidence").evidence_markdown()
+    actual = (ROOT / "docs/evidence.md").read_text(encoding="utf-8")
+    assert actual == expected, "regenerate: python docs/gen_evidence.py > docs/evidence.md"
+
+
+def test_evidence_doc_covers_every_lever_and_behavioural_parameter():
+    """Every lever and regulation key appears; each is a prior with a range, a calibrated
+    parameter, or a policy setting with a source; every logit effect size is listed."""
+    from adoptsim.levers import LEVER_SPEC, REGULATION_SPEC, SHOCK_SPEC
+    from adoptsim.posterior import PARAMETERS
+    from adoptsim.priors import PRIORS
+
+    gen = _load("gen_evidence")
+    text = (ROOT / "docs/evidence.md").read_text(encoding="utf-8")
+    for name, _field in [
+        *gen._leaves(LEVER_SPEC, "levers"),
+        *gen._leaves(REGULATION_SPEC, "regulation"),
+        *gen._leaves(SHOCK_SPEC, "shocks"),
+    ]:
+        assert f"`{name}`" in text, name
+    prior_keys = {k for p in PRIORS for k in p.parameter.keys}
+    calibrated = {k for ps in PARAMETERS.values() for p in ps for k in p.keys}
+    # Effect sizes of the logit rule: prior or calibrated, never a bare point value.
+    for key in (
+        "theta_subsidy",
+        "theta_peer",
+        "theta_genai",
+        "theta_burden",
+        "theta_clarity",
+        "theta_maturity",
+        "scale_theta_subsidy",
+        "scale_theta_peer",
+        "scale_theta_genai",
+    ):
+        assert f"rule.{key}" in prior_keys | calibrated, key
+    # Lever effect parameters (efficacies, deadweight, fade, additionality) all have ranges.
+    for key in (
+        "levers.training.efficacy",
+        "levers.literacy.efficacy",
+        "levers.coaching.efficacy",
+        "levers.projects.deadweight",
+        "levers.projects.fade_half_life_months",
+        "levers.projects.months",
+        "levers.kmo_portefeuille.ai_share",
+        "levers.kmo_portefeuille.employer_share",
+        "levers.peer_learning.knowledge_skills",
+        "levers.peer_learning.hard_to_assess",
+        "levers.peer_learning.cost_benefit",
+    ):
+        assert key in prior_keys, key
+
+
+@pytest.mark.slow
+def test_uncertainty_doc_is_current():
+    expected = _load("gen_uncertainty").uncertainty_markdown()
+    actual = (ROOT / "docs/uncertainty.md").read_text(encoding="utf-8")
+    assert actual == expected, "regenerate: python docs/gen_uncertainty.py > docs/uncertainty.md"

@@ -58,7 +58,8 @@ def one_worker(tmp_path_factory):
 
 def test_table_shape_and_order(one_worker):
     df = one_worker
-    assert list(df.columns) == ["scenario", *adoptsim.results.ADOPTION_COLUMNS]
+    assert list(df.columns) == ["scenario", "seed", "n_firms", *adoptsim.results.ADOPTION_COLUMNS]
+    assert set(df.seed) == {3} and set(df.n_firms) == {20000}
     assert set(df.scenario) == {"baseline", "no_policy"}
     assert sorted(df.replication.unique()) == list(range(6))
     keys = ["scenario", "replication", "date", "segment_type", "segment"]

@@ -1,0 +1,156 @@
+"""Memory guard: estimate what a run needs before building it, refuse what cannot fit.
+
+A run's memory grows linearly with its firms and with their peer ties. The two costs below were
+measured with ``benchmarks/memory_per_firm.py`` (peak resident size of one replication minus the
+peak after imports, least squares over 250k and 1M firms at mean degree 5 and 20; numbers in
+``benchmarks/results_memory.json`` and docs/performance.md). The guard compares the estimate with
+the memory the operating system says is available (``MemAvailable``, or a smaller cgroup limit)
+and refuses in one line, e.g.
+``n_firms = 50000000 — needs about 31 GB, 22 GB available; use fewer firms``.
+
+Set ``ADOPTSIM_MEMORY_CHECK=0`` (CLI ``--no-memory-check``) to run anyway.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from adoptsim.errors import AdoptsimError
+
+#: Peak bytes per firm of one replication, without its peer ties (measured, see module doc).
+BYTES_PER_FIRM = 100
+#: Peak bytes per peer tie (a firm with mean degree k holds about k ties).
+BYTES_PER_TIE = 55
+#: Peak bytes per firm with the ``complete`` network (mean field: no ties are stored).
+COMPLETE_BYTES_PER_FIRM = 208
+#: Bytes a sweep's plan holds per task (task object, point, validation; tracemalloc peak).
+BYTES_PER_TASK = 389
+#: Head room kept free for the interpreter, libraries and the operating system.
+HEADROOM_BYTES = 300 * 2**20
+ENV = "ADOPTSIM_MEMORY_CHECK"
+
+
+class MemoryGuardError(AdoptsimError):
+    """A run or sweep would need more memory than is available."""
+
+
+def enabled() -> bool:
+    """Whether the guard is on (``ADOPTSIM_MEMORY_CHECK`` not set to 0/false/no/off)."""
+    return os.environ.get(ENV, "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def run_bytes(n_firms: int, mean_degree: float = 10.0, network: str = "sector_region") -> int:
+    """Estimated peak bytes of one replication with ``n_firms`` firms.
+
+    Args:
+        n_firms: agents in the run.
+        mean_degree: mean number of peers per firm (``network.mean_degree``).
+        network: ``network.kind``; the ``complete`` network is never materialised (no ties).
+
+    Returns:
+        Bytes (an int; Python ints do not overflow for absurd firm counts).
+    """
+    if network == "complete":
+        return int(n_firms) * COMPLETE_BYTES_PER_FIRM
+    ties = int(n_firms * max(float(mean_degree), 0.0))
+    return int(n_firms) * BYTES_PER_FIRM + ties * BYTES_PER_TIE
+
+
+def _cgroup_limit() -> int | None:
+    """The memory limit of this process's cgroup (v2 or v1), if one is set."""
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            text = Path(path).read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit() and int(text) < 2**60:
+            used = None
+            for used_path in (
+                "/sys/fs/cgroup/memory.current",
+                "/sys/fs/cgroup/memory/memory.usage_in_bytes",
+            ):
+                try:
+                    used = int(Path(used_path).read_text().strip())
+                    break
+                except (OSError, ValueError):
+                    continue
+            return int(text) - (used or 0)
+    return None
+
+
+def available_bytes() -> int | None:
+    """Memory available to new allocations now, or None if the system does not say."""
+    found: int | None = None
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                found = int(line.split()[1]) * 1024
+                break
+    except (OSError, ValueError, IndexError):
+        found = None
+    if found is None:
+        try:
+            found = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (ValueError, OSError, AttributeError):
+            found = None
+    limit = _cgroup_limit()
+    if limit is not None:
+        found = limit if found is None else min(found, limit)
+    return found
+
+
+def _gb(n: int) -> str:
+    gb = n / 1e9
+    return f"{gb:.0f} GB" if gb >= 10 else f"{gb:.1f} GB"
+
+
+def check(
+    field: str,
+    value: object,
+    needed: int,
+    advice: str = "use fewer firms",
+    available: int | None = None,
+) -> None:
+    """Refuse (MemoryGuardError naming ``field``) if ``needed`` bytes do not fit.
+
+    Does nothing when the guard is off or the available memory is unknown.
+    """
+    if not enabled():
+        return
+    free = available_bytes() if available is None else available
+    if free is None:
+        return
+    if needed + HEADROOM_BYTES > free:
+        raise MemoryGuardError(
+            f"{field} = {value} — needs about {_gb(needed)}, {_gb(max(free, 0))} available; "
+            f"{advice} (or turn the check off with --no-memory-check / {ENV}=0)"
+        )
+
+
+def check_run(
+    n_firms: int,
+    mean_degree: float = 10.0,
+    network: str = "sector_region",
+    *,
+    concurrent: int = 1,
+    field: str = "n_firms",
+) -> None:
+    """Refuse a run (or ``concurrent`` runs at once) of ``n_firms`` that cannot fit in memory."""
+    needed = concurrent * run_bytes(n_firms, mean_degree, network)
+    advice = "use fewer firms" if concurrent == 1 else "use fewer firms or fewer workers"
+    check(field, n_firms, needed, advice)
+
+
+def check_scenario(scenario: Any, n_firms: int | None = None) -> None:
+    """Refuse a run of ``scenario`` (a validated Scenario) with ``n_firms`` (default: its
+    ``population.n_firms``) that cannot fit, before anything is built or shown."""
+    net = scenario.data["network"]
+    n = n_firms or scenario.data["population"]["n_firms"]
+    check_run(n, net["mean_degree"], net["kind"])
+
+
+def check_tasks(count: int, field: str = "sweep") -> None:
+    """Refuse a sweep plan of ``count`` tasks whose bookkeeping alone cannot fit in memory."""
+    check(field, f"{count} tasks", count * BYTES_PER_TASK, "use a smaller grid or sample")
