@@ -71,8 +71,11 @@ def for_blocks(fn: Callable[[slice], None], n: int, block: int = BLOCK) -> None:
 
 
 def run_parallel(*fns: Callable[[], object], size: int | None = None) -> list[object]:
-    """Call independent ``fns``, each in its own thread unless `threads()` is 1 or the
-    arrays are small (``size`` elements); return their results in order."""
+    """Call independent ``fns`` and return their results in order.
+
+    Each runs in its own thread unless `threads()` is 1 or the arrays are small (``size``
+    elements).
+    """
     if (size is not None and size < _MIN_PARALLEL) or len(fns) <= 1 or threads() <= 1:
         return [fn() for fn in fns]
     results: list[object] = [None] * len(fns)

@@ -49,7 +49,25 @@ def compare(
     progress: bool = False,
     years: tuple[int, ...] = (2024, 2025, 2026, 2027, 2028),
 ) -> Comparison:
-    """Run ``scenarios`` with common random numbers and compare each with the first."""
+    """Run ``scenarios`` with common random numbers and compare each with the first.
+
+    Replication r of every scenario uses the same seed, hence the same firms, network and
+    uniform draws, so a paired difference shows the effect of the scenarios' differences and
+    little noise.
+
+    Args:
+        scenarios: two or more scenarios (built-in names, TOML paths or
+            [`Scenario`][adoptsim.scenario.Scenario] objects); the first is the reference.
+        n_firms: agents per run (default: each scenario's ``population.n_firms``).
+        seed: base seed shared by all scenarios (common random numbers).
+        replications: runs per scenario; the bands are taken over them.
+        progress: show a progress bar.
+        years: years whose last month goes into ``summary``.
+
+    Returns:
+        A [`Comparison`][adoptsim.comparison.Comparison]: the tidy adoption of every scenario,
+        the paired differences with the reference and a year-end summary.
+    """
     from adoptsim.errors import ScenarioError
 
     loaded = [load_scenario(s) for s in scenarios]

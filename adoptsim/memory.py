@@ -144,8 +144,12 @@ def check_run(
 
 
 def check_scenario(scenario: Any, n_firms: int | None = None) -> None:
-    """Refuse a run of ``scenario`` (a validated Scenario) with ``n_firms`` (default: its
-    ``population.n_firms``) that cannot fit, before anything is built or shown."""
+    """Refuse a run that cannot fit in memory, before anything is built or shown.
+
+    Args:
+        scenario: the validated scenario to run.
+        n_firms: agents per run (default: the scenario's ``population.n_firms``).
+    """
     net = scenario.data["network"]
     n = n_firms or scenario.data["population"]["n_firms"]
     check_run(n, net["mean_degree"], net["kind"])

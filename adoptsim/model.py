@@ -26,8 +26,10 @@ from adoptsim.taxonomy import AT_SCALE, BARRIERS, NON_USER, REGIONS, SECTORS, SI
 
 
 class FirmAgent(mesa.Agent):
-    """A read/write view of one firm in an [`AdoptionModel`][adoptsim.model.AdoptionModel] (for
-    inspection and extension)."""
+    """A read/write view of one firm in an [`AdoptionModel`][adoptsim.model.AdoptionModel].
+
+    For inspection and extension: stepping never needs these objects.
+    """
 
     def __init__(self, model: AdoptionModel, index: int) -> None:
         super().__init__(model)
@@ -121,8 +123,11 @@ def _proportional(share: float, propensity: np.ndarray, weight: np.ndarray) -> n
 
 
 class _Background:
-    """Calls ``fn(*args, **kwargs)`` in a helper thread (NumPy releases the GIL while it fills
-    large arrays, so the call overlaps with the caller's own array work); ``result()`` joins."""
+    """Calls ``fn(*args, **kwargs)`` in a helper thread; ``result()`` joins.
+
+    NumPy releases the GIL while it fills large arrays, so the call overlaps with the caller's
+    own array work.
+    """
 
     def __init__(self, fn, *args, **kwargs) -> None:
         self._out = self._error = None

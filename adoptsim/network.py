@@ -96,8 +96,10 @@ class SparseNetwork:
         self._inv_degree = np.divide(1.0, mass, out=np.zeros(len(mass)), where=mass > 0)
 
     def peer_share(self, active: np.ndarray) -> np.ndarray:
-        """Firm-weighted share of active peers (0 for isolated firms): Σ_j a_ij w_j x_j /
-        Σ_j a_ij w_j, one sparse matrix–vector product."""
+        """Firm-weighted share of active peers (0 for isolated firms).
+
+        Σ_j a_ij w_j x_j / Σ_j a_ij w_j, one sparse matrix–vector product.
+        """
         x = active.astype(np.float64)
         if self.peer_weight is not None:
             x *= self.peer_weight
@@ -218,8 +220,11 @@ def _from_pairs(
 def erdos_renyi(
     n: int, mean_degree: float, rng: np.random.Generator, weight: np.ndarray | None = None
 ) -> SparseNetwork:
-    """G(n, m) with m = n·mean_degree/2 uniformly drawn edges (duplicates dropped, <0.01 % at
-    n = 10⁶, k = 10); ``weight`` (firms per agent) makes peer shares firm-weighted."""
+    """G(n, m) with m = n·mean_degree/2 uniformly drawn edges.
+
+    Duplicates are dropped (< 0.01 % at n = 10⁶, k = 10); ``weight`` (firms per agent) makes peer
+    shares firm-weighted.
+    """
     m = round(n * mean_degree / 2)
     i = rng.integers(0, n, size=m, dtype=np.int64)
     j = rng.integers(0, n, size=m, dtype=np.int64)

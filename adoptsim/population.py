@@ -64,8 +64,10 @@ ALLOCATIONS = ("sqrt", "proportional")
 
 
 def allocate_agents(counts: np.ndarray, n_firms: int, allocation: str = "sqrt") -> np.ndarray:
-    """Agents per joint-table cell: size classes ∝ sqrt(firms) (``"sqrt"``) or ∝ firms
-    (``"proportional"``), cells within a class ∝ firms.
+    """Agents per joint-table cell.
+
+    Size classes get agents ∝ sqrt(firms) (``"sqrt"``) or ∝ firms (``"proportional"``), cells
+    within a class ∝ firms.
 
     Under ``"proportional"`` every size class that has firms keeps at least one agent (taken from
     the largest class), so that no size class loses its firms.

@@ -47,6 +47,7 @@ def ipf(
         seed: non-negative prior table (its dependence structure is kept where margins allow).
         margins: ``(axes, target)`` pairs; ``target`` is the table summed over all other axes.
         tol: stop when every margin is matched within this relative error.
+        max_iter: most rounds of fitting every margin once.
 
     Returns:
         The fitted table, same shape as ``seed``.
@@ -77,7 +78,8 @@ def _value(df: pd.DataFrame, geography: str, dimension: str, category: str) -> f
 def assumptions() -> Mapping[str, float]:
     """The estimates that fill gaps in the published tables (``adoptsim/data/assumptions.csv``).
 
-    Read-only: the mapping is cached and shared by every caller."""
+    Read-only: the mapping is cached and shared by every caller.
+    """
     a = read_table("assumptions")
     return MappingProxyType(dict(zip(a.key, a.value.astype(float), strict=True)))
 

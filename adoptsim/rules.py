@@ -178,9 +178,11 @@ class BassRule(AdoptionRule):
 
     @property
     def needs_peer_scale(self) -> bool:  # type: ignore[override]
+        """Whether scale-up depends on peers (only with ``q_scale`` > 0)."""
         return self.q_scale > 0
 
     def hazards(self, ctx: StepContext) -> tuple[np.ndarray, np.ndarray]:
+        """Bass hazards: start p + q·peer share, scale p_scale + q_scale·at-scale share."""
         start = np.multiply(ctx.peer_share, self.q)
         start += self.p
         np.clip(start, 0.0, 1.0, out=start)
@@ -248,8 +250,10 @@ class BarrierSums:
         return code
 
     def codes(self, barriers: np.ndarray) -> np.ndarray | None:
-        """Each firm's barrier combination code (index into ``tables``), or None if the tables
-        cannot be used (then use `direct`)."""
+        """Each firm's barrier combination code (index into ``tables``).
+
+        None if the tables cannot be used (then use `direct`).
+        """
         usable = (
             barriers.ndim == 2
             and barriers.shape[1] == self.k
@@ -334,6 +338,7 @@ class LogitRule(AdoptionRule):
     }
 
     def prepare(self, firms: Firms) -> None:
+        """Precompute each firm's static logit terms and the barrier-sum tables."""
         a_sec = np.array([self.alpha_sector[s] for s in SECTORS])
         a_size = np.array([self.alpha_size[s] for s in SIZE_LABELS])
         s_size = np.array([self.scale_alpha_size[s] for s in SIZE_LABELS])
@@ -351,6 +356,7 @@ class LogitRule(AdoptionRule):
         self._barrier_sums = BarrierSums([self._delta, self._scale_delta])
 
     def hazards(self, ctx: StepContext) -> tuple[np.ndarray, np.ndarray]:
+        """Start and scale-up hazards of every firm this month (the formulas above)."""
         # Evaluated block by block (adoptsim._blocks), each term added in the order of the
         # formula above, so the result is the same as whole-array NumPy arithmetic, bit for bit:
         # η = static + θ_peer·peer + θ_sub·subsidy − b·δ + regulation + θ_genai·genai.

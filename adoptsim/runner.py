@@ -99,6 +99,7 @@ class Task:
 
     @property
     def scenario_name(self) -> str:
+        """The task's scenario's short name."""
         return self.scenario.name
 
     def meta(self) -> dict:
@@ -349,8 +350,10 @@ def _watch_parent(parent_pid: int) -> None:
 
 
 def _on_sigterm(signum: int, frame: object) -> None:
-    """Terminated by the parent (Ctrl-C, or another worker died): this task did not kill the
-    pool, so take its marker away before going."""
+    """Terminated by the parent (Ctrl-C, or another worker died).
+
+    This task did not kill the pool, so take its marker away before going.
+    """
     if _CURRENT_MARKER is not None:
         with contextlib.suppress(OSError):
             _CURRENT_MARKER.unlink()
@@ -386,10 +389,13 @@ def _worker_init(parent_pid: int | None = None) -> None:
 
 @contextlib.contextmanager
 def _worker_environment():
-    """Start pool workers with Ctrl-C ignored from birth (a child inherits SIG_IGN), so a Ctrl-C
+    """Start pool workers in the environment they need from their first instruction.
+
+    Ctrl-C is ignored from birth (a child inherits SIG_IGN), so a Ctrl-C
     in the terminal reaches only the parent even while workers import, with
     ``ADOPTSIM_THREADS=1`` in their environment before anything reads it, and with this
-    process's pid for ``adoptsim._worker_guard`` (death with the parent from the first import)."""
+    process's pid for ``adoptsim._worker_guard`` (death with the parent from the first import).
+    """
     from adoptsim._worker_guard import ENV as PARENT_ENV
 
     saved = {k: os.environ.get(k) for k in ("ADOPTSIM_THREADS", PARENT_ENV)}
@@ -490,9 +496,11 @@ def run_task(task: Task, out: str) -> dict:
 
 @dataclass
 class SweepSummary:
-    """What a call to [`sweep`][adoptsim.runner.sweep] did. ``failures`` holds the manifest entries
-    of failed tasks; ``repaired`` the shards found broken (truncated, empty, foreign), set aside
-    and rerun."""
+    """What a call to [`sweep`][adoptsim.runner.sweep] did.
+
+    ``failures`` holds the manifest entries of failed tasks; ``repaired`` the shards found broken
+    (truncated, empty, foreign), set aside and rerun.
+    """
 
     out: Path
     total: int
@@ -563,8 +571,11 @@ def _capacity(executor: cf.Executor, workers: int | None) -> int:
 
 
 def _check_folder_agrees(plan: SweepSpec, tasks: list[Task], metas: list[dict], out: Path) -> None:
-    """Refuse a folder whose shards were made with another seed, firm count, adoptsim version or
-    scenario content than this sweep: one folder holds one sweep's runs, so nothing mixes."""
+    """Refuse a folder whose shards were made by another sweep.
+
+    Another seed, firm count, adoptsim version or scenario content: one folder holds one
+    sweep's runs, so nothing mixes.
+    """
     from adoptsim import __version__
 
     hashes = {sc.name: scenario_hash(sc) for sc in plan.scenarios}
@@ -751,8 +762,11 @@ def _stop_pool(pool: cf.ProcessPoolExecutor) -> None:
 
 
 def _who_died(crashed: list[Task], out: Path) -> set[str]:
-    """Task ids whose run marker survived a pool break: their process died while running them
-    (workers stopped by the pool remove their marker on SIGTERM)."""
+    """Task ids whose run marker survived a pool break.
+
+    Their process died while running them (workers stopped by the pool remove their marker on
+    SIGTERM).
+    """
     shard_dir = out / SHARD_DIR
     died = set()
     for task in crashed:

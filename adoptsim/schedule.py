@@ -55,8 +55,10 @@ class Schedule:
 
 
 def parse_schedule(raw: object, field: str, lo: float | None, hi: float | None) -> Schedule:
-    """Turn a scenario-file schedule into a [`Schedule`][adoptsim.schedule.Schedule], checking every
-    value's bounds."""
+    """Turn a scenario-file schedule into a [`Schedule`][adoptsim.schedule.Schedule].
+
+    Every value is checked against the bounds [``lo``, ``hi``]; ``field`` names it in errors.
+    """
     if isinstance(raw, Schedule):
         for v in raw.values:
             check_number(v, field, lo, hi)

@@ -47,7 +47,7 @@ def integer(default, lo=None, hi=None, doc="", unit="") -> Field:
 
 
 def flag(default: bool, doc="") -> Field:
-    """true or false."""
+    """True or false."""
     return Field("flag", default, doc=doc)
 
 

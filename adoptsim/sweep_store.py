@@ -103,6 +103,7 @@ class Manifest:
         return out
 
     def append(self, entry: dict) -> None:
+        """Append one entry as a JSON line, on a new line if the last writer died mid-line."""
         text = json.dumps(entry, default=str, ensure_ascii=False) + "\n"
         if self.path.is_file() and self.path.stat().st_size > 0:
             with self.path.open("rb") as fh:

@@ -5,12 +5,12 @@ this is where users wait. Measured side by side in one invocation, because the m
 and only ratios measured together mean anything:
 
 1. **serial**: ``adoptsim.simulate("baseline", n_firms=n, replications=R)`` timed inside one
-   fresh interpreter, after ``import adoptsim`` (as a user's script or notebook would run it);
+   fresh interpreter once the model's modules are loaded (as in a user's script or notebook);
 2. **sweep**: the same R runs as ``adoptsim sweep SPEC --workers W`` (a fresh CLI process:
    interpreter start, imports, ``spawn`` pool start-up, one Parquet shard per run — everything
    a user waits for);
-3. **start-up**: how long a fresh interpreter takes to ``import adoptsim`` (each pool worker
-   pays it once);
+3. **start-up**: how long a fresh interpreter takes to import adoptsim with its model (Mesa,
+   SciPy, pandas): each pool worker pays it once;
 4. with ``--baseline REF``: the serial measure with the code of git commit ``REF`` (extracted with
    ``git archive``), interleaved with the current code, for the per-run speed-up;
 5. the projected wall time of the full-factor Sobol analysis at N = 1,024 (the sensitivity
@@ -30,6 +30,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import subprocess
 import sys
 import tempfile
@@ -46,11 +47,13 @@ SERIAL = r"""
 import sys, time
 t0 = time.perf_counter()
 import adoptsim
+adoptsim.simulate  # the package loads its modules on first use: load the model before timing
 imported = time.perf_counter() - t0
 n, reps, seed = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
-t = time.perf_counter()
+t, c = time.perf_counter(), time.process_time()
 adoptsim.simulate(sys.argv[4], n_firms=n, seed=seed, replications=reps)
-print(f"seconds={time.perf_counter() - t:.4f} import={imported:.4f}")
+print(f"seconds={time.perf_counter() - t:.4f} cpu={time.process_time() - c:.4f} "
+      f"import={imported:.4f}")
 """
 
 
@@ -74,8 +77,9 @@ def serial(n: int, reps: int, seed: int, pythonpath: str | None = None) -> dict[
     return _parse(out.strip().splitlines()[-1])
 
 
-def sweep(n: int, reps: int, seed: int, workers: int, tmp: Path) -> float:
-    """Wall seconds of ``adoptsim sweep`` over the same runs, CLI start to exit."""
+def sweep(n: int, reps: int, seed: int, workers: int, tmp: Path) -> tuple[float, float]:
+    """Wall and CPU seconds (the command and its workers) of ``adoptsim sweep`` over the same
+    runs, from the command's start to its exit."""
     spec = tmp / f"sweep_{n}_{workers}.toml"
     spec.write_text(
         f'[sweep]\nscenarios = ["{SCENARIO}"]\nreplications = {reps}\n'
@@ -83,17 +87,21 @@ def sweep(n: int, reps: int, seed: int, workers: int, tmp: Path) -> float:
     )
     out = tmp / f"out_{n}_{workers}"
     cli = [sys.executable, "-c", "import sys; from adoptsim.cli import main; sys.exit(main())"]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     subprocess.run(
         [*cli, "sweep", str(spec), "--out", str(out), "--workers", str(workers), "--quiet"],
         capture_output=True,
         check=True,
     )
-    return time.perf_counter() - t
+    wall = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return wall, cpu
 
 
 def import_seconds() -> float:
-    """A fresh interpreter's ``import adoptsim`` (what each spawned pool worker pays once)."""
+    """A fresh interpreter's import of adoptsim and its model (each pool worker pays it once)."""
     return serial(500, 1, 0)["import"]
 
 
@@ -144,22 +152,27 @@ def markdown(res: dict) -> str:
         f"{' --baseline ' + res['baseline']['ref'] if res.get('baseline') else ''}` "
         f"({m['date_utc']}, commit `{m['commit']}`, {m['cpus']} CPUs, {m['cpu']}, Python "
         f"{m['python']}, numpy {m['numpy']}; 1-minute load average {m['load_before']} before the "
-        "run). Serial: `adoptsim.simulate` in one process, timed after `import adoptsim`. "
+        "run). Serial: `adoptsim.simulate` in one process, timed once its modules are loaded. "
         f"Sweep: `adoptsim sweep --workers {w}` from the command line to its exit, including "
         "interpreter and pool start-up and one Parquet shard per run.",
         "",
-        f"| firms | runs | serial runs/s | {w}-worker sweep runs/s | sweep ÷ serial |",
-        "|---:|---:|---:|---:|---:|",
+        f"| firms | runs | serial runs/s | {w}-worker sweep runs/s | sweep ÷ serial "
+        "| CPU s per run, serial | CPU s per run, sweep (all processes) |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in res["sizes"]:
         lines.append(
             f"| {row['n_firms']:,} | {row['runs']} | {row['serial_runs_per_s']:.2f} | "
-            f"{row['sweep_runs_per_s']:.2f} | {row['sweep_over_serial']:.2f}× |"
+            f"{row['sweep_runs_per_s']:.2f} | {row['sweep_over_serial']:.2f}× | "
+            f"{row['serial_cpu_s'] / row['runs']:.3f} | {row['sweep_cpu_s'] / row['runs']:.3f} |"
         )
     lines += [
         "",
-        f"A fresh interpreter takes {res['import_s']:.2f} s to `import adoptsim`; each pool worker "
-        "pays this once per sweep.",
+        f"A fresh interpreter takes {res['import_s']:.2f} s to import adoptsim and its model; each "
+        "pool worker "
+        "pays this once per sweep. Wall times depend on what else the machine runs; CPU seconds "
+        "much less so: the sweep's CPU per run above the serial one is its start-up and shard "
+        "writing spread over the runs.",
     ]
     if res.get("baseline"):
         b = res["baseline"]
@@ -203,7 +216,11 @@ def main() -> None:
     ap.add_argument("--baseline-firms", type=int, default=5000)
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds for --baseline")
     ap.add_argument("--seed", type=int, default=3)
+    ap.add_argument("--docs-only", action="store_true", help="rewrite the docs from the JSON")
     args = ap.parse_args()
+    if args.docs_only:
+        write_doc(markdown(json.loads((HERE / "results_throughput.json").read_text())))
+        return
 
     sizes = [(2000, 8)] if args.quick else [(2000, 60), (5000, 40), (10000, 20), (20000, 12)]
     res: dict = {"mode": "quick" if args.quick else "full", "machine": machine()}
@@ -214,14 +231,17 @@ def main() -> None:
         res["import_s"] = import_seconds()
         rows = []
         for n, reps in sizes:
-            t_serial = serial(n, reps, args.seed)["seconds"]
-            t_sweep = sweep(n, reps, args.seed, args.workers, tmp)
+            measured = serial(n, reps, args.seed)
+            t_serial, c_serial = measured["seconds"], measured["cpu"]
+            t_sweep, c_sweep = sweep(n, reps, args.seed, args.workers, tmp)
             rows.append(
                 {
                     "n_firms": n,
                     "runs": reps,
                     "serial_s": t_serial,
                     "sweep_s": t_sweep,
+                    "serial_cpu_s": c_serial,
+                    "sweep_cpu_s": c_sweep,
                     "serial_runs_per_s": reps / t_serial,
                     "sweep_runs_per_s": reps / t_sweep,
                     "sweep_over_serial": t_serial / t_sweep,

@@ -1,5 +1,8 @@
-"""Shipped reference tables. Every row keeps the ``source`` and ``status`` columns of
-``shared/data`` (V verified, S secondary, E estimate, U unverified)."""
+"""Shipped reference tables.
+
+Every row keeps the ``source`` and ``status`` columns of ``shared/data`` (V verified, S secondary,
+E estimate, U unverified).
+"""
 
 from __future__ import annotations
 
@@ -18,8 +21,11 @@ def _read(name: str) -> pd.DataFrame:
 
 
 def read_table(name: str) -> pd.DataFrame:
-    """A copy of a shipped table by name: one of ``population``, ``policy_timeline``,
-    ``targets``, ``assumptions``."""
+    """A copy of a shipped table by name.
+
+    Args:
+        name: one of ``population``, ``policy_timeline``, ``targets``, ``assumptions``.
+    """
     if name not in TABLES:
         raise KeyError(f"unknown table {name!r}; shipped tables: {', '.join(TABLES)}")
     return _read(name).copy()

@@ -1,0 +1,23 @@
+"""The throughput numbers in docs/performance.md are the ones the benchmark script wrote."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_throughput_section_is_generated_from_the_results():
+    spec = importlib.util.spec_from_file_location(
+        "bench_throughput", ROOT / "benchmarks/bench_throughput.py"
+    )
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    results = json.loads((ROOT / "benchmarks/results_throughput.json").read_text())
+    doc = (ROOT / "docs/performance.md").read_text(encoding="utf-8")
+    assert bench.markdown(results) in doc, (
+        "regenerate: python3 benchmarks/bench_throughput.py --docs-only (or rerun the benchmark)"
+    )
+    rows = {row["n_firms"] for row in results["sizes"]}
+    assert rows == {2000, 5000, 10000, 20000}
+    assert results["sobol"]["runs"] == 2 * 1024 * (results["sobol"]["factors"] + 2) * 2
