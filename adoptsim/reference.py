@@ -104,6 +104,17 @@ def reference_markdown() -> str:
             *_rows(cls.PARAMS, "rule"),
             "",
         ]
+    parts += [
+        "## Not modelled",
+        "",
+        "Only Flemish instruments are modelled: firms in Brussels (`BE-BRU`) and Wallonia",
+        "(`BE-WAL`) of the `belgium` population get no subsidised project and no coaching, and",
+        "their own schemes (e.g. Wallonia's chèques-entreprises) are left out, which understates",
+        "support there; training is a generic lever for all regions unless",
+        "`levers.training.flanders_only = true`. No Dutch",
+        "instrument is modelled either. See `docs/evidence.md`.",
+        "",
+    ]
     return "\n".join(parts)
 
 

@@ -462,8 +462,8 @@ def run_task(task: Task, out: str) -> dict:
     marker = _marker(Path(out), task)
     try:
         marker.parent.mkdir(parents=True, exist_ok=True)
+        _CURRENT_MARKER = marker  # before the file exists: a SIGTERM in between must remove it
         marker.touch()
-        _CURRENT_MARKER = marker
         from adoptsim.simulation import run_replication  # the model: only where tasks run
 
         scenario = task.scenario.with_overrides(task.overrides) if task.overrides else task.scenario
@@ -780,15 +780,25 @@ def _who_died(crashed: list[Task], out: Path) -> set[str]:
 def _sort_out_crash(
     crashed: list[Task], out: Path, queue: deque[Task], record: _Recorder, tries: Counter
 ) -> None:
-    """After a worker died: record the task that killed it, put the others back in the queue."""
-    died = _who_died(crashed, out)
+    """After a worker died: record the task that killed it, put the others back in the queue.
+
+    Workers stopped by the pool remove their marker, so a surviving marker names a task whose
+    process died. One survivor is the culprit. Several (two tasks died at once, or a worker was
+    stopped before its handler ran) are suspects: each is charged one try and rerun until
+    ``MAX_TRIES``. With none (a worker died before it could leave a marker), every lost task is
+    charged. Tasks that never started are never charged when a marker names the suspects.
+    """
+    survivors = _who_died(crashed, out)
+    suspects = survivors if survivors else {t.task_id for t in crashed}
+    for task in suspects if len(survivors) != 1 else ():
+        tries[task] += 1
     for task in reversed(crashed):
-        if not died:  # nobody was caught dying: count the break against every task lost in it
-            tries[task.task_id] += 1
         shard = out / SHARD_DIR / f"{task.task_id}.parquet"
         if shard.is_file():
             record(task, {"status": "ok", "error": None, "runtime_s": None})
-        elif task.task_id in died or tries[task.task_id] >= MAX_TRIES:
+        elif survivors == {task.task_id} or (
+            task.task_id in suspects and tries[task.task_id] >= MAX_TRIES
+        ):
             record(
                 task,
                 {
@@ -837,6 +847,10 @@ def _run_on_own_pool(todo: list[Task], out: Path, n: int, record: _Recorder) -> 
             _stop_pool(pool)
             record.summary.pool_restarts += 1
             _sort_out_crash(crashed, out, queue, record, tries)
+            # Workers stopped in the middle of writing a shard leave its temporary file; they are
+            # dead now and we hold the folder lock, so nothing of theirs is still being written.
+            # (Only after the run markers have told which task killed the pool.)
+            clean_leftovers(out / SHARD_DIR)
         else:
             pool.shutdown(wait=True)
 
