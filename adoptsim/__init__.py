@@ -26,7 +26,8 @@ _EXPORTS = {
     "builtin_scenarios": "adoptsim.scenario",
     "load_scenario": "adoptsim.scenario",
     "sensitivity": "adoptsim.sensitivity_analysis",
-    "SimulationResult": "adoptsim.simulation",
+    "SimulationResult": "adoptsim.results",
+    "load_run": "adoptsim.results",
     "simulate": "adoptsim.simulation",
 }
 
@@ -70,6 +71,7 @@ __all__ = [
     "builtin_scenarios",
     "compare",
     "load_results",
+    "load_run",
     "load_scenario",
     "load_targets",
     "register_rule",

@@ -78,6 +78,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         replications=args.replications,
         progress=not args.quiet,
     )
+    result.run_info["command"] = args.command_line
+    result.run_info["wall_time_s"] = round(time.perf_counter() - t0, 3)
     _figures()  # matplotlib loads in seconds: only once there is something to draw
     from adoptsim.plots import fan_chart
 
@@ -92,7 +94,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             else "stochastic only."
         )
     )
-    fan_chart(result.adoption, f"AI adoption — {scenario.name}", caption, out / "adoption.png")
+    fan_chart(
+        result.adoption, f"AI adoption — {scenario.name}", caption, out / "adoption.png", scenario
+    )
+    _print_cap_notes(scenario, [scenario])
     last = result.adoption[(result.adoption.segment_type == "all")]
     final = last[last.date == last.date.max()]
     print(
@@ -103,6 +108,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_cap_notes(reference, scenarios) -> None:
+    """One line per raised subsidy rate that the KMO-portefeuille cap holds back."""
+    from adoptsim import load_scenario
+    from adoptsim.notes import cap_notes
+
+    if len(scenarios) == 1 and scenarios[0].name != "baseline":
+        reference = load_scenario("baseline")  # a single run: what it changes vs the baseline
+    for sc in scenarios:
+        if sc is reference:
+            continue
+        for note in cap_notes(sc, reference):
+            print(f"{sc.name}: {note.text()}")
+
+
 class _Parser(argparse.ArgumentParser):
     """Argument errors in one line (``adoptsim: error: ...``), exit code 2, like value errors."""
 
@@ -110,11 +129,49 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
+def cmd_scenarios(args: argparse.Namespace) -> int:
+    """List the built-in scenarios, one line each (name and description)."""
+    from adoptsim.scenario import builtin_scenarios, load_scenario
+
+    names = builtin_scenarios()
+    width = max(len(n) for n in names)
+    for name in names:
+        print(f"{name:{width}s}  {load_scenario(name).data['scenario']['description']}")
+    sweeps = shipped_sweeps()
+    if sweeps:
+        print(f"example sweeps (adoptsim sweep NAME --out DIR): {', '.join(sorted(sweeps))}")
+    return 0
+
+
+def shipped_sweeps() -> dict[str, Path]:
+    """The example sweep specs shipped with adoptsim, by name (file stem)."""
+    from adoptsim.scenario import scenario_dirs
+
+    found: dict[str, Path] = {}
+    for d in scenario_dirs():
+        for p in sorted((d / "sweeps").glob("*.toml")):
+            found.setdefault(p.stem, p)
+    return found
+
+
+def _sweep_path(spec: str) -> str:
+    """A sweep spec path as given, or the shipped example of that name."""
+    if Path(spec).exists() or spec.endswith(".toml"):
+        return spec
+    shipped = shipped_sweeps()
+    if spec in shipped:
+        return str(shipped[spec])
+    raise AdoptsimError(
+        f"sweep: {spec!r} is neither a file nor a shipped example "
+        f"({', '.join(sorted(shipped)) or 'none shipped'})"
+    )
+
+
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Run a sweep spec into ``--out`` (resumable); exit 1 if a task failed, 130 on Ctrl-C."""
     from adoptsim.runner import SweepInterrupted, connect_scheduler, load_sweep_spec, sweep
 
-    spec = load_sweep_spec(args.spec)  # bad specs stop here, before connecting or running
+    spec = load_sweep_spec(_sweep_path(args.spec))  # bad specs stop here, before running
     client = connect_scheduler(args.scheduler) if args.scheduler else None
     try:
         summary = sweep(
@@ -191,7 +248,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     """Compare the shipped calibration with every target row; writes fit.csv and fit.png."""
     _figures()
     from adoptsim import __version__
-    from adoptsim.validation import fit_figure, validate
+    from adoptsim.plots import fit_figure
+    from adoptsim.validation import validate
 
     out = _out(args.out, "validate")
     _check_firms(args.firms, "baseline")
@@ -226,7 +284,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from adoptsim import __version__
-    from adoptsim.comparison import compare, comparison_figure
+    from adoptsim.comparison import compare
+    from adoptsim.plots import comparison_figure
 
     out = _out(args.out, "compare")
     comp = compare(
@@ -260,6 +319,12 @@ def cmd_compare(args: argparse.Namespace) -> int:
             f"[{100 * row.diff_uses_ai_p05:+.1f}, {100 * row.diff_uses_ai_p95:+.1f}]"
         )
         print(f"{row.scenario}: {row.date} uses AI {row.uses_ai_median:.1%}{diff}")
+    _print_cap_notes(comp.scenarios[comp.reference], list(comp.scenarios.values()))
+    print(
+        f"(vs {comp.reference}: the median of paired differences over {args.replications} "
+        "replications with common random numbers, [5 %, 95 %] of them; not the difference "
+        "of the medians)"
+    )
     print(f"wrote {out / 'comparison.csv'}, {out / 'comparison.png'}, {out / 'adoption.csv'}")
     return 0
 
@@ -297,10 +362,34 @@ def cmd_sensitivity(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_explore(args: argparse.Namespace) -> int:
+    """Serve the lever explorer in the browser until Ctrl-C."""
+    try:
+        from adoptsim.explorer import serve
+    except ImportError as exc:
+        raise AdoptsimError(
+            f"explore needs Panel ({exc.name} missing): pip install 'adoptsim[jupyter]'"
+        ) from None
+    print(f"adoptsim lever explorer on http://127.0.0.1:{args.port}/ (Ctrl-C stops it)")
+    serve(
+        args.port,
+        base=args.scenario,
+        n_firms=args.firms,
+        replications=args.replications,
+        show=args.show,
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``adoptsim`` argument parser."""
+    from adoptsim import __version__
+
     parser = _Parser(prog="adoptsim", description="AI adoption by Flemish SMEs, agent-based.")
+    parser.add_argument("--version", action="version", version=f"adoptsim {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    lst = sub.add_parser("scenarios", help="list the built-in scenarios, one line each")
+    lst.set_defaults(func=cmd_scenarios)
     run = sub.add_parser("run", help="simulate a scenario to its end (table + fan chart)")
     run.add_argument("scenario", help="built-in scenario name or path to a TOML file")
     run.add_argument("--firms", type=_positive_int, default=None, help="number of agents")
@@ -317,7 +406,9 @@ def build_parser() -> argparse.ArgumentParser:
     sw = sub.add_parser(
         "sweep", help="run scenario × parameter point × replication tasks (resumable)"
     )
-    sw.add_argument("spec", help="sweep spec (TOML file with a [sweep] table)")
+    sw.add_argument(
+        "spec", help="sweep spec (TOML file with a [sweep] table) or a shipped example's name"
+    )
     sw.add_argument("--out", required=True, help="output folder (shards + manifest)")
     where = sw.add_mutually_exclusive_group()
     where.add_argument(
@@ -403,6 +494,13 @@ def build_parser() -> argparse.ArgumentParser:
     sen.add_argument("--out", default=None, help="output folder")
     sen.add_argument("--quiet", action="store_true", help="no progress bar")
     sen.set_defaults(func=cmd_sensitivity)
+    exp = sub.add_parser("explore", help="the lever explorer in the browser (Panel app)")
+    exp.add_argument("--port", type=_positive_int, default=5006, help="port (default 5006)")
+    exp.add_argument("--scenario", default="baseline", help="scenario the sliders change")
+    exp.add_argument("--firms", type=_positive_int, default=3000, help="agents per run")
+    exp.add_argument("--replications", type=_positive_int, default=6)
+    exp.add_argument("--show", action="store_true", help="open a browser window")
+    exp.set_defaults(func=cmd_explore)
     for command in sub.choices.values():  # every command, including ones added later
         _add_guard_flags(command)
     return parser
@@ -442,6 +540,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code (2 for bad input)."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.command_line = ["adoptsim", *(sys.argv[1:] if argv is None else argv)]
     previous = _apply_guard_flags(args)
     try:
         return args.func(args)

@@ -8,13 +8,12 @@ narrower than the difference of two independent bands.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 
-import numpy as np
 import pandas as pd
 
 from adoptsim import memory
+from adoptsim.results import agent_counts
 from adoptsim.scenario import Scenario, load_scenario
 from adoptsim.simulation import simulate
 
@@ -27,6 +26,8 @@ class Comparison:
 
     Attributes:
         adoption: tidy table of every scenario (``scenario`` column added).
+        scenarios: the scenarios compared, by name.
+        agents: agents simulated per segment (segments with few are flagged in figures).
         differences: per replication, scenario − reference for each row (same keys).
         summary: year-end table: median and 5–95 % band of levels and of paired differences.
     """
@@ -35,6 +36,8 @@ class Comparison:
     adoption: pd.DataFrame
     differences: pd.DataFrame
     summary: pd.DataFrame
+    scenarios: dict[str, Scenario] = field(default_factory=dict)
+    agents: pd.DataFrame | None = None  # agents per segment (same firms in every scenario)
 
 
 def compare(
@@ -75,10 +78,12 @@ def compare(
     names = [s.name for s in loaded]
     if len(set(names)) != len(names):
         raise ScenarioError("scenarios", names, "each scenario must appear once")
-    frames = []
+    frames, agents = [], None
     for sc in loaded:
         res = simulate(sc, n_firms=n_firms, seed=seed, replications=replications, progress=progress)
         frames.append(res.adoption.assign(scenario=sc.name))
+        if agents is None and res.records:
+            agents = agent_counts(res.records[0])
     adoption = pd.concat(frames, ignore_index=True)
     ref = adoption[adoption.scenario == names[0]].set_index(KEYS)
     diffs = []
@@ -89,7 +94,7 @@ def compare(
     differences = pd.concat(diffs, ignore_index=True)
     ends = {f"{y}-12" for y in years}
     summary = _summary(adoption[adoption.date.isin(ends)], differences[differences.date.isin(ends)])
-    return Comparison(names[0], adoption, differences, summary)
+    return Comparison(names[0], adoption, differences, summary, {s.name: s for s in loaded}, agents)
 
 
 def _bands(frame: pd.DataFrame, prefix: str) -> pd.DataFrame:
@@ -106,63 +111,3 @@ def _summary(levels: pd.DataFrame, diffs: pd.DataFrame) -> pd.DataFrame:
     table = _bands(levels, "").join(_bands(diffs, "diff_"), how="left").reset_index()
     table["year"] = table.date.str[:4].astype(int)
     return table
-
-
-def comparison_figure(comp: Comparison, path: str | Path | None = None, caption: str = ""):
-    """Trajectories with bands, paired difference with the reference, and 2028 effects by size
-    class and sector (median and 5–95 % band of the paired difference)."""
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(2, 2, figsize=(13, 8.5))
-    (ax1, ax2), (ax3, ax4) = axes
-    overall = comp.adoption[comp.adoption.segment_type == "all"]
-    for name, part in overall.groupby("scenario", sort=False):
-        g = part.groupby("date").adopters_share
-        x = pd.to_datetime(g.median().index)
-        line = ax1.plot(x, g.median().to_numpy(), label=name)[0]
-        ax1.fill_between(
-            x, g.quantile(0.05), g.quantile(0.95), alpha=0.15, color=line.get_color(), lw=0
-        )
-    ax1.set_title("Uses AI, all firms (median, 5–95 % band)")
-    dall = comp.differences[comp.differences.segment_type == "all"]
-    for name, part in dall.groupby("scenario", sort=False):
-        g = part.groupby("date").adopters_share
-        x = pd.to_datetime(g.median().index)
-        line = ax2.plot(x, 100 * g.median().to_numpy(), label=name)[0]
-        ax2.fill_between(
-            x,
-            100 * g.quantile(0.05),
-            100 * g.quantile(0.95),
-            alpha=0.15,
-            color=line.get_color(),
-            lw=0,
-        )
-    ax2.axhline(0, color="k", lw=0.8)
-    ax2.set_title(f"Paired difference with {comp.reference} (percentage points)")
-    last = comp.differences.date.max()
-    for ax, seg in ((ax3, "size"), (ax4, "sector")):
-        part = comp.differences[
-            (comp.differences.segment_type == seg) & (comp.differences.date == last)
-        ]
-        labels = list(dict.fromkeys(part.segment))
-        names = list(dict.fromkeys(part.scenario))
-        width = 0.8 / max(len(names), 1)
-        for k, name in enumerate(names):
-            s = part[part.scenario == name].groupby("segment", sort=False).adopters_share
-            med = 100 * s.median().reindex(labels)
-            lo, hi = 100 * s.quantile(0.05).reindex(labels), 100 * s.quantile(0.95).reindex(labels)
-            xs = np.arange(len(labels)) + (k - (len(names) - 1) / 2) * width
-            ax.bar(xs, med, width, label=name, alpha=0.8)
-            ax.errorbar(xs, med, yerr=[med - lo, hi - med], fmt="none", color="k", lw=0.8)
-        ax.set_xticks(np.arange(len(labels)), labels, fontsize=8)
-        ax.axhline(0, color="k", lw=0.8)
-        ax.set_title(f"Difference with {comp.reference} in {last}, by {seg} (pp)")
-    for ax in axes.ravel():
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    if caption:
-        fig.text(0.01, 0.005, caption, fontsize=7, color="0.3")
-    fig.tight_layout(rect=(0, 0.02, 1, 1))
-    if path is not None:
-        fig.savefig(path, dpi=110)
-    return fig

@@ -48,6 +48,23 @@ def _rows(table: dict, path: str) -> list[str]:
     return out
 
 
+def _cap_paragraph() -> str:
+    """What the KMO-portefeuille cap does to the rates, with the default numbers."""
+    k = S.validate_table({}, SPEC["levers"], "levers")["kmo_portefeuille"]
+    cost = k["project_cost_eur"]
+    cap = k["cap_small_eur"].values[-1]
+    rate = k["rate_small"].values[-1]
+    return (
+        "**The KMO-portefeuille cap next to its rates.** A subsidised project gets "
+        "min(rate × `project_cost_eur`, cap) / `project_cost_eur` of its cost covered "
+        f"(`kmo_portefeuille` keys above). With the defaults — cost €{cost:,.0f}, cap "
+        f"€{cap:,.0f}, small-firm rate {rate:.0%} — the subsidy is €{rate * cost:,.0f}, under "
+        f"the cap; any rate above {cap / cost:.1%} adds nothing unless the cap rises too. "
+        "`adoptsim run` and `adoptsim compare` print a note when a scenario raises a rate into "
+        "the cap."
+    )
+
+
 def reference_markdown() -> str:
     """Markdown tables of every scenario key: kind, default, bounds, unit, meaning and source."""
     head = [
@@ -62,9 +79,20 @@ def reference_markdown() -> str:
         'number, a table `{ "YYYY-MM" = value, ... }` (steps) or `{ ramp = { ... } }` (linear).',
         "`extends` names a scenario (or a list of them) whose values this file overrides.",
         "",
+        "**Dated tables in a file that extends another override from their first month on.**",
+        "`rate_small = { \"2027-01\" = 0.60 }` in a child keeps the parent's (or the default's)",
+        "values before 2027-01 and is 0.60 from then on. To replace the whole schedule instead",
+        "(0 before the first month), mark the table: `rate_small = { replace = true,",
+        '"2027-01" = 0.60 }`. A plain number always replaces the whole schedule. In a file that',
+        "extends nothing, a dated table is the whole schedule. A scenario without",
+        "`[scenario] name` is named after its file. `adoptsim run` saves the fully resolved",
+        "scenario (every value, no `extends`) as `scenario.toml` in the run folder.",
+        "",
     ]
     for section, spec in SPEC.items():
         parts += [f"## [{section}]", "", *head, *_rows(spec, section), ""]
+        if section == "levers":
+            parts += [_cap_paragraph(), ""]
     builtin = {k: c for k, c in RULES.items() if c.__module__ == "adoptsim.rules"}
     for kind, cls in builtin.items():
         parts += [

@@ -54,6 +54,7 @@ class CellRecord:
     barriers: dict[int, np.ndarray] = field(default_factory=dict)
     state_weight: dict[int, np.ndarray] = field(default_factory=dict)
     draw: int = -1
+    agents: np.ndarray | None = None  # unweighted number of agents per cell
     priors: dict = field(default_factory=dict)  # prior-only parameter values drawn (dotted keys)
 
     @property
@@ -109,6 +110,7 @@ class Recorder:
         self.barriers: dict[int, np.ndarray] = {}
         self.state_weight: dict[int, np.ndarray] = {}
         self.firms_per_cell = np.bincount(self.cell, weights=self.weight, minlength=self.n_cells)
+        self.agents_per_cell = np.bincount(self.cell, minlength=self.n_cells)
         self._cell3 = self.cell.astype(np.intp) * 3
 
     def record(self, t: int, state: np.ndarray, barriers: np.ndarray) -> None:
@@ -145,6 +147,7 @@ class Recorder:
             self.at_scale,
             self.barriers,
             self.state_weight,
+            agents=self.agents_per_cell,
         )
 
 
@@ -224,15 +227,35 @@ def segment_table(record: CellRecord) -> pd.DataFrame:
     return pd.DataFrame({name: np.concatenate(parts) for name, parts in columns.items()})
 
 
+def agent_counts(record: CellRecord) -> pd.DataFrame:
+    """Agents simulated per segment (unweighted): how much a segment's share can be trusted."""
+    s, b, r = record.shape
+    n = np.asarray(record.agents if record.agents is not None else np.zeros(s * b * r))
+    n = n.reshape(s, b, r)
+    by_band = n.sum(axis=(0, 2))
+    rows = [("all", "all", int(n.sum()))]
+    rows += [("sector", k, int(v)) for k, v in zip(SECTORS, n.sum(axis=(1, 2)), strict=True)]
+    rows += [("size", k, int(by_band[_SIZE_BANDS[k]].sum())) for k in SIZE_LABELS]
+    rows += [("region", k, int(v)) for k, v in zip(record.regions, n.sum(axis=(0, 1)), strict=True)]
+    return pd.DataFrame(rows, columns=["segment_type", "segment", "agents"])
+
+
 @dataclass
 class SimulationResult:
     """Outcome of [`simulate`][adoptsim.simulation.simulate].
 
     Attributes:
-        adoption: tidy table, one row per replication × month × segment (see ADOPTION_COLUMNS).
-        records: the per-cell records of each replication (for observation models).
+        adoption: tidy table, one row per replication × month × segment (see ADOPTION_COLUMNS);
+            ``date`` is the month as ``"YYYY-MM"`` text (`tidy` gives real datetimes).
+        records: the per-cell records of each replication (for observation models; empty for a
+            result read back with `load_run`).
         scenario: name of the scenario; seed, n_firms: how it was run.
-        parameters: per replication, the parameter overrides drawn (empty without a posterior).
+        parameters: per replication, the parameter values it ran with that differ from the
+            scenario file: the posterior draw (dotted scenario keys) and any explicit overrides.
+        resolved: the fully resolved scenario (one table, no ``extends``), as saved in
+            ``scenario.toml``.
+        run_info: provenance written to ``run.json`` (seed, agents, replications, posterior
+            draws, versions, command line, wall time).
     """
 
     adoption: pd.DataFrame
@@ -241,14 +264,164 @@ class SimulationResult:
     seed: int
     n_firms: int
     parameters: list[dict] = field(default_factory=list)
+    resolved: dict | None = None
+    run_info: dict = field(default_factory=dict)
 
     def save(self, out: str | Path) -> Path:
-        """Write ``adoption.csv`` into folder ``out``; identical runs give identical bytes."""
+        """Write ``adoption.csv``, ``scenario.toml`` and ``run.json`` into folder ``out``.
+
+        Identical runs give identical ``adoption.csv`` bytes, and ``adoptsim run
+        out/scenario.toml`` with the seed, agents and replications of ``run.json`` reproduces
+        it byte for byte. Returns the path of ``adoption.csv``.
+        """
+        import json
+
+        import tomli_w
+
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
         path = out / "adoption.csv"
         self.adoption.to_csv(path, index=False, float_format="%.6f", lineterminator="\n")
+        if self.resolved is not None:
+            header = (
+                f"# Scenario {self.scenario!r} fully resolved by adoptsim "
+                f"{self.run_info.get('adoptsim', '')}: every value, no extends.\n"
+                f"# Reproduce: {self.run_info.get('rerun', '')}\n\n"
+            )
+            (out / "scenario.toml").write_text(
+                header + tomli_w.dumps(self.resolved), encoding="utf-8"
+            )
+        info = {**self.run_info, "parameters": self.parameters}
+        (out / "run.json").write_text(
+            json.dumps(info, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
         return path
+
+    def tidy(self) -> pd.DataFrame:
+        """The adoption table with ``date`` as a datetime (first day of the month)."""
+        return self.adoption.assign(date=pd.to_datetime(self.adoption["date"], format="%Y-%m"))
+
+    def to_xarray(self):
+        """The result as an ``xarray.Dataset`` with dims replication × date × segment.
+
+        Variables ``adopters_share`` and ``at_scale_share`` (weighted shares 0..1), and ``draw``
+        (posterior draw per replication, −1: none). ``segment`` labels are
+        ``"all"``, ``"size:10-19"``, ``"sector:J"``, ``"region:…"``; the coordinate
+        ``segment_type`` says which kind each is. ``date`` holds datetimes.
+        """
+        import xarray as xr
+
+        a = self.adoption
+        label = np.where(
+            a["segment_type"] == "all", "all", a["segment_type"] + ":" + a["segment"].astype(str)
+        )
+        frame = a.assign(segment=label, date=pd.to_datetime(a["date"], format="%Y-%m"))
+        order = list(dict.fromkeys(label))
+        wide = frame.set_index(["replication", "date", "segment"])[
+            ["adopters_share", "at_scale_share"]
+        ]
+        ds = xr.Dataset.from_dataframe(wide).reindex(segment=order)
+        kinds = dict(zip(label, a["segment_type"], strict=True))
+        ds = ds.assign_coords(segment_type=("segment", [kinds[s] for s in order]))
+        draws = a.groupby("replication")["draw"].first()
+        ds["draw"] = ("replication", draws.reindex(ds.replication.values).to_numpy())
+        ds.attrs.update(scenario=self.scenario, seed=self.seed, n_firms=self.n_firms)
+        ds["adopters_share"].attrs.update(units="share of firms (weighted)")
+        ds["at_scale_share"].attrs.update(units="share of firms (weighted)")
+        return ds
+
+
+def versions() -> dict[str, str]:
+    """Installed versions of adoptsim, Python and every declared dependency."""
+    import platform
+    import re
+    from importlib import metadata
+
+    out = {"python": platform.python_version()}
+    try:
+        out["adoptsim"] = metadata.version("adoptsim")
+        requires = metadata.requires("adoptsim") or []
+    except metadata.PackageNotFoundError:  # running from a bare source tree
+        requires = []
+    for req in requires:
+        if "extra ==" in req:
+            continue
+        name = re.match(r"[A-Za-z0-9_.\-]+", req).group(0)
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def run_info(scenario, *, seed: int, n_firms: int, replications: int) -> dict:
+    """Provenance of one run: what was run, with which versions, how to run it again."""
+    import datetime
+    import sys
+
+    import adoptsim
+
+    return {
+        "scenario": scenario.name,
+        "scenario_origin": scenario.origin,
+        "seed": seed,
+        "n_firms": n_firms,
+        "replications": replications,
+        "posterior": scenario.data["calibration"]["posterior"],
+        "adoptsim": adoptsim.__version__,
+        "versions": versions(),
+        "command": [Path(sys.argv[0]).name, *sys.argv[1:]],
+        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "rerun": (
+            f"adoptsim run scenario.toml --firms {n_firms} --replications {replications} "
+            f"--seed {seed}"
+        ),
+    }
+
+
+def load_run(folder: str | Path) -> SimulationResult:
+    """Read a run folder written by ``adoptsim run`` (or `SimulationResult.save`).
+
+    Args:
+        folder: holds ``adoption.csv`` and, when written by this version, ``run.json`` and
+            ``scenario.toml``.
+
+    Returns:
+        A [`SimulationResult`][adoptsim.results.SimulationResult] without per-cell records.
+
+    Raises:
+        AdoptsimError: the folder has no ``adoption.csv``.
+    """
+    import json
+    import tomllib
+
+    from adoptsim.errors import AdoptsimError
+
+    folder = Path(folder)
+    csv = folder / "adoption.csv"
+    if not csv.is_file():
+        raise AdoptsimError(f"{folder}: no adoption.csv here (not a run folder)")
+    adoption = pd.read_csv(csv, dtype={"date": str, "segment": str})
+    info = (
+        json.loads((folder / "run.json").read_text("utf-8"))
+        if (folder / "run.json").is_file()
+        else {}
+    )
+    resolved = None
+    if (folder / "scenario.toml").is_file():
+        with (folder / "scenario.toml").open("rb") as fh:
+            resolved = tomllib.load(fh)
+    name = info.get("scenario") or (resolved or {}).get("scenario", {}).get("name", folder.name)
+    return SimulationResult(
+        adoption,
+        [],
+        name,
+        int(info.get("seed", -1)),
+        int(info.get("n_firms", -1)),
+        list(info.get("parameters", [])),
+        resolved,
+        {k: v for k, v in info.items() if k != "parameters"},
+    )
 
 
 def band_summary(

@@ -19,11 +19,19 @@ from typing import Any
 from adoptsim import schema as S
 from adoptsim.errors import AdoptsimError, ScenarioError
 from adoptsim.levers import LEVER_SPEC, REGULATION_SPEC, SHOCK_SPEC
-from adoptsim.months import parse_month
+from adoptsim.months import format_month, parse_month
 from adoptsim.network import NETWORK_KINDS
 from adoptsim.population import ALLOCATIONS
+from adoptsim.posterior import PARAMETERS
+from adoptsim.priors import PRIORS
 from adoptsim.rules import rule_class
+from adoptsim.schedule import Schedule, parse_schedule
 from adoptsim.taxonomy import BARRIERS, POPULATIONS
+
+# Keys a replication's posterior or prior draw may set (see Scenario.resolved and with_draw).
+_DRAWN_KEYS = {k for ps in PARAMETERS.values() for p in ps for k in p.keys} | {
+    k for prior in PRIORS for k in prior.parameter.keys
+}
 
 # Initial barrier prevalence: the seed's shares among non-users (claimed AI-barometer 2022,
 # status U — unverified); attracting_staff only has a users' figure.
@@ -90,6 +98,12 @@ SPEC: dict = {
             ("none", "policy", "all"),
             "prior-only parameters each replication draws from its seed (adoptsim/priors.py): "
             "the policy-effect group, all (with behaviour), or none",
+        ),
+        "keep": S.choices(
+            [],
+            sorted(_DRAWN_KEYS),
+            "drawn keys (posterior or prior) this scenario sets on purpose: draws leave them "
+            "alone (written by `adoptsim run` into a saved scenario.toml)",
         ),
     },
     "regulation": REGULATION_SPEC,
@@ -208,11 +222,104 @@ def _layers_of(path: Path) -> list[dict]:
     return [raw for _, raw in _keyed_layers(path)]
 
 
+REPLACE = "replace"
+_FIRST_MONTH = "1900-01"  # a constant parent value holds from the earliest month a file can name
+
+
+def _schedule_keys() -> list[tuple[str, str]]:
+    """(lever table, key) of every dated-schedule field in the scenario schema."""
+    return [
+        (table, key)
+        for table, fields in SPEC["levers"].items()
+        for key, spec in fields.items()
+        if getattr(spec, "kind", None) == "schedule"
+    ]
+
+
+def _as_ramp_points(sched: Schedule) -> dict[int, float]:
+    """Month index → value points of a ramp equal to ``sched`` at every whole month."""
+    if not sched.months:
+        return {parse_month(_FIRST_MONTH): sched.values[0]}
+    if sched.ramp:
+        return dict(zip(sched.months, sched.values, strict=True))
+    points = {sched.months[0] - 1: 0.0}
+    for j, (m, v) in enumerate(zip(sched.months, sched.values, strict=True)):
+        points[m] = v
+        if j + 1 < len(sched.months):
+            points[sched.months[j + 1] - 1] = v
+    return points
+
+
+def overlay_schedule(below: Schedule, child: dict, field: str) -> dict:
+    """A dated table laid over the schedule below it: the child's values from its first month
+    on, the values below before it (in file form). Steps over steps stay steps; any mix with a
+    ramp becomes a ramp that equals both pieces at every whole month."""
+    points = child.get("ramp", child) if isinstance(child, dict) else child
+    ramp = "ramp" in child
+    mine = parse_schedule(child, field, None, None)
+    first = mine.months[0]
+    if not ramp and not below.ramp:
+        kept = (
+            {parse_month(_FIRST_MONTH): below.values[0]}
+            if not below.months
+            else {m: v for m, v in zip(below.months, below.values, strict=True) if m < first}
+        )
+        return {**{format_month(m): v for m, v in kept.items()}, **points}
+    kept = {m: v for m, v in _as_ramp_points(below).items() if m < first - 1}
+    kept[first - 1] = below.at(first - 1)
+    mine_points = _as_ramp_points(mine)
+    if not ramp:  # drop the step's leading zero: the value below holds until its first month
+        mine_points.pop(first - 1, None)
+    merged = {**kept, **mine_points}
+    return {"ramp": {format_month(m): merged[m] for m in sorted(merged)}}
+
+
+def _lay_schedules(below_raw: dict, layer: dict, is_root: bool) -> dict:
+    """``layer`` with each dated table turned into its overlay on the values below it.
+
+    A dated table in a file that extends another, or in an override, changes the schedule from
+    its first month on and keeps the earlier values (of the parent, or of the default). With
+    ``replace = true`` in the table, or in a root file, the table is the whole schedule (0 before
+    its first month). A plain number always replaces the whole schedule.
+    """
+    levers = layer.get("levers")
+    if not isinstance(levers, dict):
+        return layer
+    below: dict | None = None
+    layer = copy.deepcopy(layer)
+    for table, key in _schedule_keys():
+        node = layer["levers"].get(table)
+        value = node.get(key) if isinstance(node, dict) else None
+        if not isinstance(value, dict):
+            continue
+        field = f"levers.{table}.{key}"
+        marker = value.pop(REPLACE, False)
+        if not isinstance(marker, bool):
+            raise ScenarioError(f"{field}.{REPLACE}", marker, "must be true or false")
+        if marker or is_root or not value:
+            continue
+        if below is None:
+            below = S.validate_table(below_raw.get("levers", {}), LEVER_SPEC, "levers")
+        node[key] = overlay_schedule(below[table][key], value, field)
+    return layer
+
+
 def merge_layers(layers: Iterable[dict]) -> dict:
-    """Lay raw tables over each other in order (later wins, table by table)."""
+    """Lay raw tables over each other in order (later wins, table by table).
+
+    Dated lever tables in every layer after the first override the schedule below them from
+    their first month on (see `overlay_schedule`); ``replace = true`` replaces it whole.
+    """
     out: dict = {}
-    for layer in layers:
-        out = deep_merge(out, layer)
+    for i, layer in enumerate(layers):
+        laid = _lay_schedules(out, layer, is_root=i == 0)
+        out = deep_merge(out, laid)
+        for table, key in _schedule_keys():  # a schedule is one value: never merged key by key
+            lev = laid.get("levers")
+            tab = lev.get(table) if isinstance(lev, dict) else None
+            value = tab.get(key) if isinstance(tab, dict) else None
+            if isinstance(value, dict):
+                out["levers"][table][key] = copy.deepcopy(value)
     return out
 
 
@@ -226,8 +333,49 @@ def nest(dotted: dict[str, Any]) -> dict:
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
                 raise ScenarioError(key, value, "its parent is not a table")
-        node[parts[-1]] = value.to_toml() if hasattr(value, "to_toml") else value
+        if isinstance(value, Schedule):
+            node[parts[-1]] = _whole(value.to_toml())
+        else:
+            node[parts[-1]] = value
     return out
+
+
+def _dotted(table: dict, prefix: str = "") -> dict[str, Any]:
+    """``{"rule": {"q": 0.1}}`` → ``{"rule.q": 0.1}`` (the inverse of `nest` for leaf values)."""
+    out: dict[str, Any] = {}
+    for key, value in table.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(_dotted(value, name + "."))
+        else:
+            out[name] = value
+    return out
+
+
+def _plain(value: Any) -> Any:
+    """Validated data as TOML-writable values: schedules in file form, unset months dropped."""
+    if isinstance(value, Schedule):
+        return value.to_toml()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _whole(value: float | dict) -> float | dict:
+    """A schedule in file form marked to replace the schedule below it whole."""
+    return {**value, REPLACE: True} if isinstance(value, dict) else value
+
+
+def derived_name(base: str, overrides: dict[str, Any]) -> str:
+    """``base`` plus the last part of each changed key (and its value when it is a number)."""
+    parts = []
+    for key, value in overrides.items():
+        short = key.rsplit(".", 1)[-1]
+        is_number = isinstance(value, int | float) and not isinstance(value, bool)
+        parts.append(f"{short}={value:g}" if is_number else short)
+    return f"{base}+{'+'.join(parts)}"
 
 
 def validate(raw: dict) -> dict:
@@ -319,13 +467,49 @@ class Scenario:
             node = node[part]
         return node
 
-    def with_overrides(self, overrides: dict[str, Any]) -> Scenario:
-        """A new scenario with dotted keys (``"levers.kmo_portefeuille.take_up"``) replaced."""
-        return Scenario.from_layers([*self.layers, nest(overrides)], self.origin)
+    def with_overrides(self, overrides: dict[str, Any], name: str | None = None) -> Scenario:
+        """A new scenario with dotted keys (``"levers.kmo_portefeuille.take_up"``) replaced.
+
+        A dated table overrides a schedule from its first month on, as in a file that extends
+        another; a `Schedule` object replaces the whole schedule.
+
+        Args:
+            overrides: dotted key → value, as in a scenario file.
+            name: the new scenario's name. Without it (and without ``"scenario.name"`` in
+                ``overrides``) the name is this one's plus the keys changed, e.g.
+                ``baseline+take_up=0.5``, so results of the changed scenario never land in the
+                original's folder or column.
+        """
+        layer = nest(overrides)
+        if name is None and "scenario.name" not in overrides and overrides:
+            name = derived_name(self.name, overrides)
+        if name is not None:
+            layer = deep_merge(layer, {"scenario": {"name": name}})
+        return Scenario.from_layers([*self.layers, layer], self.origin)
 
     def with_draw(self, draw: dict[str, Any]) -> Scenario:
-        """The scenario with a parameter draw laid just above its root file (see class doc)."""
+        """The scenario with a parameter draw laid just above its root file (see class doc).
+
+        Keys listed in ``[calibration] keep`` are left out of the draw.
+        """
+        keep = set(self.data["calibration"]["keep"])
+        draw = {k: v for k, v in draw.items() if k not in keep}
         return Scenario.from_layers([self.layers[0], nest(draw), *self.layers[1:]], self.origin)
+
+    def resolved(self) -> dict:
+        """Every value of this scenario in one table, as a root file would say it (no
+        ``extends``, defaults written out, schedules whole).
+
+        Loading it back gives the same scenario, posterior draws included: calibrated keys that a
+        file above the root (or an override) set on purpose are listed in ``[calibration] keep``,
+        so a draw laid over the single resolved layer leaves them as they were.
+        """
+        drawn = _DRAWN_KEYS
+        above = _dotted(merge_layers(self.layers[1:])) if len(self.layers) > 1 else {}
+        keep = sorted(set(self.data["calibration"]["keep"]) | (drawn & set(above)))
+        out = _plain(self.data)
+        out["calibration"]["keep"] = keep
+        return out
 
 
 def load_scenario(name_or_path: str | Path) -> Scenario:
@@ -339,6 +523,8 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
         return name_or_path
     path = _resolve(name_or_path)
     layers = _layers_of(path)
-    if "name" not in merge_layers(layers).get("scenario", {}):
+    own = layers[-1].get("scenario")
+    if not (isinstance(own, dict) and "name" in own):
+        # named after its own file, never after the scenario it extends
         layers.append({"scenario": {"name": path.stem}})
     return Scenario.from_layers(layers, str(path))

@@ -460,31 +460,7 @@ def sensitivity(
             default=list,
         )
     )
+    from adoptsim.plots import indices_figure
+
     indices_figure(result, out / "indices.png", f"{sc.name}: {target.label()}")
     return result
-
-
-def indices_figure(result: SensitivityResult, path: str | Path | None = None, title: str = ""):
-    """Bar chart of the indices with confidence intervals (Sobol: S1 and ST; Morris: μ*)."""
-    import matplotlib.pyplot as plt
-
-    t = result.indices
-    fig, ax = plt.subplots(figsize=(9, 0.35 * len(t) + 1.5))
-    y = np.arange(len(t))[::-1]
-    if result.method == "sobol":
-        ax.barh(y + 0.2, t.ST, 0.4, xerr=t.ST_conf, label="total (ST)", color="tab:blue")
-        ax.barh(y - 0.2, t.S1, 0.4, xerr=t.S1_conf, label="first order (S1)", color="tab:orange")
-        ax.set_xlabel("Sobol index (95 % confidence interval)")
-    else:
-        ax.barh(y, t.mu_star, 0.6, xerr=t.mu_star_conf, color="tab:blue", label="μ*")
-        ax.set_xlabel("Morris μ* (outcome units)")
-    labels = [f"{p} [{r[0]}]" for p, r in zip(t.parameter, t.role, strict=True)]
-    ax.set_yticks(y, labels, fontsize=8)
-    ax.axvline(0, color="k", lw=0.8)
-    ax.grid(axis="x", alpha=0.3)
-    ax.legend(fontsize=8)
-    ax.set_title(title or result.outcome, fontsize=10)
-    fig.tight_layout()
-    if path is not None:
-        fig.savefig(path, dpi=110)
-    return fig

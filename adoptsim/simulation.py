@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 import numpy as np
@@ -12,7 +13,13 @@ from adoptsim.errors import ScenarioError
 from adoptsim.model import AdoptionModel
 from adoptsim.posterior import posterior_draw, split_overrides
 from adoptsim.priors import prior_draw
-from adoptsim.results import ADOPTION_COLUMNS, CellRecord, SimulationResult, segment_table
+from adoptsim.results import (
+    ADOPTION_COLUMNS,
+    CellRecord,
+    SimulationResult,
+    run_info,
+    segment_table,
+)
 from adoptsim.rules import AdoptionRule
 from adoptsim.scenario import Scenario, load_scenario
 
@@ -111,6 +118,7 @@ def simulate(
         raise ScenarioError("n_firms", n_firms, "must be a whole number >= 100")
     sc = load_scenario(scenario)
     memory.check_scenario(sc, n_firms)  # before the progress bar: a refusal is one line
+    t0 = time.perf_counter()
     iterator = range(replications)
     if progress:
         from tqdm.auto import tqdm
@@ -134,8 +142,23 @@ def simulate(
         table["draw"] = record.draw
         records.append(record)
         frames.append(table)
-        params.append(draw)
+        params.append(_drawn_parameters(sc, record, draw))
     adoption = pd.concat(frames, ignore_index=True)[ADOPTION_COLUMNS]
-    return SimulationResult(
-        adoption, records, sc.name, seed, n_firms or sc.data["population"]["n_firms"], params
-    )
+    n = n_firms or sc.data["population"]["n_firms"]
+    info = run_info(sc, seed=seed, n_firms=n, replications=replications)
+    info["posterior_draws"] = [int(rec.draw) for rec in records]
+    info["wall_time_s"] = round(time.perf_counter() - t0, 3)
+    return SimulationResult(adoption, records, sc.name, seed, n, params, sc.resolved(), info)
+
+
+def _drawn_parameters(sc: Scenario, record: CellRecord, overrides: dict) -> dict:
+    """The values a replication ran with beyond its scenario: prior and posterior draws (less
+    the keys the scenario sets itself), then explicit overrides."""
+    keep = set(sc.resolved()["calibration"]["keep"])
+    out: dict = {k: v for k, v in (getattr(record, "priors", None) or {}).items() if k not in keep}
+    posterior = sc.data["calibration"]["posterior"]
+    if record.draw >= 0 and posterior != "none":
+        drawn = split_overrides(posterior_draw(posterior, record.draw)[1])[0]
+        out.update({k: v for k, v in drawn.items() if k not in keep})
+    out.update({k: (v.to_toml() if hasattr(v, "to_toml") else v) for k, v in overrides.items()})
+    return out

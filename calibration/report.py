@@ -36,7 +36,8 @@ from adoptsim.posterior import (
     split_overrides,
 )
 from adoptsim.simulation import run_replication
-from adoptsim.validation import fit_figure, validate
+from adoptsim.plots import fit_figure
+from adoptsim.validation import validate
 
 ROOT = Path(__file__).resolve().parents[1]
 IMG = ROOT / "docs" / "img"

@@ -18,7 +18,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-from adoptsim.comparison import compare, comparison_figure
+from adoptsim.comparison import compare
+from adoptsim.plots import comparison_figure
 
 LIBRARY = [
     "baseline",

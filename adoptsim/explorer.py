@@ -1,0 +1,362 @@
+"""The lever explorer: one Panel app for Jupyter and the browser.
+
+Sliders set the main policy levers (from ``LEVER_START`` on; history stays as enacted) and two
+technology assumptions; the app simulates the changed scenario against the baseline with common
+random numbers and shows the projection with its band against the baseline's, the observed
+survey points, where the projection starts, the paired difference by size class, and offers the
+resulting table for download.
+
+* In Jupyter: ``import panel as pn; pn.extension(); from adoptsim.explorer import app; app()``.
+* In the browser: ``adoptsim explore [--port P]`` (serves http://127.0.0.1:P/).
+
+Install with ``pip install adoptsim[jupyter]`` (Panel is part of it).
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+import pandas as pd
+
+from adoptsim.comparison import compare
+from adoptsim.months import parse_month
+from adoptsim.scenario import Scenario, load_scenario
+
+LEVER_START = "2027-01"
+FINAL = "2028-12"
+
+
+@dataclass(frozen=True)
+class Slider:
+    """One slider: the scenario keys it sets, its range and how it is applied."""
+
+    name: str
+    label: str
+    keys: tuple[str, ...]
+    lo: float
+    hi: float
+    step: float
+    dated: bool  # a lever that applies from LEVER_START on (else a constant assumption)
+
+
+SLIDERS = (
+    Slider(
+        "rate_small",
+        "KMO-portefeuille rate, small firms (from 2027)",
+        ("levers.kmo_portefeuille.rate_small",),
+        0.0,
+        0.8,
+        0.05,
+        True,
+    ),
+    Slider(
+        "ai_share",
+        "KMO-portefeuille: share of employer users' projects that are AI",
+        ("levers.kmo_portefeuille.ai_share",),
+        0.0,
+        0.3,
+        0.01,
+        False,
+    ),
+    Slider(
+        "training_reach",
+        "AI training reach per year, firms < 250 (from 2027)",
+        (
+            "levers.training.reach_micro",
+            "levers.training.reach_small",
+            "levers.training.reach_medium",
+        ),
+        0.0,
+        0.5,
+        0.01,
+        True,
+    ),
+    Slider(
+        "coaching_reach",
+        "Coaching reach per year (from 2027)",
+        ("levers.coaching.reach",),
+        0.0,
+        0.3,
+        0.01,
+        True,
+    ),
+    Slider(
+        "theta_peer",
+        "Technology: peer effect (logit per unit peer share)",
+        ("rule.theta_peer",),
+        0.5,
+        4.0,
+        0.1,
+        False,
+    ),
+    Slider(
+        "genai_path_speed",
+        "Technology: speed of generative-AI capability from 2025 (1 = as fitted)",
+        ("shocks.genai.path_speed",),
+        0.25,
+        3.0,
+        0.05,
+        False,
+    ),
+)
+
+
+def slider_default(scenario: Scenario, s: Slider) -> float:
+    """A slider's starting value: the scenario's value in force at LEVER_START."""
+    from adoptsim.schedule import Schedule
+
+    value = scenario.get(s.keys[0])
+    if isinstance(value, Schedule):
+        return float(value.at(parse_month(LEVER_START)))
+    return float(value)
+
+
+def overrides(scenario: Scenario, values: dict[str, float]) -> dict:
+    """Dotted overrides for the slider values that differ from the scenario's own."""
+    out: dict = {}
+    for s in SLIDERS:
+        v = values.get(s.name)
+        if v is None or np.isclose(v, slider_default(scenario, s)):
+            continue
+        for key in s.keys:
+            if s.dated:
+                out[key] = {LEVER_START: float(v)}
+            else:
+                out[key] = float(v)
+    return out
+
+
+@cache
+def _run(base: str, changes: tuple, n_firms: int, replications: int, seed: int):
+    sc = load_scenario(base)
+    thawed = {k: dict(v) if isinstance(v, tuple) else v for k, v in changes}
+    mine = sc.with_overrides({**thawed, "scenario.name": "your choice"})
+    return compare([sc, mine], n_firms=n_firms, seed=seed, replications=replications)
+
+
+def explore_run(
+    values: dict[str, float],
+    *,
+    base: str = "baseline",
+    n_firms: int = 3000,
+    replications: int = 6,
+    seed: int = 0,
+):
+    """The comparison behind the app: the base scenario against the slider values (cached)."""
+    sc = load_scenario(base)
+    changes = overrides(sc, values)
+    frozen = tuple(sorted((k, _freeze(v)) for k, v in changes.items()))
+    return _run(base, frozen, n_firms, replications, seed)
+
+
+def _freeze(v):
+    return tuple(sorted(v.items())) if isinstance(v, dict) else v
+
+
+def _bands(comp, name: str) -> pd.DataFrame:
+    a = comp.adoption[(comp.adoption.segment_type == "all") & (comp.adoption.scenario == name)]
+    g = a.groupby("date").adopters_share
+    return pd.DataFrame(
+        {
+            "date": pd.to_datetime(g.median().index, format="%Y-%m"),
+            "median": 100 * g.median().to_numpy(),
+            "p05": 100 * g.quantile(0.05).to_numpy(),
+            "p95": 100 * g.quantile(0.95).to_numpy(),
+        }
+    )
+
+
+def _size_effects(comp) -> pd.DataFrame:
+    from adoptsim.plots import MIN_AGENTS
+
+    d = comp.differences
+    part = d[(d.segment_type == "size") & (d.date == FINAL)]
+    g = part.groupby("segment", sort=False).adopters_share
+    out = pd.DataFrame(
+        {
+            "segment": list(g.median().index),
+            "median": 100 * g.median().to_numpy(),
+            "p05": 100 * g.quantile(0.05).to_numpy(),
+            "p95": 100 * g.quantile(0.95).to_numpy(),
+        }
+    )
+    if comp.agents is not None:
+        a = comp.agents[comp.agents.segment_type == "size"].set_index("segment")["agents"]
+        few = out.segment.map(lambda s: a.get(s, 0) < MIN_AGENTS).to_numpy()
+        out.loc[few, ["median", "p05", "p95"]] = np.nan  # flagged in the label, not drawn
+        out["segment"] = [f"{s} ⚠" if f else s for s, f in zip(out.segment, few, strict=True)]
+    return out
+
+
+def table_csv(comp) -> str:
+    """The comparison's yearly summary as CSV text (what the download button gives)."""
+    buf = io.StringIO()
+    comp.summary.to_csv(buf, index=False, float_format="%.5f", lineterminator="\n")
+    return buf.getvalue()
+
+
+def app(
+    base: str = "baseline",
+    *,
+    n_firms: int = 3000,
+    replications: int = 6,
+    seed: int = 0,
+):
+    """The explorer as a Panel layout (display it in Jupyter, or serve it).
+
+    Args:
+        base: the scenario the sliders change (and the reference it is compared with).
+        n_firms: agents per run (more: slower, smoother).
+        replications: paired replications per scenario (the bands are their 5–95 %).
+        seed: base seed (the same for both scenarios: common random numbers).
+    """
+    import panel as pn
+    from bokeh.models import ColumnDataSource, Range1d, Span, Whisker
+    from bokeh.plotting import figure
+
+    from adoptsim.plots import USES_AI, observed_points, population_label, projection_start
+
+    sc = load_scenario(base)
+    widgets = {
+        s.name: pn.widgets.FloatSlider(
+            name=s.label,
+            start=s.lo,
+            end=s.hi,
+            step=s.step,
+            value=slider_default(sc, s),
+            width=330,
+        )
+        for s in SLIDERS
+    }
+    for name, w in widgets.items():
+        w.css_classes = [f"slider-{name}"]
+    points = observed_points(sc)
+    start = projection_start(points)
+
+    base_src = ColumnDataSource(data={"date": [], "median": [], "p05": [], "p95": []}, name="base")
+    mine_src = ColumnDataSource(
+        data={"date": [], "median": [], "p05": [], "p95": []}, name="projection"
+    )
+    size_src = ColumnDataSource(
+        data={"segment": [], "median": [], "p05": [], "p95": []}, name="by_size"
+    )
+    obs_src = ColumnDataSource(
+        data={
+            "date": list(points.date),
+            "value": list(100 * points.value),
+            "lo": list(100 * (points.value - 2 * points.se)),
+            "hi": list(100 * (points.value + 2 * points.se)),
+        },
+        name="observed",
+    )
+    p1 = figure(
+        height=380,
+        width=640,
+        x_axis_type="datetime",
+        title=f"Uses AI — {population_label(sc)} (%)",
+        y_range=Range1d(0, 100),
+        tools="pan,wheel_zoom,reset,save",
+    )
+    p1.varea("date", "p05", "p95", source=base_src, color="gray", alpha=0.25)
+    p1.line("date", "median", source=base_src, color="black", line_width=2, legend_label=base)
+    p1.varea("date", "p05", "p95", source=mine_src, color="#1f77b4", alpha=0.25)
+    p1.line(
+        "date", "median", source=mine_src, color="#1f77b4", line_width=2, legend_label="your choice"
+    )
+    p1.scatter(
+        "date",
+        "value",
+        source=obs_src,
+        color="black",
+        size=7,
+        legend_label="AI-barometer (frame 10+), ± 2 se",
+    )
+    p1.add_layout(Whisker(source=obs_src, base="date", upper="hi", lower="lo"))
+    if start is not None:
+        p1.add_layout(Span(location=start, dimension="height", line_dash="dotted"))
+    p1.legend.location = "top_left"
+    p1.yaxis.axis_label = "% of firms"
+    p2 = figure(
+        height=300,
+        width=640,
+        x_range=[],
+        title=f"Difference with {base} in {FINAL} by size class (pp, median of paired differences)",
+        tools="save",
+    )
+    p2.scatter("segment", "median", source=size_src, size=9, color="#1f77b4")
+    p2.add_layout(Whisker(source=size_src, base="segment", upper="p95", lower="p05"))
+    p2.yaxis.axis_label = "percentage points"
+
+    status = pn.pane.Markdown("", width=330, css_classes=["explorer-status"])
+    summary = pn.pane.Markdown("", width=640, css_classes=["explorer-summary"])
+    state: dict = {}
+
+    def csv_file():
+        return io.BytesIO(table_csv(state["comp"]).encode("utf-8")) if "comp" in state else None
+
+    download = pn.widgets.FileDownload(
+        callback=csv_file,
+        filename="adoptsim_explorer.csv",
+        label="Download the table (CSV)",
+        width=330,
+    )
+
+    def update(*_):
+        status.object = "simulating…"
+        values = {k: w.value for k, w in widgets.items()}
+        comp = explore_run(values, base=base, n_firms=n_firms, replications=replications, seed=seed)
+        state["comp"] = comp
+        b, m = _bands(comp, base), _bands(comp, "your choice")
+        base_src.data = {c: list(b[c]) for c in b.columns}
+        mine_src.data = {c: list(m[c]) for c in m.columns}
+        eff = _size_effects(comp)
+        p2.x_range.factors = list(eff.segment)
+        size_src.data = {c: list(eff[c]) for c in eff.columns}
+        last = comp.summary[
+            (comp.summary.segment_type == "all") & (comp.summary.date == FINAL)
+        ].set_index("scenario")
+        diff = last.loc["your choice"]
+        summary.object = (
+            f"**{FINAL}: {100 * diff.uses_ai_median:.1f} % use AI** with your choice, "
+            f"{100 * last.loc[base].uses_ai_median:.1f} % in {base}; paired difference "
+            f"{100 * diff.diff_uses_ai_median:+.2f} pp [{100 * diff.diff_uses_ai_p05:+.2f}, "
+            f"{100 * diff.diff_uses_ai_p95:+.2f}] (median and 5–95 % of paired differences)."
+        )
+        status.object = "ready"
+
+    for w in widgets.values():
+        w.param.watch(update, "value_throttled")
+    notes = pn.pane.Markdown(
+        f"{USES_AI} Levers apply from {LEVER_START}; earlier months are as enacted. Bands: "
+        f"5–95 % of {replications} paired replications of {n_firms:,} agents (posterior draws "
+        "and stochastic). Dotted line: projection starts after the last survey point. ⚠: too "
+        "few agents in that size class to show a difference.",
+        width=640,
+    )
+    layout = pn.Row(
+        pn.Column("## adoptsim lever explorer", *widgets.values(), download, status),
+        pn.Column(summary, pn.pane.Bokeh(p1), pn.pane.Bokeh(p2), notes),
+    )
+    update()
+    return layout
+
+
+def serve(port: int = 5006, *, show: bool = False, **kwargs) -> None:
+    """Serve the explorer at http://127.0.0.1:PORT/ until interrupted."""
+    import panel as pn
+
+    pn.serve(
+        lambda: app(**kwargs),
+        port=port,
+        address="127.0.0.1",
+        allow_websocket_origin=[f"127.0.0.1:{port}", f"localhost:{port}"],
+        show=show,
+        title="adoptsim lever explorer",
+        threaded=False,
+    )
+
+
+__all__ = ["SLIDERS", "app", "explore_run", "serve", "table_csv"]

@@ -1,0 +1,68 @@
+"""Screenshot of the lever explorer → docs/img/explorer.png (needs Chromium, like the test).
+
+    python docs/gen_explorer_screenshot.py
+
+Starts `adoptsim explore` (3,000 agents, 6 paired replications), raises the training-reach
+slider from its baseline value to 0.20 a year from 2027, waits for the redraw, and saves a
+screenshot. The browser test (tests/test_explorer.py) drives the app the same way.
+"""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+OUT = Path(__file__).resolve().parent / "img" / "explorer.png"
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def main() -> None:
+    from playwright.sync_api import sync_playwright
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    exe = Path(sys.executable).with_name("adoptsim")
+    cmd = [str(exe), "explore", "--port", str(port), "--firms", "3000", "--replications", "6"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(240):
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.5)
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            page = browser.new_page(viewport={"width": 1100, "height": 900})
+            page.goto(f"http://127.0.0.1:{port}/", timeout=300_000)
+            page.get_by_text("ready", exact=True).wait_for(timeout=300_000)
+            handle = page.locator(".slider-training_reach .noUi-handle").first
+            handle.focus()
+            for _ in range(17):  # 0.03 -> 0.20 in steps of 0.01
+                handle.press("ArrowRight")
+            page.wait_for_timeout(1000)
+            page.get_by_text("ready", exact=True).wait_for(timeout=600_000)
+            page.wait_for_timeout(1000)
+            page.screenshot(path=str(OUT), full_page=True)
+            browser.close()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(20)
+    print(f"wrote {OUT}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,57 @@
+"""The EMA Workbench adapter: 8 experiments through perform_experiments, outcomes in [0, 1]."""
+
+import warnings
+
+import numpy as np
+
+try:
+    import ema_workbench
+except ImportError as exc:  # a missing extra is a failure, not a skip
+    raise ImportError("EMA Workbench missing: pip install -e '.[dev]' (includes [ema])") from exc
+
+
+def test_model_has_uncertainties_levers_and_outcomes():
+    import adoptsim.ema as aema
+    from adoptsim.posterior import PARAMETERS
+
+    m = aema.model("baseline", n_firms=500, replications=1)
+    unc = {u.name for u in m.uncertainties}
+    calibrated = {p.name for p in PARAMETERS["flanders"] if not p.keys[0].startswith("observe.")}
+    assert calibrated <= unc and "theta_subsidy" in unc
+    assert {lv.name for lv in m.levers} >= {"kmo_rate_small", "training_reach"}
+    outs = [o.name for o in m.outcomes]
+    assert "uses_ai_2028_12_all" in outs and "uses_ai_2028_12_size_10_19" in outs
+    assert "uses_ai_2028_12_sector_J" in outs
+
+
+def test_eight_experiments_give_shares():
+    import adoptsim.ema as aema
+
+    m = aema.model("baseline", n_firms=600, replications=1, dates=("2024-12", "2028-12"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        experiments, outcomes = ema_workbench.perform_experiments(m, 8)
+    assert len(experiments) == 8
+    values = {k: np.asarray(v, dtype=float) for k, v in outcomes.items()}
+    for name, v in values.items():
+        assert v.shape == (8,), name
+        assert np.all((v >= 0) & (v <= 1)), name
+    # inputs matter: the eight 2028 shares of all firms are not all the same
+    assert np.ptp(values["uses_ai_2028_12_all"]) > 0.01
+    # adoption only grows in these scenarios: 2028 above 2024 in every experiment
+    assert np.all(values["uses_ai_2028_12_all"] >= values["uses_ai_2024_12_all"])
+
+
+def test_dated_lever_keeps_history():
+    import adoptsim.ema as aema
+
+    m = aema.model("baseline", n_firms=500, replications=1)
+    f = m.function
+    base = f.scenario.get("levers.kmo_portefeuille.rate_small")
+    over = f.overrides({"kmo_rate_small": 0.5})
+    sc = f.scenario.with_overrides(over)
+    s = sc.get("levers.kmo_portefeuille.rate_small")
+    from adoptsim.months import parse_month
+
+    assert s.at(parse_month("2026-12")) == base.at(parse_month("2026-12"))
+    assert s.at(parse_month("2027-01")) == 0.5

@@ -1,0 +1,115 @@
+"""The lever explorer in a real browser: Playwright drives Debian's Chromium.
+
+The test starts `adoptsim explore` itself, moves the training-reach slider with the keyboard, waits
+for the redraw and checks that the plotted 2028-12 value of "your choice" changed (the screenshot
+in docs/img/explorer.png is made the same way by docs/gen_explorer_screenshot.py). Without
+Chromium the test fails and says how to install it.
+"""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from adoptsim.explorer import SLIDERS, explore_run, overrides, slider_default
+from adoptsim.scenario import load_scenario
+
+CHROMIUM = os.environ.get("ADOPTSIM_CHROMIUM", "/usr/bin/chromium")
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+# The last plotted median (2028-12) of "your choice", read from the chart's own data source.
+LAST = """(() => { try {
+  for (const doc of Bokeh.documents) {
+    const m = doc.get_model_by_name('projection');
+    if (m && m.data.median.length) return m.data.median[m.data.median.length - 1];
+  }
+} catch (e) {} return null; })()"""
+
+
+def test_sliders_start_at_the_scenario_and_change_only_from_2027():
+    sc = load_scenario("baseline")
+    values = {s.name: slider_default(sc, s) for s in SLIDERS}
+    assert overrides(sc, values) == {}
+    changed = overrides(sc, {**values, "rate_small": 0.6})
+    assert changed == {"levers.kmo_portefeuille.rate_small": {"2027-01": 0.6}}
+    comp = explore_run({**values, "training_reach": 0.4}, n_firms=800, replications=2)
+    d = comp.differences.query("segment_type == 'all'").groupby("date").adopters_share.mean()
+    assert d[d.index < "2027-01"].abs().max() == 0.0
+    assert d.iloc[-1] > 0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    port = _free_port()
+    exe = Path(sys.executable).with_name("adoptsim")
+    cmd = [str(exe), "explore", "--port", str(port), "--firms", "1000", "--replications", "2"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            if proc.poll() is not None:
+                pytest.fail(f"adoptsim explore exited: {proc.stdout.read()[-2000:]}")
+            time.sleep(0.5)
+        else:
+            pytest.fail("adoptsim explore did not listen within 120 s")
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
+def test_moving_a_slider_changes_the_plotted_2028_value(server, tmp_path):
+    if not (Path(CHROMIUM).is_file() or shutil.which(CHROMIUM)):
+        pytest.fail(
+            f"no Chromium at {CHROMIUM}: install it (Debian: apt-get install -y chromium) or set "
+            "ADOPTSIM_CHROMIUM to its path; the explorer's browser test needs it"
+        )
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 900})
+            page.goto(server, timeout=120_000)
+            page.wait_for_function(
+                f"typeof Bokeh !== 'undefined' && {LAST} !== null", timeout=120_000
+            )
+            before = page.evaluate(LAST)
+            handle = page.locator(".slider-training_reach .noUi-handle").first
+            handle.focus()
+            for _ in range(20):  # training reach 0.03 -> 0.23 a year, in steps of 0.01
+                handle.press("ArrowRight")
+            page.wait_for_function(f"{LAST} !== {before}", timeout=180_000)
+            # Panel renders into shadow roots: Playwright's text locator pierces them
+            page.get_by_text("ready", exact=True).wait_for(timeout=180_000)
+            after = page.evaluate(LAST)
+            page.screenshot(path=str(tmp_path / "explorer.png"), full_page=True)
+        finally:
+            browser.close()
+    assert after > before, (before, after)  # more AI training never lowers adoption
