@@ -26,6 +26,7 @@ from matplotlib.ticker import PercentFormatter
 from adoptsim.calibrate import calibration_scenario
 from adoptsim.months import format_month, parse_month
 from adoptsim.observe import BREAK_2025_PRIOR, TARGET_CUTOFF, Observation, load_targets, observe
+from adoptsim.plots import fit_figure
 from adoptsim.posterior import (
     JOINT,
     PARAMETERS,
@@ -36,7 +37,6 @@ from adoptsim.posterior import (
     split_overrides,
 )
 from adoptsim.simulation import run_replication
-from adoptsim.plots import fit_figure
 from adoptsim.validation import validate
 
 ROOT = Path(__file__).resolve().parents[1]
