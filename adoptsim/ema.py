@@ -181,6 +181,13 @@ def model(
         raise ScenarioError("replications", replications, "must be a whole number >= 1")
     base = sc.with_overrides({"calibration.posterior": "none"}, name=sc.name)
     uncertainties, levers = inputs(sc)
+    # A parameter the calibration holds fixed has an empty range: it is a constant of the model,
+    # not an uncertainty (EMA's samplers give no experiments at all for an empty range).
+    fixed = [p for p in [*uncertainties, *levers] if not p.hi > p.lo]
+    for p in fixed:
+        base = base.with_overrides(p.overrides(p.lo), name=base.name)
+    uncertainties = [p for p in uncertainties if p.hi > p.lo]
+    levers = [p for p in levers if p.hi > p.lo]
     outcomes = outcome_names(list(dates), _populated_segments(base, n_firms, seed))
     function = AdoptionFunction(
         base,

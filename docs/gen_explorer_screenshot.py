@@ -49,9 +49,9 @@ def main() -> None:
             page = browser.new_page(viewport={"width": 1100, "height": 900})
             page.goto(f"http://127.0.0.1:{port}/", timeout=300_000)
             page.get_by_text("ready", exact=True).wait_for(timeout=300_000)
-            handle = page.locator(".slider-training_reach .noUi-handle").first
+            handle = page.locator(".slider-genai_path_speed .noUi-handle").first
             handle.focus()
-            for _ in range(17):  # 0.03 -> 0.20 in steps of 0.01
+            for _ in range(20):  # capability speed from 2025: 1.0 -> 2.0 (x as fitted)
                 handle.press("ArrowRight")
             page.wait_for_timeout(1000)
             page.get_by_text("ready", exact=True).wait_for(timeout=600_000)

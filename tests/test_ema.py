@@ -12,12 +12,17 @@ except ImportError as exc:  # a missing extra is a failure, not a skip
 
 def test_model_has_uncertainties_levers_and_outcomes():
     import adoptsim.ema as aema
+    from adoptsim import load_scenario
     from adoptsim.posterior import PARAMETERS
 
     m = aema.model("baseline", n_firms=500, replications=1)
     unc = {u.name for u in m.uncertainties}
     calibrated = {p.name for p in PARAMETERS["flanders"] if not p.keys[0].startswith("observe.")}
-    assert calibrated <= unc and "theta_subsidy" in unc
+    # Parameters the calibration holds fixed (empty range) are constants, not uncertainties.
+    candidates, _ = aema.inputs(load_scenario("baseline"))
+    fixed = {p.name for p in candidates if not p.hi > p.lo}
+    assert unc == {p.name for p in candidates} - fixed
+    assert calibrated - fixed <= unc and "theta_subsidy" in unc
     assert {lv.name for lv in m.levers} >= {"kmo_rate_small", "training_reach"}
     outs = [o.name for o in m.outcomes]
     assert "uses_ai_2028_12_all" in outs and "uses_ai_2028_12_size_10_19" in outs
