@@ -2,8 +2,8 @@
 
     python docs/gen_explorer_screenshot.py
 
-Starts `adoptsim explore` (3,000 agents, 6 paired replications), raises the training-reach
-slider from its baseline value to 0.20 a year from 2027, waits for the redraw, and saves a
+Starts `adoptsim explore` (3,000 agents, 6 paired replications), raises the generative-AI
+capability speed from 2025 from 1.0 to 2.0 (× as fitted), waits for the redraw, and saves a
 screenshot. The browser test (tests/test_explorer.py) drives the app the same way.
 """
 
