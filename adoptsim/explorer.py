@@ -27,6 +27,17 @@ from adoptsim.scenario import Scenario, load_scenario
 
 LEVER_START = "2027-01"
 FINAL = "2028-12"
+# Headless Chromium as the browser test and the docs screenshot start it: without the
+# background-networking switches Chromium keeps dialling out on a machine with no network.
+CHROMIUM_ARGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+)
 
 
 @dataclass(frozen=True)

@@ -16,17 +16,11 @@ import sys
 import time
 from pathlib import Path
 
+from adoptsim.explorer import CHROMIUM_ARGS
+
 OUT = Path(__file__).resolve().parent / "img" / "explorer.png"
 CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+ARGS = list(CHROMIUM_ARGS)
 
 
 def main() -> None:

@@ -17,19 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from adoptsim.explorer import SLIDERS, explore_run, overrides, slider_default
+from adoptsim.explorer import CHROMIUM_ARGS, SLIDERS, explore_run, overrides, slider_default
 from adoptsim.scenario import load_scenario
 
 CHROMIUM = os.environ.get("ADOPTSIM_CHROMIUM", "/usr/bin/chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+ARGS = list(CHROMIUM_ARGS)
 # The last plotted median (2028-12) of "your choice", read from the chart's own data source.
 LAST = """(() => { try {
   for (const doc of Bokeh.documents) {
