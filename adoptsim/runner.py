@@ -839,9 +839,12 @@ def _run_on_own_pool(todo: list[Task], out: Path, n: int, record: _Recorder) -> 
         except _Stopped as stop:
             _stop_pool(pool)
             _keep_finished(stop.inflight, record)
+            # A worker stopped while writing leaves its temporary file (SIGTERM exits at once).
+            clean_leftovers(out / SHARD_DIR)
             raise
         except BaseException:
             _stop_pool(pool)
+            clean_leftovers(out / SHARD_DIR)
             raise
         if crashed or queue:  # a worker died
             _stop_pool(pool)
