@@ -157,6 +157,8 @@ def backtest(
     mcmc_steps: int = 1000,
     targets: pd.DataFrame | None = None,
     progress: bool = True,
+    fit_replications: int = 1,
+    rounds: int = 3,
 ) -> Backtest:
     """Fit on targets dated up to `origin`, forecast every later target up to 2024-12.
 
@@ -172,6 +174,8 @@ def backtest(
         mcmc_steps: steps of each emcee ensemble.
         targets: targets table (default: the shipped one).
         progress: progress bars.
+        fit_replications: simulations averaged per design point in the calibration.
+        rounds: design rounds of the calibration.
     """
     origin = _check_origin(origin)
     if parse_month(origin) >= parse_month(TARGET_CUTOFF):
@@ -189,12 +193,13 @@ def backtest(
         out=out / "fit",
         budget=budget,
         n_firms=n_firms,
-        replications=1,
+        replications=fit_replications,
         seed=seed,
         workers=workers,
         targets=table,
         origin=origin,
         mcmc_steps=mcmc_steps,
+        rounds=rounds,
         progress=progress,
     )
     parts = []

@@ -71,8 +71,13 @@ from adoptsim.scenario import Scenario, load_scenario
 from adoptsim.simulation import run_replication
 
 # Down-weighting (variance × 1/factor) of soft targets: unverified seed figures (status U) and
-# the not-comparable old CBS series.
+# the not-comparable old CBS series. `adoptsim validate` compares U rows with this inflated se.
 SOFT_STATUS = {"U": 0.25}
+# Statuses kept out of the likelihood altogether. The unverified seed barrier shares (status U)
+# are "soft targets at most" (shared/data/README.md); in the likelihood they added 17 outputs the
+# emulator had to learn, most of them far from anything the model can produce, and dragged the
+# adoption fit. They are still compared in `adoptsim validate`.
+NOT_FITTED_STATUS = {"U": "unverified seed figure (status U): compared in validate, not fitted"}
 SOFT_SURVEY = {"ict_survey_old": 0.25}
 ADOPTION_SEGMENTS = ("all", "size", "sector")
 SIM_INDEX = tuple(i for i, p in enumerate(EFFECTIVE) if not p.keys[0].startswith("observe."))
@@ -438,6 +443,12 @@ def prepare(
     data, left = {}, []
     for country in countries:
         rows, left_out = select_targets(targets, country, origin)
+        soft = rows.status.isin(list(NOT_FITTED_STATUS)).to_numpy()
+        left_out = pd.concat(
+            [left_out, rows[soft].assign(reason=rows.status[soft].map(NOT_FITTED_STATUS))],
+            ignore_index=True,
+        )
+        rows = rows[~soft].reset_index(drop=True)
         left.append(left_out)
         base = calibration_scenario(country)
         last = int(rows.date.map(parse_month).max())

@@ -209,6 +209,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         workers=args.workers,
         origin=args.origin,
         mcmc_steps=args.mcmc_steps,
+        rounds=args.rounds,
         progress=not args.quiet,
     )
     r = result.report
@@ -437,6 +438,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--origin", default=None, help="use only targets dated up to YYYY-MM (at most 2024-12)"
     )
     cal.add_argument("--mcmc-steps", type=_positive_int, default=1500, help="steps per ensemble")
+    cal.add_argument(
+        "--rounds",
+        type=_positive_int,
+        default=3,
+        help="design rounds (1: prior box only; later ones around the previous posterior)",
+    )
     cal.add_argument("--out", default=None, help="output folder")
     cal.add_argument("--quiet", action="store_true", help="no progress bar")
     cal.set_defaults(func=cmd_calibrate)

@@ -1,6 +1,6 @@
 """Run the leave-future-out backtests shown in docs/calibration.md and ship their results.
 
-    python calibration/backtests.py [--budget 200] [--firms 4000]
+    python calibration/backtests.py [--budget 450] [--rounds 4] [--firms 10000]
 
 For each origin (2022-12, 2023-12) runs `adoptsim.backtest.backtest` into results/backtest/ORIGIN
 (resumable: evaluations are kept there) and copies forecast.csv, score.csv, summary.txt,
@@ -20,10 +20,13 @@ ORIGINS = ("2022-12", "2023-12")
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--budget", type=int, default=200)
-    ap.add_argument("--firms", type=int, default=4000)
+    # Defaults: the shipped calibration's settings (calibration/joint/fit.json).
+    ap.add_argument("--budget", type=int, default=450)
+    ap.add_argument("--rounds", type=int, default=4)
+    ap.add_argument("--firms", type=int, default=10000)
+    ap.add_argument("--fit-replications", type=int, default=2)
     ap.add_argument("--replications", type=int, default=40)
-    ap.add_argument("--mcmc-steps", type=int, default=1000)
+    ap.add_argument("--mcmc-steps", type=int, default=2000)
     ap.add_argument("--origins", default=",".join(ORIGINS))
     args = ap.parse_args()
     for origin in args.origins.split(","):
@@ -35,6 +38,8 @@ def main() -> None:
             out=work,
             replications=args.replications,
             mcmc_steps=args.mcmc_steps,
+            fit_replications=args.fit_replications,
+            rounds=args.rounds,
         )
         ship = Path(__file__).resolve().parent / "backtest" / origin
         ship.mkdir(parents=True, exist_ok=True)

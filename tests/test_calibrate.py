@@ -10,6 +10,7 @@ from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
 
 from adoptsim.calibrate import (
     calibrate,
+    prepare,
     sample_posterior,
     select_targets,
     split_rhat,
@@ -36,6 +37,14 @@ def test_targets_stop_at_the_cutoff_and_origin_holds_out_later_waves():
     nl, left = select_targets(late, "netherlands", origin="2026-12")  # capped at the cutoff
     assert "NL24-ALL" not in set(nl.id)
     assert "out-of-sample" in dict(zip(left.id, left.reason, strict=True))["NL24-ALL"]
+
+
+def test_unverified_rows_are_compared_but_not_fitted():
+    data, left = prepare(("flanders",), load_targets(), None, 400, 0, 1)
+    rows = data["flanders"].rows
+    assert not rows.status.eq("U").any() and "BE24-ALL" in set(rows.id)
+    reasons = dict(zip(left.id, left.reason, strict=True))
+    assert "not fitted" in reasons["SEED-BAR-KNOW-A"]
 
 
 def test_nested_targets_correlate_as_sqrt_of_their_firm_shares():
