@@ -408,8 +408,10 @@ INSTRUMENTS = ("kmo_portefeuille", "kmo_groeisubsidie", "ai_support")
 
 
 class Levers:
-    """Evaluates the scenario's levers, regulation and shocks for the firms at a month, and keeps
-    each firm's subsidised AI project (start, end, share of cost covered) as lever state.
+    """The scenario's levers, regulation and shocks, evaluated for the firms at a month.
+
+    It also keeps each firm's subsidised AI project (start, end, share of cost covered) as lever
+    state.
 
     Args:
         levers: the validated scenario's ``[levers]`` table.
@@ -491,8 +493,9 @@ class Levers:
         return scope * np.array([0.0, small, medium, 0.0])
 
     def project_table(self, month: int) -> tuple[np.ndarray, np.ndarray]:
-        """Monthly chance of starting a subsidised AI project and the share of cost it covers,
-        by eligibility group (rows 0–3) and instrument (columns, `INSTRUMENTS`).
+        """Monthly chance of starting a subsidised AI project, and the share of cost it covers.
+
+        Both by eligibility group (rows 0–3) and instrument (columns, `INSTRUMENTS`).
 
         KMO-portefeuille: users_per_year × employer_share × ai_share AI projects a year spread
         over the eligible Flemish SMEs, scaled by (covered share now / covered share in the year
@@ -551,9 +554,12 @@ class Levers:
         return cand
 
     def treatment(self, month: int) -> np.ndarray:
-        """Each firm's subsidy signal: the share of cost its project covers while it runs,
-        fading with half-life ``projects.fade_half_life_months`` after it ends; 0 otherwise
-        (never treated, deadweight, or before the project starts). Read-only."""
+        """Each firm's subsidy signal (share of cost covered), read-only.
+
+        The share of cost its project covers while it runs, fading with half-life
+        ``projects.fade_half_life_months`` after it ends; 0 otherwise (never treated, deadweight,
+        or before the project starts).
+        """
         idx = self._treated
         if idx.size == 0:
             return self._subsidy
@@ -635,8 +641,10 @@ class Levers:
         return train
 
     def _removal_tables(self, month: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """This month's 1 − training chance by segment, and coaching and 1 − coaching chance
-        by Flemish (0/1) — small tables, computed once per process for each month."""
+        """This month's 1 − training chance by segment, and coaching and 1 − coaching chance.
+
+        Coaching by Flemish (0/1). Small tables, computed once per process for each month.
+        """
         return _memo((self._key, "removal", month), lambda: self._month_removal(month))
 
     def _month_removal(self, month: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
