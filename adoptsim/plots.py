@@ -75,8 +75,18 @@ def population_label(scenario: Scenario | str | None) -> str:
 
 
 def observed_points(scenario: Scenario | str | None) -> pd.DataFrame:
-    """Survey points with the model's "uses AI" definition (the AI-barometer, all firms) for the
-    scenario's population: columns date (datetime), value, se, label. Empty elsewhere."""
+    """Survey points measured with the model's definition of "uses AI", for the figures.
+
+    Only the AI-barometer's all-firm series matches that definition, so only it is drawn next to
+    a projection.
+
+    Args:
+        scenario: the scenario (or its name) whose population picks the series; None gives none.
+
+    Returns:
+        Columns date (datetime), value (share, 0–1), se (its standard error) and label (target
+        id); empty when the population has no such series.
+    """
     from adoptsim.observe import load_targets
     from adoptsim.scenario import load_scenario
 
@@ -171,8 +181,11 @@ def fan_chart(
     path: str | Path | None = None,
     scenario: Scenario | str | None = None,
 ) -> plt.Figure:
-    """Share of firms using AI and using it at scale (median and 5–95 % band over replications)
-    with the observed survey points, and the share using AI by size class.
+    """Share of firms using AI and using it at scale, overall and by size class.
+
+    Left: median and 5–95 % band over replications of the share using AI and using it at scale,
+    with the observed survey points and where the projection starts. Right: the share using AI
+    by size class.
 
     Args:
         adoption: the tidy table of [`simulate`][adoptsim.simulation.simulate] (``.adoption``).
@@ -221,8 +234,10 @@ def fan_chart(
 def backtest_figure(
     forecast: pd.DataFrame, origin: str, path: str | Path | None = None, caption: str = ""
 ) -> plt.Figure:
-    """Leave-future-out forecasts: predictive 50 % and 90 % bands, the observed value ± 2 se and
-    the naive trend forecast, one line per target dated after the origin.
+    """Leave-future-out forecasts against what was later observed, one line per target.
+
+    Each target dated after the origin shows the predictive 50 % and 90 % bands, the observed
+    value ± 2 se and the naive trend forecast the model has to beat.
 
     Args:
         forecast: the table written to `forecast.csv` by `adoptsim.backtest.backtest`.
@@ -263,8 +278,11 @@ def backtest_figure(
 
 
 def _segment_effects(ax, comp: Comparison, seg: str, colours: dict, last: str) -> None:
-    """Median paired difference (dot) and 5–95 % (whisker) per segment, per scenario; segments
-    with fewer than MIN_AGENTS agents are marked instead of drawn."""
+    """Median paired difference (dot) and 5–95 % (whisker) per segment, per scenario.
+
+    Segments with fewer than `MIN_AGENTS` agents are marked instead of drawn: their shares are
+    mostly sampling noise.
+    """
     part = comp.differences[
         (comp.differences.segment_type == seg) & (comp.differences.date == last)
     ]
@@ -309,9 +327,20 @@ def _segment_effects(ax, comp: Comparison, seg: str, colours: dict, last: str) -
 
 
 def comparison_figure(comp: Comparison, path: str | Path | None = None, caption: str = ""):
-    """Trajectories with bands and survey points; the paired difference with the reference over
-    time; and the final-month effect by size class and sector (median and 5–95 % of the paired
-    differences). One colour per scenario in every panel."""
+    """Figure of a scenario comparison: trajectories, paired differences and effects by segment.
+
+    Panels: the share using AI per scenario with bands and survey points; the paired difference
+    with the reference over time; and the final-month effect by size class and by sector (median
+    and 5–95 % of the paired differences). One colour per scenario in every panel.
+
+    Args:
+        comp: the result of [`compare`][adoptsim.comparison.compare].
+        path: if given, the figure is saved there (PNG, 110 dpi).
+        caption: provenance line (scenarios, seed, firms, version).
+
+    Returns:
+        The matplotlib figure.
+    """
     fig, axes = plt.subplots(2, 2, figsize=(13, 9))
     (ax1, ax2), (ax3, ax4) = axes
     names = list(dict.fromkeys(comp.adoption.scenario))
@@ -369,8 +398,21 @@ def comparison_figure(comp: Comparison, path: str | Path | None = None, caption:
 
 
 def fit_figure(fit: pd.DataFrame, path: str | Path | None = None, caption: str = ""):
-    """Observed ± 2 se (black) against the simulated 5–95 % band and mean (colour), per
-    calibration target, in percent."""
+    """Calibration fit: each target's observed value against what the model simulates for it.
+
+    Observed ± 2 se in black; the simulated 5–95 % band and mean in the colour of the survey.
+    Targets outside max(2 se, 2 pp) are marked ✗.
+
+    Args:
+        fit: the fit table of [`validate`][adoptsim.validation.validate] (columns id, survey,
+            observed, se, sim_mean, sim_p05, sim_p95, within); targets not simulated are left
+            out.
+        path: if given, the figure is saved there (PNG, 120 dpi).
+        caption: provenance line.
+
+    Returns:
+        The matplotlib figure.
+    """
     shown = fit[fit.sim_mean.notna()].reset_index(drop=True)
     fig, ax = plt.subplots(figsize=(8.5, 0.28 * len(shown) + 2))
     y = np.arange(len(shown))[::-1]
@@ -424,8 +466,19 @@ def fit_figure(fit: pd.DataFrame, path: str | Path | None = None, caption: str =
 
 
 def indices_figure(result: SensitivityResult, path: str | Path | None = None, title: str = ""):
-    """Bar chart of the sensitivity indices with confidence intervals (Sobol: S1 and ST;
-    Morris: μ*), labelled with each input's role."""
+    """Bar chart of the sensitivity indices with their confidence intervals.
+
+    Sobol: first-order (S1) and total (ST) indices; Morris: μ*. Each input is labelled with its
+    role (uncertainty, lever or dummy), and the dummy's index shows the noise floor.
+
+    Args:
+        result: the result of [`sensitivity`][adoptsim.sensitivity_analysis.sensitivity].
+        path: if given, the figure is saved there (PNG, 110 dpi).
+        title: figure title; default: the outcome measured.
+
+    Returns:
+        The matplotlib figure.
+    """
     t = result.indices
     fig, ax = plt.subplots(figsize=(9, 0.35 * len(t) + 1.8))
     y = np.arange(len(t))[::-1]

@@ -251,9 +251,20 @@ def _as_ramp_points(sched: Schedule) -> dict[int, float]:
 
 
 def overlay_schedule(below: Schedule, child: dict, field: str) -> dict:
-    """A dated table laid over the schedule below it: the child's values from its first month
-    on, the values below before it (in file form). Steps over steps stay steps; any mix with a
-    ramp becomes a ramp that equals both pieces at every whole month."""
+    """A child scenario's dated table laid over the schedule it extends.
+
+    The child's values hold from its first month on, the values below before it. Steps over
+    steps stay steps; any mix with a ramp becomes a ramp that equals both pieces at every whole
+    month.
+
+    Args:
+        below: the schedule of the parent scenario.
+        child: the child's table in file form (``{month: value}`` or ``{"ramp": {...}}``).
+        field: dotted name of the field, for error messages.
+
+    Returns:
+        The merged table in file form.
+    """
     points = child.get("ramp", child) if isinstance(child, dict) else child
     ramp = "ramp" in child
     mine = parse_schedule(child, field, None, None)
@@ -497,8 +508,9 @@ class Scenario:
         return Scenario.from_layers([self.layers[0], nest(draw), *self.layers[1:]], self.origin)
 
     def resolved(self) -> dict:
-        """Every value of this scenario in one table, as a root file would say it (no
-        ``extends``, defaults written out, schedules whole).
+        """Every value of this scenario in one table, as a root file would say it.
+
+        No ``extends``, defaults written out, schedules whole.
 
         Loading it back gives the same scenario, posterior draws included: calibrated keys that a
         file above the root (or an override) set on purpose are listed in ``[calibration] keep``,
