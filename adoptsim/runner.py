@@ -419,7 +419,11 @@ def _write_shard(df: pd.DataFrame, task: Task, out: Path, sim_s: float) -> Path:
     """Write ``df`` to ``out/shards/<task_id>.parquet`` atomically (temp file, then replace).
 
     The temporary file is named after its host and process, so a sweep cleaning up after a
-    killed one removes only temporary files whose writer is gone.
+    killed one removes only temporary files whose writer is gone. The file is not fsync'ed: a
+    killed process loses nothing (the data are in the operating system's cache), and after an
+    operating-system crash a shard whose data had not reached the disk is empty or truncated,
+    which the resume check finds and reruns. An fsync per shard cost more wall time than
+    writing it (12 of 19 ms), per run, on every sweep.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -435,8 +439,6 @@ def _write_shard(df: pd.DataFrame, task: Task, out: Path, sim_s: float) -> Path:
     try:
         with tmp.open("wb") as fh:
             pq.write_table(table, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
         os.replace(tmp, final)
     except BaseException:
         tmp.unlink(missing_ok=True)
