@@ -157,9 +157,30 @@ def _observed(ax, points: pd.DataFrame, start: pd.Timestamp | None) -> None:
 def _footer(fig, lines: list[str]) -> None:
     import textwrap
 
-    width = int(fig.get_figwidth() * 19)  # characters of 7-pt text per line
+    # characters of 7-pt text per inch: 17, not the average 19, so lines of wide letters fit too
+    width = int(fig.get_figwidth() * 17)
     text = "\n".join(textwrap.fill(x, width) for x in lines if x)
     fig.text(0.01, 0.005, text, fontsize=7, color="0.3", va="bottom")
+
+
+def _finish(
+    fig: plt.Figure, footer: list[str], *, bottom: float, path: str | Path | None, dpi: int
+) -> plt.Figure:
+    """Every figure of this module ends here: footer, layout, and the PNG if asked for.
+
+    Args:
+        fig: the figure, all panels drawn.
+        footer: lines of small grey text at the bottom (definition, band meaning, provenance);
+            empty ones are left out.
+        bottom: share of the figure's height kept free for the footer.
+        path: where to save the PNG, or None to only return the figure.
+        dpi: resolution of the PNG.
+    """
+    _footer(fig, footer)
+    fig.tight_layout(rect=(0, bottom, 1, 1))
+    if path is not None:
+        fig.savefig(path, dpi=dpi)
+    return fig
 
 
 def _band_text(adoption: pd.DataFrame) -> str:
@@ -218,17 +239,16 @@ def fan_chart(
     ax1.set_ylabel("share of firms (weighted to the population)")
     n_rep = adoption["replication"].nunique()
     fig.suptitle(f"{title or 'AI adoption'} — {population_label(scenario)}")
-    _footer(
+    return _finish(
         fig,
         [
             f"{USES_AI} Lines: median of {n_rep} replications. {_band_text(adoption)}",
             caption,
         ],
+        bottom=0.06,
+        path=path,
+        dpi=120,
     )
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
-    if path is not None:
-        fig.savefig(path, dpi=120)
-    return fig
 
 
 def backtest_figure(
@@ -262,7 +282,7 @@ def backtest_figure(
     ax.xaxis.set_major_formatter(PercentFormatter(1.0))
     ax.set_xlim(0, max(0.8, float(np.nanmax(f.sim_p95)) + 0.05))
     ax.set_xlabel(
-        "share of enterprises using AI (each survey's own population and definition; ICT "
+        "share of enterprises using AI\n(each survey's own population and definition; ICT "
         "survey: 10+ persons employed)"
     )
     ax.grid(axis="x", alpha=0.3)
@@ -272,9 +292,7 @@ def backtest_figure(
         "bands: parameter + model discrepancy + survey sampling noise",
         fontsize=9,
     )
-    if caption:
-        fig.text(0.01, 0.005, caption, fontsize=6, color="0.3", wrap=True)
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    return _finish(fig, [caption], bottom=0.04, path=path, dpi=120)
 
 
 def _segment_effects(ax, comp: Comparison, seg: str, colours: dict, last: str) -> None:
@@ -382,7 +400,7 @@ def comparison_figure(comp: Comparison, path: str | Path | None = None, caption:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="upper left")
     fig.suptitle(f"Scenarios compared — {population_label(scenario)}")
-    _footer(
+    return _finish(
         fig,
         [
             f"{USES_AI} Differences are the median (dot/line) and 5–95 % (whisker/band) of "
@@ -390,11 +408,10 @@ def comparison_figure(comp: Comparison, path: str | Path | None = None, caption:
             "of the reference (common random numbers).",
             caption,
         ],
+        bottom=0.06,
+        path=path,
+        dpi=110,
     )
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
-    if path is not None:
-        fig.savefig(path, dpi=110)
-    return fig
 
 
 def fit_figure(fit: pd.DataFrame, path: str | Path | None = None, caption: str = ""):
@@ -451,18 +468,17 @@ def fit_figure(fit: pd.DataFrame, path: str | Path | None = None, caption: str =
     ax.grid(axis="x", alpha=0.3)
     ax.legend(fontsize=7, loc="lower right")
     ax.set_title("Calibration fit (✗: outside max(2 se, 2 pp))")
-    _footer(
+    return _finish(
         fig,
         [
             "Each target is simulated through its survey's observation model (population, "
             "definition: barometer = broad notion, ICT survey about half of it).",
             caption,
         ],
+        bottom=0.04,
+        path=path,
+        dpi=120,
     )
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
-    if path is not None:
-        fig.savefig(path, dpi=120)
-    return fig
 
 
 def indices_figure(result: SensitivityResult, path: str | Path | None = None, title: str = ""):
@@ -495,11 +511,13 @@ def indices_figure(result: SensitivityResult, path: str | Path | None = None, ti
     ax.grid(axis="x", alpha=0.3)
     ax.legend(fontsize=8)
     ax.set_title(title or result.outcome, fontsize=10)
-    _footer(fig, ["[u] uncertainty, [l] policy lever, [d] dummy (noise floor)."])
-    fig.tight_layout(rect=(0, 0.03, 1, 1))
-    if path is not None:
-        fig.savefig(path, dpi=110)
-    return fig
+    return _finish(
+        fig,
+        ["[u] uncertainty, [l] policy lever, [d] dummy (noise floor)."],
+        bottom=0.03,
+        path=path,
+        dpi=110,
+    )
 
 
 def allocation_figure(
@@ -547,8 +565,4 @@ def allocation_figure(
         )
     ax1.legend(loc="upper left", fontsize=8)
     fig.suptitle("Weighted adoption does not depend on how agents are allocated to cells")
-    fig.text(0.01, 0.01, caption, fontsize=7, color="0.3")
-    fig.tight_layout(rect=(0, 0.07, 1, 1))
-    if path is not None:
-        fig.savefig(path, dpi=120)
-    return fig
+    return _finish(fig, [caption], bottom=0.07, path=path, dpi=120)

@@ -51,7 +51,7 @@ import pandas as pd
 
 from adoptsim.errors import AdoptsimError, ScenarioError
 from adoptsim.results import ADOPTION_COLUMNS, segment_table
-from adoptsim.scenario import Scenario, load_scenario, read_toml
+from adoptsim.scenario import Scenario, flatten, load_scenario, read_toml
 from adoptsim.sweep_store import (  # noqa: F401 (SHARD_DIR, MANIFEST, ... are used by importers)
     LOCK,
     MANIFEST,
@@ -161,18 +161,6 @@ class SweepSpec:
         return out
 
 
-def _flatten(table: Mapping, prefix: str = "") -> dict:
-    """Nested tables (TOML's unquoted dotted keys) → one level of dotted keys."""
-    out: dict = {}
-    for key, value in table.items():
-        dotted = f"{prefix}{key}"
-        if isinstance(value, Mapping):
-            out.update(_flatten(value, dotted + "."))
-        else:
-            out[dotted] = value
-    return out
-
-
 def _check_keys(point: dict, section: str) -> None:
     for key in point:
         if "." not in key:
@@ -184,7 +172,7 @@ def _check_keys(point: dict, section: str) -> None:
 def _grid_points(grid: object, tasks_per_point: int = 1) -> tuple[list[dict], list[str]]:
     if not isinstance(grid, Mapping):
         raise ScenarioError("sweep.grid", grid, "must be a table of dotted keys → lists")
-    flat = _flatten(grid)
+    flat = flatten(grid)
     for key, values in flat.items():
         if not isinstance(values, list) or not values:
             raise ScenarioError(f"sweep.grid.{key}", values, "must be a non-empty list of values")
@@ -206,13 +194,13 @@ def _sample_points(sample: object) -> tuple[list[dict], list[str]]:
         for i, item in enumerate(sample):
             if not isinstance(item, Mapping):
                 raise ScenarioError(f"sweep.sample[{i}]", item, "must be a table of dotted keys")
-            point = _flatten(item)
+            point = flatten(item)
             _check_keys(point, f"sweep.sample[{i}]")
             points.append(point)
             sections.append(f"sweep.sample[{i}]")
         return points, sections
     if isinstance(sample, Mapping):
-        flat = _flatten(sample)
+        flat = flatten(sample)
         for key, values in flat.items():
             if not isinstance(values, list) or not values:
                 raise ScenarioError(

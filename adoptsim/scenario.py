@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -351,13 +351,22 @@ def nest(dotted: dict[str, Any]) -> dict:
     return out
 
 
-def _dotted(table: dict, prefix: str = "") -> dict[str, Any]:
-    """``{"rule": {"q": 0.1}}`` → ``{"rule.q": 0.1}`` (the inverse of `nest` for leaf values)."""
+def flatten(table: Mapping, prefix: str = "") -> dict[str, Any]:
+    """``{"rule": {"q": 0.1}}`` → ``{"rule.q": 0.1}``: nested tables to dotted keys.
+
+    The inverse of [`nest`][adoptsim.scenario.nest] for leaf values. Overrides, sweep grids and
+    scenario layers all name a field by its dotted key, whether a file wrote it as a nested table
+    or with TOML's dotted keys.
+
+    Args:
+        table: nested tables, e.g. a scenario file or a sweep's ``[grid]``.
+        prefix: dotted path of ``table`` itself ("" at the top; used by the recursion).
+    """
     out: dict[str, Any] = {}
     for key, value in table.items():
         name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            out.update(_dotted(value, name + "."))
+        if isinstance(value, Mapping):
+            out.update(flatten(value, name + "."))
         else:
             out[name] = value
     return out
@@ -517,7 +526,7 @@ class Scenario:
         so a draw laid over the single resolved layer leaves them as they were.
         """
         drawn = _DRAWN_KEYS
-        above = _dotted(merge_layers(self.layers[1:])) if len(self.layers) > 1 else {}
+        above = flatten(merge_layers(self.layers[1:])) if len(self.layers) > 1 else {}
         keep = sorted(set(self.data["calibration"]["keep"]) | (drawn & set(above)))
         out = _plain(self.data)
         out["calibration"]["keep"] = keep
