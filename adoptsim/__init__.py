@@ -1,5 +1,10 @@
-"""adoptsim — agent-based simulation of AI adoption by Flemish SMEs, with Belgium and the
-Netherlands as comparison populations, under subsidy, training, coaching and AI Act levers."""
+"""adoptsim — agent-based simulation of AI adoption by Flemish SMEs.
+
+Belgium and the Netherlands are comparison populations; the policy levers are subsidy
+(KMO-portefeuille), training, coaching and the AI Act. Start with
+[`simulate`][adoptsim.simulation.simulate], [`compare`][adoptsim.comparison.compare] and
+[`load_scenario`][adoptsim.scenario.load_scenario].
+"""
 
 # first: a sweep's worker must not outlive its parent, even while it imports the rest
 from adoptsim import _worker_guard  # noqa: F401

@@ -256,8 +256,14 @@ class EvaluationStore:
 
 
 def make_pool(workers: int) -> ProcessPoolExecutor:
-    """A process pool like the sweep's: spawn start method and the sweep's worker initializer
-    (`ADOPTSIM_THREADS=1`, Ctrl-C left to the parent, workers die with their parent)."""
+    """A process pool set up like the sweep's, so calibration workers behave the same.
+
+    Spawn start method and the sweep's worker initializer: `ADOPTSIM_THREADS=1`, Ctrl-C left to
+    the parent, workers die with their parent.
+
+    Args:
+        workers: number of worker processes.
+    """
     from adoptsim.runner import _worker_init
 
     return ProcessPoolExecutor(

@@ -34,8 +34,11 @@ _nonneg_int = _whole_number_at_least(0)
 
 
 def _figures() -> None:
-    """Draw off-screen, and show text as written: a scenario name such as ``$\\frac{$`` must
-    not be parsed as math (it would fail after the tables were written)."""
+    r"""Draw figures off-screen and show text as written.
+
+    A scenario name such as ``$\frac{$`` must not be parsed as math: it would fail after the
+    tables were written, leaving a half-written output folder.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -43,16 +46,23 @@ def _figures() -> None:
 
 
 def _out(given: str | None, *default: str) -> Path:
-    """The output folder: ``--out`` if given, else ``results/<slug>/...``; checked writable
-    before any work starts, so a long run never ends in "cannot write"."""
+    """The output folder: ``--out`` if given, else ``results/<slug>/...``.
+
+    It is checked writable before any work starts, so a long run never ends in "cannot write".
+    """
     from adoptsim.paths import default_out, writable_folder
 
     return writable_folder(Path(given) if given else default_out(*default))
 
 
 def _check_firms(firms: int | None, scenario: str, concurrent: int = 1) -> None:
-    """Refuse ``--firms`` that cannot fit in memory (``concurrent`` runs at once), before any
-    work; the network of ``scenario`` sets the ties per firm."""
+    """Refuse ``--firms`` that cannot fit in memory, before any work starts.
+
+    Args:
+        firms: the ``--firms`` given; None (not given) passes without a check.
+        scenario: the scenario's name or path; its network sets the ties per firm.
+        concurrent: how many runs of that size are in memory at once (e.g. sweep workers).
+    """
     if firms is None:
         return
     from adoptsim import load_scenario, memory

@@ -42,8 +42,19 @@ MIN_AGENTS = 30  # a size class or sector with fewer agents gets no outcome (too
 def outcome_names(
     dates: Sequence[str], segments: set[tuple[str, str]] | None = None
 ) -> dict[str, tuple[str, str, str]]:
-    """Outcome name → (date, segment type, segment), for all firms, sizes and sectors
-    (only the (type, segment) pairs in ``segments`` when given)."""
+    """EMA outcome names for the share using AI, mapped to what each one measures.
+
+    Outcome names must be Python identifiers, so dates and segments are spelt into them
+    (``uses_ai_2028_12_size_10_19``).
+
+    Args:
+        dates: months ("YYYY-MM") to report.
+        segments: if given, only these (segment type, segment) pairs besides all firms
+            (e.g. those with enough agents to be meaningful); default: every size and sector.
+
+    Returns:
+        Outcome name → (date, segment type, segment).
+    """
     out: dict[str, tuple[str, str, str]] = {}
     wanted = [("size", s) for s in SIZE_LABELS] + [("sector", s) for s in SECTORS]
     for date in dates:
@@ -119,6 +130,17 @@ class AdoptionFunction:
         return out
 
     def __call__(self, **values: float) -> dict[str, float]:
+        """Run one EMA experiment: simulate the scenario with these input values.
+
+        Args:
+            **values: one value per input (uncertainty or lever), by parameter name.
+
+        Returns:
+            Outcome name → mean share using AI over the replications (0–1).
+
+        Raises:
+            ScenarioError: a value names no input of this model.
+        """
         from adoptsim.simulation import simulate
 
         unknown = set(values) - set(self.parameters)

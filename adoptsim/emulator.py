@@ -60,6 +60,8 @@ class Emulator:
         """Fit on design inputs `x` (n × d) and outputs `y` (n × k).
 
         Args:
+            x: design inputs, one row per simulated parameter vector (n × d).
+            y: simulated outputs at those inputs (n × k), e.g. shares at each target.
             lo: lower input bounds (d,); inputs are scaled to [0, 1] with `lo`, `hi`.
             hi: upper input bounds (d,).
             scale: per-output scale (e.g. each target's standard error), so that the components
@@ -115,6 +117,7 @@ class Emulator:
         """Emulated outputs at inputs `x` (m × d).
 
         Args:
+            x: inputs to emulate at (m × d, or one vector of length d).
             cov: also return the predictive covariance of the outputs (m × k × k).
             include_noise: add the simulation noise of one design evaluation (for checking the
                 emulator against new simulations); without it the covariance is the

@@ -6,6 +6,7 @@ strongly firms respond to them are parameters of the adoption rule or of the lev
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from functools import cache
@@ -379,17 +380,34 @@ def _freeze(value: object) -> object:
 
 # Month tables (a handful of numbers per month) depend only on the scenario's levers, regulation
 # and shocks, which the replications of a run share: computed once per process, not per run.
+# Replications with prior draws each have their own configuration, so the caches are bounded:
+# a whole run's tables are tens of kB, and a long calibration makes thousands of configurations.
 _MONTH_TABLES: dict[tuple, object] = {}
+_WINDOWS: dict[tuple, object] = {}
 _CONFIG_IDS: dict[object, int] = {}
-_MONTH_TABLES_MAX = 1 << 16
+_MONTH_TABLES_MAX = 1 << 14
+_WINDOWS_MAX = 64
+_CONFIG_IDS_MAX = 1 << 12
+_NEXT_ID = itertools.count()  # ids are never reused, so forgetting a configuration is safe
 
 
-def _memo(key: tuple, compute):
-    out = _MONTH_TABLES.get(key)
+def _memo(key: tuple, compute, cache: dict | None = None, limit: int = _MONTH_TABLES_MAX):
+    cache = _MONTH_TABLES if cache is None else cache
+    out = cache.get(key)
     if out is None:
-        if len(_MONTH_TABLES) >= _MONTH_TABLES_MAX:
-            _MONTH_TABLES.clear()
-        out = _MONTH_TABLES[key] = compute()
+        if len(cache) >= limit:
+            cache.clear()
+        out = cache[key] = compute()
+    return out
+
+
+def _config_id(config: object) -> int:
+    """A small int per distinct lever configuration (see `Levers`)."""
+    out = _CONFIG_IDS.get(config)
+    if out is None:
+        if len(_CONFIG_IDS) >= _CONFIG_IDS_MAX:
+            _CONFIG_IDS.clear()
+        out = _CONFIG_IDS[config] = next(_NEXT_ID)
     return out
 
 
@@ -403,13 +421,46 @@ class LeverSignals:
     genai: float
 
 
+@dataclass
+class MonthTables:
+    """A run's month tables, indexed by month − ``start`` (see `Levers.month_tables`).
+
+    Attributes:
+        start: month index of the first row.
+        project_share: share of cost a project covers, months × groups × instruments.
+        project_cum: cumulative monthly chance of applying over the instruments, same shape.
+        project_total: chance of applying to any instrument, months × groups.
+        any_project: whether any group can apply, by month.
+        burden: AI Act compliance burden by high-risk code (or sector), by month.
+        clarity: legal clarity by month.
+        genai: generative-AI capability by month.
+        not_train: 1 − training/literacy removal chance by segment (24 values), by month.
+        coach: coaching removal chance by Flemish (0/1), by month.
+        not_coach: 1 − ``coach``.
+    """
+
+    start: int
+    project_share: np.ndarray
+    project_cum: np.ndarray
+    project_total: np.ndarray
+    any_project: np.ndarray
+    burden: np.ndarray
+    clarity: list[float]
+    genai: list[float]
+    not_train: np.ndarray
+    coach: np.ndarray
+    not_coach: np.ndarray
+
+
 NO_PROJECT = -(1 << 30)  # project month of a firm that never had a subsidised project
 INSTRUMENTS = ("kmo_portefeuille", "kmo_groeisubsidie", "ai_support")
 
 
 class Levers:
-    """Evaluates the scenario's levers, regulation and shocks for the firms at a month, and keeps
-    each firm's subsidised AI project (start, end, share of cost covered) as lever state.
+    """The scenario's levers, regulation and shocks, evaluated for the firms at a month.
+
+    It also keeps each firm's subsidised AI project (start, end, share of cost covered) as lever
+    state.
 
     Args:
         levers: the validated scenario's ``[levers]`` table.
@@ -422,6 +473,11 @@ class Levers:
         deadweight_u: one uniform number per firm deciding which firms are deadweight (would
             have done their AI project anyway: a subsidised project changes nothing for them);
             without it every project's effect is scaled by 1 − deadweight instead.
+        months: the run's month indices. Their tables (project chances, signals, barrier
+            removal) are then computed at once, as arrays over the months, instead of month by
+            month: a replication with its own prior draws has its own tables, and per-month
+            scalar work was a large part of a small run's cost. Other months use the month-by-
+            month functions (`project_table` and the others), which are the reference.
     """
 
     def __init__(
@@ -432,6 +488,7 @@ class Levers:
         firms: Firms,
         high_risk_u: np.ndarray | None = None,
         deadweight_u: np.ndarray | None = None,
+        months: range | None = None,
     ) -> None:
         self.cfg, self.reg, self.shocks = levers, regulation, shocks
         flemish = np.isin(firms.region, [REGIONS.index(r) for r in FLEMISH_PROVINCES])
@@ -471,7 +528,12 @@ class Levers:
         # instead of comparing every schedule of the configuration. The burden table is by
         # sector without high_risk_u, by high-risk code with it.
         config = _freeze((levers, regulation, shocks, high_risk_u is None))
-        self._key = _CONFIG_IDS.setdefault(config, len(_CONFIG_IDS))
+        self._key = _config_id(config)
+        self._treated_mask = np.zeros(n, dtype=bool)
+        self._window: MonthTables | None = None
+        if months is not None and len(months) > 0:
+            key = (self._key, "window", months.start, months.stop, self.eligible_firms)
+            self._window = _memo(key, lambda: self.month_tables(months), _WINDOWS, _WINDOWS_MAX)
 
     # --- subsidised projects ------------------------------------------------------------------
     def kmo_covered(self, month: int, table: dict | None = None) -> np.ndarray:
@@ -491,8 +553,9 @@ class Levers:
         return scope * np.array([0.0, small, medium, 0.0])
 
     def project_table(self, month: int) -> tuple[np.ndarray, np.ndarray]:
-        """Monthly chance of starting a subsidised AI project and the share of cost it covers,
-        by eligibility group (rows 0–3) and instrument (columns, `INSTRUMENTS`).
+        """Monthly chance of starting a subsidised AI project, and the share of cost it covers.
+
+        Both by eligibility group (rows 0–3) and instrument (columns, `INSTRUMENTS`).
 
         KMO-portefeuille: users_per_year × employer_share × ai_share AI projects a year spread
         over the eligible Flemish SMEs, scaled by (covered share now / covered share in the year
@@ -526,13 +589,20 @@ class Levers:
         ``projects.months`` months; for deadweight firms it changes nothing. Returns the firms
         that started one.
         """
-        p, share = _memo(
-            (self._key, "projects", month, self.eligible_firms), lambda: self.project_table(month)
-        )
-        cum = np.cumsum(p, axis=1)
-        total = cum[:, -1]
-        if not total.any():
-            return np.zeros(0, dtype=np.intp)
+        w, i = self._window, self._window_index(month)
+        if i is not None:
+            if not w.any_project[i]:
+                return np.zeros(0, dtype=np.intp)
+            share, cum, total = w.project_share[i], w.project_cum[i], w.project_total[i]
+        else:
+            p, share = _memo(
+                (self._key, "projects", month, self.eligible_firms),
+                lambda: self.project_table(month),
+            )
+            cum = np.cumsum(p, axis=1)
+            total = cum[:, -1]
+            if not total.any():
+                return np.zeros(0, dtype=np.intp)
         cand = np.flatnonzero(u < total[self.group])
         cand = cand[self.project_end[cand] < month]
         if cand.size == 0:
@@ -547,13 +617,17 @@ class Levers:
         self.project_start[cand] = month + 1
         self.project_end[cand] = month + cfg["months"]
         self.project_effect[cand] = effect
-        self._treated = np.union1d(self._treated, cand)
+        self._treated_mask[cand] = True
+        self._treated = np.flatnonzero(self._treated_mask)
         return cand
 
     def treatment(self, month: int) -> np.ndarray:
-        """Each firm's subsidy signal: the share of cost its project covers while it runs,
-        fading with half-life ``projects.fade_half_life_months`` after it ends; 0 otherwise
-        (never treated, deadweight, or before the project starts). Read-only."""
+        """Each firm's subsidy signal (share of cost covered), read-only.
+
+        The share of cost its project covers while it runs, fading with half-life
+        ``projects.fade_half_life_months`` after it ends; 0 otherwise (never treated, deadweight,
+        or before the project starts).
+        """
         idx = self._treated
         if idx.size == 0:
             return self._subsidy
@@ -577,9 +651,14 @@ class Levers:
         both); while they stay the same, the previous month's array is returned again, marked
         read-only. The subsidy is each firm's project treatment (`treatment`).
         """
-        table, clarity, genai = _memo(
-            (self._key, "signals", month), lambda: self._month_signals(month)
-        )
+        i = self._window_index(month)
+        if i is not None:
+            w = self._window
+            table, clarity, genai = w.burden[i], w.clarity[i], w.genai[i]
+        else:
+            table, clarity, genai = _memo(
+                (self._key, "signals", month), lambda: self._month_signals(month)
+            )
         burden = self._gather("burden", table, self._burden_index)
         return LeverSignals(self.treatment(month), clarity, burden, genai)
 
@@ -635,8 +714,14 @@ class Levers:
         return train
 
     def _removal_tables(self, month: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """This month's 1 − training chance by segment, and coaching and 1 − coaching chance
-        by Flemish (0/1) — small tables, computed once per process for each month."""
+        """This month's 1 − training chance by segment, and coaching and 1 − coaching chance.
+
+        Coaching by Flemish (0/1). Small tables, computed once per process for each month.
+        """
+        i = self._window_index(month)
+        if i is not None:
+            w = self._window
+            return w.not_train[i], w.coach[i], w.not_coach[i]
         return _memo((self._key, "removal", month), lambda: self._month_removal(month))
 
     def _month_removal(self, month: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -651,6 +736,96 @@ class Levers:
         for t in tables:
             t.flags.writeable = False
         return tables
+
+    # --- a run's months at once ---------------------------------------------------------------
+    def _window_index(self, month: int) -> int | None:
+        w = self._window
+        if w is None:
+            return None
+        i = month - w.start
+        return i if 0 <= i < len(w.clarity) else None
+
+    def month_tables(self, months: range) -> MonthTables:
+        """The month tables of `project_table`, `signals` and the barrier removal, for ``months``.
+
+        The same formulas evaluated on arrays over the months (tests/test_levers.py checks them
+        against the month-by-month functions); the arrays are read-only.
+        """
+        m = np.arange(months.start, months.stop)
+        k, g, a = (self.cfg[name] for name in INSTRUMENTS)
+        # projects (as project_table)
+        covered = self._kmo_covered_over(m, k)
+        enacted = {**k, **{key: _ENACTED_KMO[key] for key in _RULE_KEYS}}
+        ref = self.kmo_covered(_USAGE_MONTH, enacted)
+        ratio = np.divide(covered, ref, out=np.zeros(covered.shape), where=ref > 0)
+        per_year = k["users_per_year"] * k["employer_share"] * k["ai_share"]
+        base = per_year / self.eligible_firms if self.eligible_firms > 0 else 0.0
+        kmo_p = _monthly(np.minimum(base * ratio ** k["take_up_elasticity"], 1.0))
+        kmo_p = np.where(covered > 0, kmo_p, 0.0)
+        groei_p = _monthly(g["reach"].over(m))[:, None] * np.array([0.0, 1.0, 1.0, 0.0])
+        ai_p = _monthly(a["reach"].over(m))[:, None] * np.array([0.0, 1.0, 1.0, 1.0])
+        p = np.stack([kmo_p, groei_p, ai_p], axis=2)
+        ones = np.ones(4)
+        share = np.stack(
+            [covered, g["rate"].over(m)[:, None] * ones, a["rate"].over(m)[:, None] * ones], axis=2
+        )
+        cum = np.cumsum(p, axis=2)
+        total = cum[..., -1]
+        # signals (as _month_signals)
+        reg, ant = self.reg, self.reg["anticipation_months"]
+        r3 = np.array([_ramp(x, self.annex_iii - ant, ant) for x in months])
+        r1 = np.array([_ramp(x, self.annex_i - ant, ant) for x in months])
+        if self._burden_weights is None:
+            burden = np.stack([np.zeros_like(r3), r3, r1, np.minimum(r3 + r1, 1.0)], axis=1)
+        else:
+            s3, s1 = self._burden_weights
+            burden = np.minimum(s3[None, :] * r3[:, None] + s1[None, :] * r1[:, None], 1.0)
+        clarity = [_ramp(x, self.entry, reg["clarity_ramp_months"]) for x in months]
+        genai = [genai_capability(x, self.shocks["genai"]) for x in months]
+        # barrier removal (as _train_table and _month_removal)
+        t, lit, c = self.cfg["training"], self.cfg["literacy"], self.cfg["coaching"]
+        groups = ("micro", "small", "small", "medium", "large", "large")
+        reach = np.stack([t[f"reach_{s}"].over(m) for s in groups], axis=1)
+        train = (_monthly(reach) * t["efficacy"])[:, :, None, None]
+        if t["flanders_only"]:
+            train = train * np.array([False, True])[None, None, :, None]
+        train = np.broadcast_to(train, (m.size, len(groups), 2, 2))
+        reach_by_state = np.array([lit["nonuser_reach"], lit["user_reach"]])
+        literacy = (_monthly(reach_by_state) * lit["efficacy"])[None, None, :]
+        duty = (m >= self.literacy_start)[:, None, None, None]
+        train = np.where(duty, _either(train, literacy), train)
+        not_train = (1.0 - train).reshape(m.size, -1)
+        coach = _monthly(c["reach"].over(m)) * c["efficacy"]
+        where = np.array([False, True]) if c["flanders_only"] else np.ones(2, dtype=bool)
+        coach_tab = coach[:, None] * where
+        tables = MonthTables(
+            start=months.start,
+            project_share=np.clip(share, 0.0, 1.0),
+            project_cum=cum,
+            project_total=total,
+            any_project=total.any(axis=1),
+            burden=burden,
+            clarity=clarity,
+            genai=genai,
+            not_train=not_train,
+            coach=coach_tab,
+            not_coach=1.0 - coach_tab,
+        )
+        for value in vars(tables).values():
+            if isinstance(value, np.ndarray):
+                value.flags.writeable = False
+        return tables
+
+    def _kmo_covered_over(self, m: np.ndarray, k: dict) -> np.ndarray:
+        """`kmo_covered` at each of the months ``m``: an array of months × 4 groups."""
+        cost = max(k["project_cost_eur"], 1.0)
+        scope = k["advice_share"] * k["advice_eligible"].over(m) + (1 - k["advice_share"]) * k[
+            "training_eligible"
+        ].over(m)
+        small = np.minimum(k["rate_small"].over(m) * cost, k["cap_small_eur"].over(m)) / cost
+        medium = np.minimum(k["rate_medium"].over(m) * cost, k["cap_medium_eur"].over(m)) / cost
+        zero = np.zeros_like(small)
+        return scope[:, None] * np.stack([zero, small, medium, zero], axis=1)
 
     def barrier_removal(
         self, month: int, state: np.ndarray, peer_share: np.ndarray, part: slice | None = None

@@ -226,6 +226,7 @@ class AdoptionModel(mesa.Model):
             self.firms,
             high_risk_u=lever_u[0],
             deadweight_u=lever_u[1],
+            months=range(self.spec.start, self.spec.end + 1),
         )
         self._draws = np.random.default_rng(dyn_ss)
         n = self.firms.n

@@ -253,7 +253,11 @@ def _representative_targets(
     top = np.where(end > 0, cum[np.maximum(end - 1, 0)], 0.0)
     g = owner_group
     x = base[g] + u * (top[g] - base[g])
-    pos = np.searchsorted(cum, x, side="right")
+    # Searching sorted keys is several times faster (each search starts where the last ended)
+    # than searching them in random order, even counting the sort; the positions are the same.
+    by_x = np.argsort(x)
+    pos = np.empty(x.shape[0], dtype=np.intp)
+    pos[by_x] = np.searchsorted(cum, x[by_x], side="right")
     pos = np.clip(pos, begin[g], np.maximum(end[g] - 1, begin[g]))
     out = order[np.minimum(pos, order.shape[0] - 1)]
     return np.where(top[g] > base[g], out, -1)

@@ -75,8 +75,18 @@ def population_label(scenario: Scenario | str | None) -> str:
 
 
 def observed_points(scenario: Scenario | str | None) -> pd.DataFrame:
-    """Survey points with the model's "uses AI" definition (the AI-barometer, all firms) for the
-    scenario's population: columns date (datetime), value, se, label. Empty elsewhere."""
+    """Survey points measured with the model's definition of "uses AI", for the figures.
+
+    Only the AI-barometer's all-firm series matches that definition, so only it is drawn next to
+    a projection.
+
+    Args:
+        scenario: the scenario (or its name) whose population picks the series; None gives none.
+
+    Returns:
+        Columns date (datetime), value (share, 0–1), se (its standard error) and label (target
+        id); empty when the population has no such series.
+    """
     from adoptsim.observe import load_targets
     from adoptsim.scenario import load_scenario
 
@@ -147,9 +157,30 @@ def _observed(ax, points: pd.DataFrame, start: pd.Timestamp | None) -> None:
 def _footer(fig, lines: list[str]) -> None:
     import textwrap
 
-    width = int(fig.get_figwidth() * 19)  # characters of 7-pt text per line
+    # characters of 7-pt text per inch: 17, not the average 19, so lines of wide letters fit too
+    width = int(fig.get_figwidth() * 17)
     text = "\n".join(textwrap.fill(x, width) for x in lines if x)
     fig.text(0.01, 0.005, text, fontsize=7, color="0.3", va="bottom")
+
+
+def _finish(
+    fig: plt.Figure, footer: list[str], *, bottom: float, path: str | Path | None, dpi: int
+) -> plt.Figure:
+    """Every figure of this module ends here: footer, layout, and the PNG if asked for.
+
+    Args:
+        fig: the figure, all panels drawn.
+        footer: lines of small grey text at the bottom (definition, band meaning, provenance);
+            empty ones are left out.
+        bottom: share of the figure's height kept free for the footer.
+        path: where to save the PNG, or None to only return the figure.
+        dpi: resolution of the PNG.
+    """
+    _footer(fig, footer)
+    fig.tight_layout(rect=(0, bottom, 1, 1))
+    if path is not None:
+        fig.savefig(path, dpi=dpi)
+    return fig
 
 
 def _band_text(adoption: pd.DataFrame) -> str:
@@ -171,8 +202,11 @@ def fan_chart(
     path: str | Path | None = None,
     scenario: Scenario | str | None = None,
 ) -> plt.Figure:
-    """Share of firms using AI and using it at scale (median and 5–95 % band over replications)
-    with the observed survey points, and the share using AI by size class.
+    """Share of firms using AI and using it at scale, overall and by size class.
+
+    Left: median and 5–95 % band over replications of the share using AI and using it at scale,
+    with the observed survey points and where the projection starts. Right: the share using AI
+    by size class.
 
     Args:
         adoption: the tidy table of [`simulate`][adoptsim.simulation.simulate] (``.adoption``).
@@ -205,24 +239,25 @@ def fan_chart(
     ax1.set_ylabel("share of firms (weighted to the population)")
     n_rep = adoption["replication"].nunique()
     fig.suptitle(f"{title or 'AI adoption'} — {population_label(scenario)}")
-    _footer(
+    return _finish(
         fig,
         [
             f"{USES_AI} Lines: median of {n_rep} replications. {_band_text(adoption)}",
             caption,
         ],
+        bottom=0.06,
+        path=path,
+        dpi=120,
     )
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
-    if path is not None:
-        fig.savefig(path, dpi=120)
-    return fig
 
 
 def backtest_figure(
     forecast: pd.DataFrame, origin: str, path: str | Path | None = None, caption: str = ""
 ) -> plt.Figure:
-    """Leave-future-out forecasts: predictive 50 % and 90 % bands, the observed value ± 2 se and
-    the naive trend forecast, one line per target dated after the origin.
+    """Leave-future-out forecasts against what was later observed, one line per target.
+
+    Each target dated after the origin shows the predictive 50 % and 90 % bands, the observed
+    value ± 2 se and the naive trend forecast the model has to beat.
 
     Args:
         forecast: the table written to `forecast.csv` by `adoptsim.backtest.backtest`.
@@ -247,7 +282,7 @@ def backtest_figure(
     ax.xaxis.set_major_formatter(PercentFormatter(1.0))
     ax.set_xlim(0, max(0.8, float(np.nanmax(f.sim_p95)) + 0.05))
     ax.set_xlabel(
-        "share of enterprises using AI (each survey's own population and definition; ICT "
+        "share of enterprises using AI\n(each survey's own population and definition; ICT "
         "survey: 10+ persons employed)"
     )
     ax.grid(axis="x", alpha=0.3)
@@ -257,14 +292,15 @@ def backtest_figure(
         "bands: parameter + model discrepancy + survey sampling noise",
         fontsize=9,
     )
-    if caption:
-        fig.text(0.01, 0.005, caption, fontsize=6, color="0.3", wrap=True)
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
+    return _finish(fig, [caption], bottom=0.04, path=path, dpi=120)
 
 
 def _segment_effects(ax, comp: Comparison, seg: str, colours: dict, last: str) -> None:
-    """Median paired difference (dot) and 5–95 % (whisker) per segment, per scenario; segments
-    with fewer than MIN_AGENTS agents are marked instead of drawn."""
+    """Median paired difference (dot) and 5–95 % (whisker) per segment, per scenario.
+
+    Segments with fewer than `MIN_AGENTS` agents are marked instead of drawn: their shares are
+    mostly sampling noise.
+    """
     part = comp.differences[
         (comp.differences.segment_type == seg) & (comp.differences.date == last)
     ]
@@ -308,10 +344,23 @@ def _segment_effects(ax, comp: Comparison, seg: str, colours: dict, last: str) -
     ax.axhline(0, color="k", lw=0.8)
 
 
-def comparison_figure(comp: Comparison, path: str | Path | None = None, caption: str = ""):
-    """Trajectories with bands and survey points; the paired difference with the reference over
-    time; and the final-month effect by size class and sector (median and 5–95 % of the paired
-    differences). One colour per scenario in every panel."""
+def comparison_figure(
+    comp: Comparison, path: str | Path | None = None, caption: str = ""
+) -> plt.Figure:
+    """Figure of a scenario comparison: trajectories, paired differences and effects by segment.
+
+    Panels: the share using AI per scenario with bands and survey points; the paired difference
+    with the reference over time; and the final-month effect by size class and by sector (median
+    and 5–95 % of the paired differences). One colour per scenario in every panel.
+
+    Args:
+        comp: the result of [`compare`][adoptsim.comparison.compare].
+        path: if given, the figure is saved there (PNG, 110 dpi).
+        caption: provenance line (scenarios, seed, firms, version).
+
+    Returns:
+        The matplotlib figure.
+    """
     fig, axes = plt.subplots(2, 2, figsize=(13, 9))
     (ax1, ax2), (ax3, ax4) = axes
     names = list(dict.fromkeys(comp.adoption.scenario))
@@ -353,7 +402,7 @@ def comparison_figure(comp: Comparison, path: str | Path | None = None, caption:
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="upper left")
     fig.suptitle(f"Scenarios compared — {population_label(scenario)}")
-    _footer(
+    return _finish(
         fig,
         [
             f"{USES_AI} Differences are the median (dot/line) and 5–95 % (whisker/band) of "
@@ -361,16 +410,28 @@ def comparison_figure(comp: Comparison, path: str | Path | None = None, caption:
             "of the reference (common random numbers).",
             caption,
         ],
+        bottom=0.06,
+        path=path,
+        dpi=110,
     )
-    fig.tight_layout(rect=(0, 0.06, 1, 1))
-    if path is not None:
-        fig.savefig(path, dpi=110)
-    return fig
 
 
-def fit_figure(fit: pd.DataFrame, path: str | Path | None = None, caption: str = ""):
-    """Observed ± 2 se (black) against the simulated 5–95 % band and mean (colour), per
-    calibration target, in percent."""
+def fit_figure(fit: pd.DataFrame, path: str | Path | None = None, caption: str = "") -> plt.Figure:
+    """Calibration fit: each target's observed value against what the model simulates for it.
+
+    Observed ± 2 se in black; the simulated 5–95 % band and mean in the colour of the survey.
+    Targets outside max(2 se, 2 pp) are marked ✗.
+
+    Args:
+        fit: the fit table of [`validate`][adoptsim.validation.validate] (columns id, survey,
+            observed, se, sim_mean, sim_p05, sim_p95, within); targets not simulated are left
+            out.
+        path: if given, the figure is saved there (PNG, 120 dpi).
+        caption: provenance line.
+
+    Returns:
+        The matplotlib figure.
+    """
     shown = fit[fit.sim_mean.notna()].reset_index(drop=True)
     fig, ax = plt.subplots(figsize=(8.5, 0.28 * len(shown) + 2))
     y = np.arange(len(shown))[::-1]
@@ -409,23 +470,35 @@ def fit_figure(fit: pd.DataFrame, path: str | Path | None = None, caption: str =
     ax.grid(axis="x", alpha=0.3)
     ax.legend(fontsize=7, loc="lower right")
     ax.set_title("Calibration fit (✗: outside max(2 se, 2 pp))")
-    _footer(
+    return _finish(
         fig,
         [
             "Each target is simulated through its survey's observation model (population, "
             "definition: barometer = broad notion, ICT survey about half of it).",
             caption,
         ],
+        bottom=0.04,
+        path=path,
+        dpi=120,
     )
-    fig.tight_layout(rect=(0, 0.04, 1, 1))
-    if path is not None:
-        fig.savefig(path, dpi=120)
-    return fig
 
 
-def indices_figure(result: SensitivityResult, path: str | Path | None = None, title: str = ""):
-    """Bar chart of the sensitivity indices with confidence intervals (Sobol: S1 and ST;
-    Morris: μ*), labelled with each input's role."""
+def indices_figure(
+    result: SensitivityResult, path: str | Path | None = None, title: str = ""
+) -> plt.Figure:
+    """Bar chart of the sensitivity indices with their confidence intervals.
+
+    Sobol: first-order (S1) and total (ST) indices; Morris: μ*. Each input is labelled with its
+    role (uncertainty, lever or dummy), and the dummy's index shows the noise floor.
+
+    Args:
+        result: the result of [`sensitivity`][adoptsim.sensitivity_analysis.sensitivity].
+        path: if given, the figure is saved there (PNG, 110 dpi).
+        title: figure title; default: the outcome measured.
+
+    Returns:
+        The matplotlib figure.
+    """
     t = result.indices
     fig, ax = plt.subplots(figsize=(9, 0.35 * len(t) + 1.8))
     y = np.arange(len(t))[::-1]
@@ -442,11 +515,13 @@ def indices_figure(result: SensitivityResult, path: str | Path | None = None, ti
     ax.grid(axis="x", alpha=0.3)
     ax.legend(fontsize=8)
     ax.set_title(title or result.outcome, fontsize=10)
-    _footer(fig, ["[u] uncertainty, [l] policy lever, [d] dummy (noise floor)."])
-    fig.tight_layout(rect=(0, 0.03, 1, 1))
-    if path is not None:
-        fig.savefig(path, dpi=110)
-    return fig
+    return _finish(
+        fig,
+        ["[u] uncertainty, [l] policy lever, [d] dummy (noise floor)."],
+        bottom=0.03,
+        path=path,
+        dpi=110,
+    )
 
 
 def allocation_figure(
@@ -494,8 +569,4 @@ def allocation_figure(
         )
     ax1.legend(loc="upper left", fontsize=8)
     fig.suptitle("Weighted adoption does not depend on how agents are allocated to cells")
-    fig.text(0.01, 0.01, caption, fontsize=7, color="0.3")
-    fig.tight_layout(rect=(0, 0.07, 1, 1))
-    if path is not None:
-        fig.savefig(path, dpi=120)
-    return fig
+    return _finish(fig, [caption], bottom=0.07, path=path, dpi=120)

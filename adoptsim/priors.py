@@ -476,8 +476,10 @@ PRIORS: tuple[Prior, ...] = (
 
 
 def prior_parameters(group: str = "all") -> tuple[Parameter, ...]:
-    """The prior-only parameters (of one group, or ``"all"``) as
-    [`Parameter`][adoptsim.parameters.Parameter] objects."""
+    """The prior-only parameters of one group (or ``"all"``).
+
+    Returns them as [`Parameter`][adoptsim.parameters.Parameter] objects.
+    """
     return tuple(p.parameter for p in PRIORS if group in ("all", p.group))
 
 

@@ -87,8 +87,11 @@ class CellRecord:
 
 
 class Recorder:
-    """Accumulates [`CellRecord`][adoptsim.results.CellRecord] arrays while a model runs (two
-    bincounts per month)."""
+    """Accumulates [`CellRecord`][adoptsim.results.CellRecord] arrays while a model runs.
+
+    Firms are summed into cells (sector × record size band × region) with two bincounts per
+    month, so recording costs no loop over agents.
+    """
 
     def __init__(self, firms: Firms, months: range, barrier_months: set[int] | None = None):
         self.regions = firms.regions

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -251,9 +251,20 @@ def _as_ramp_points(sched: Schedule) -> dict[int, float]:
 
 
 def overlay_schedule(below: Schedule, child: dict, field: str) -> dict:
-    """A dated table laid over the schedule below it: the child's values from its first month
-    on, the values below before it (in file form). Steps over steps stay steps; any mix with a
-    ramp becomes a ramp that equals both pieces at every whole month."""
+    """A child scenario's dated table laid over the schedule it extends.
+
+    The child's values hold from its first month on, the values below before it. Steps over
+    steps stay steps; any mix with a ramp becomes a ramp that equals both pieces at every whole
+    month.
+
+    Args:
+        below: the schedule of the parent scenario.
+        child: the child's table in file form (``{month: value}`` or ``{"ramp": {...}}``).
+        field: dotted name of the field, for error messages.
+
+    Returns:
+        The merged table in file form.
+    """
     points = child.get("ramp", child) if isinstance(child, dict) else child
     ramp = "ramp" in child
     mine = parse_schedule(child, field, None, None)
@@ -340,13 +351,22 @@ def nest(dotted: dict[str, Any]) -> dict:
     return out
 
 
-def _dotted(table: dict, prefix: str = "") -> dict[str, Any]:
-    """``{"rule": {"q": 0.1}}`` → ``{"rule.q": 0.1}`` (the inverse of `nest` for leaf values)."""
+def flatten(table: Mapping, prefix: str = "") -> dict[str, Any]:
+    """``{"rule": {"q": 0.1}}`` → ``{"rule.q": 0.1}``: nested tables to dotted keys.
+
+    The inverse of [`nest`][adoptsim.scenario.nest] for leaf values. Overrides, sweep grids and
+    scenario layers all name a field by its dotted key, whether a file wrote it as a nested table
+    or with TOML's dotted keys.
+
+    Args:
+        table: nested tables, e.g. a scenario file or a sweep's ``[grid]``.
+        prefix: dotted path of ``table`` itself ("" at the top; used by the recursion).
+    """
     out: dict[str, Any] = {}
     for key, value in table.items():
         name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            out.update(_dotted(value, name + "."))
+        if isinstance(value, Mapping):
+            out.update(flatten(value, name + "."))
         else:
             out[name] = value
     return out
@@ -497,15 +517,16 @@ class Scenario:
         return Scenario.from_layers([self.layers[0], nest(draw), *self.layers[1:]], self.origin)
 
     def resolved(self) -> dict:
-        """Every value of this scenario in one table, as a root file would say it (no
-        ``extends``, defaults written out, schedules whole).
+        """Every value of this scenario in one table, as a root file would say it.
+
+        No ``extends``, defaults written out, schedules whole.
 
         Loading it back gives the same scenario, posterior draws included: calibrated keys that a
         file above the root (or an override) set on purpose are listed in ``[calibration] keep``,
         so a draw laid over the single resolved layer leaves them as they were.
         """
         drawn = _DRAWN_KEYS
-        above = _dotted(merge_layers(self.layers[1:])) if len(self.layers) > 1 else {}
+        above = flatten(merge_layers(self.layers[1:])) if len(self.layers) > 1 else {}
         keep = sorted(set(self.data["calibration"]["keep"]) | (drawn & set(above)))
         out = _plain(self.data)
         out["calibration"]["keep"] = keep

@@ -11,6 +11,7 @@ In a scenario file a schedule is written as
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,8 +40,23 @@ class Schedule:
             return self.values[0]
         if self.ramp:
             return float(np.interp(month, self.months, self.values))
-        i = int(np.searchsorted(self.months, month, side="right")) - 1
+        # bisect on the tuple: np.searchsorted would first copy it into an array, every call
+        i = bisect_right(self.months, month) - 1
         return self.values[i] if i >= 0 else 0.0
+
+    def over(self, months: np.ndarray) -> np.ndarray:
+        """Values in force at each of ``months`` (month indices); the same numbers as `at`.
+
+        Used to tabulate a run's months at once instead of asking month by month.
+        """
+        months = np.asarray(months)
+        if not self.months:
+            return np.full(months.shape, self.values[0], dtype=np.float64)
+        if self.ramp:
+            return np.interp(months, self.months, self.values)
+        i = np.searchsorted(self.months, months, side="right") - 1
+        values = np.asarray(self.values, dtype=np.float64)
+        return np.where(i >= 0, values[np.maximum(i, 0)], 0.0)
 
     def scaled(self, factor: float) -> Schedule:
         """The same schedule with every value multiplied by ``factor``."""

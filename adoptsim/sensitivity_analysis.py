@@ -40,8 +40,16 @@ DUMMY = "dummy"
 
 
 def default_factors(scenario: Scenario, dummy: bool = False) -> list[Parameter]:
-    """Uncertainties from the scenario's posterior (90 % interval of each calibrated parameter,
-    observation parameters excluded), unfitted effect sizes, and the levers."""
+    """The inputs a sensitivity analysis varies by default, with their ranges.
+
+    Uncertainties from the scenario's posterior (90 % interval of each calibrated parameter,
+    observation parameters excluded), the effect sizes no data identify (their prior ranges),
+    and the policy levers.
+
+    Args:
+        scenario: the scenario analysed; its ``[calibration] posterior`` gives the ranges.
+        dummy: add a dummy input that the model never reads; its index is the noise floor.
+    """
     name = scenario.data["calibration"]["posterior"]
     out: list[Parameter] = []
     if name != "none":
@@ -59,9 +67,12 @@ def default_factors(scenario: Scenario, dummy: bool = False) -> list[Parameter]:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What is measured: ``share`` / ``at_scale`` at a month (overall or a segment), or
-    ``time_to`` — months from the start until the overall share using AI reaches a level
-    (runs that never reach it count as the horizon + 1)."""
+    """The outcome a sensitivity analysis measures from each run.
+
+    ``share`` / ``at_scale`` at a month (overall or a segment), or ``time_to``: months from the
+    start until the overall share using AI reaches a level (runs that never reach it count as
+    the horizon + 1).
+    """
 
     kind: str
     date: str | None = None
@@ -176,8 +187,20 @@ def analyse(
     seed: int,
     second_order: bool = False,
 ) -> pd.DataFrame:
-    """SALib analysis → one row per factor (Sobol: S1, S1_conf, ST, ST_conf; Morris: mu_star,
-    mu_star_conf, sigma, mu)."""
+    """Sensitivity indices of the outcomes `Y` of design `X`, computed with SALib.
+
+    Args:
+        factors: the inputs varied, in the design's column order.
+        method: ``"sobol"`` or ``"morris"``.
+        X: the design (one row per run point).
+        Y: the outcome at each design row.
+        seed: seed of SALib's bootstrap (confidence intervals).
+        second_order: Sobol only: also compute second-order indices.
+
+    Returns:
+        One row per factor. Sobol: S1, S1_conf, ST, ST_conf; Morris: mu_star, mu_star_conf,
+        sigma, mu.
+    """
     problem = problem_of(factors)
     seed = _salib_seed(seed)
     if method == "sobol":
@@ -261,8 +284,10 @@ class ModelEvaluator:
     progress: bool = True
 
     def base(self) -> Scenario:
-        """The scenario with the posterior replaced by its median, posterior and prior draws
-        off."""
+        """The scenario every design row starts from: posterior at its median, no draws.
+
+        Posterior and prior draws are off, so the analysis varies only the design's factors.
+        """
         sc = self.scenario
         name = sc.data["calibration"]["posterior"]
         sc = sc.with_overrides({"calibration.posterior": "none", "calibration.priors": "none"})
@@ -273,6 +298,14 @@ class ModelEvaluator:
         return sc.with_draw(split_overrides(draw)[0])
 
     def __call__(self, X: np.ndarray) -> np.ndarray:
+        """Simulate each design row as a sweep point and measure the outcome.
+
+        Args:
+            X: the design, one row per point, columns in the order of `factors`.
+
+        Returns:
+            The outcome per row, averaged over its replications.
+        """
         base = self.base()
         points = []
         for x in X:
@@ -298,9 +331,12 @@ class ModelEvaluator:
 
 @dataclass(frozen=True)
 class DesignSweep(SweepSpec):
-    """A sweep whose points are design rows. With ``independent``, point i runs replications
-    i·R … i·R + R − 1 (its own seeds); otherwise every point runs 0 … R − 1 (common random
-    numbers). Task ids stay stable, so an interrupted analysis resumes where it stopped."""
+    """A sweep whose points are the rows of a sensitivity design.
+
+    With ``independent``, point i runs replications i·R … i·R + R − 1 (its own seeds);
+    otherwise every point runs 0 … R − 1 (common random numbers). Task ids stay stable, so an
+    interrupted analysis resumes where it stopped.
+    """
 
     independent: bool = True
 
@@ -327,6 +363,7 @@ class DesignSweep(SweepSpec):
         return out
 
     def tasks(self) -> list[Task]:
+        """All tasks of the design, row after row."""
         return [t for group in self.tasks_by_point() for t in group]
 
 

@@ -152,8 +152,10 @@ def simulate(
 
 
 def _drawn_parameters(sc: Scenario, record: CellRecord, overrides: dict) -> dict:
-    """The values a replication ran with beyond its scenario: prior and posterior draws (less
-    the keys the scenario sets itself), then explicit overrides."""
+    """The values a replication ran with beyond its scenario.
+
+    Prior and posterior draws (less the keys the scenario sets itself), then explicit overrides.
+    """
     keep = set(sc.resolved()["calibration"]["keep"])
     out: dict = {k: v for k, v in (getattr(record, "priors", None) or {}).items() if k not in keep}
     posterior = sc.data["calibration"]["posterior"]

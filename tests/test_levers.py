@@ -307,3 +307,51 @@ def test_subsidised_projects_raise_starts_while_running_then_fade():
     faded = excess[first + 7 + 12 : first + 7 + 24].mean()  # 4–8 half-lives after the end
     assert treated.sum() > 500
     assert running > 10 and faded < 0.1 * running
+
+
+@pytest.mark.parametrize("name", ["baseline", "combined", "coaching", "ai_act_original"])
+@pytest.mark.parametrize("high_risk", [False, True])
+def test_month_tables_equal_the_month_by_month_reference(name, high_risk):
+    """A run's tables computed at once (arrays over months) against the per-month functions.
+
+    The same formulas in the same order: agreement to 1e-15 relative (at most the last bit of a
+    power may differ between NumPy's array and scalar paths), over 1990-2035 so that every
+    schedule's steps, ramps, the literacy date and the AI Act ramps are inside, with prior draws.
+    """
+    from adoptsim.priors import prior_draw
+
+    sc = load_scenario(name).with_draw(prior_draw(11, 3, "policy"))
+    d = sc.data
+    firms = build_population("belgium", 2_000, np.random.default_rng(1))
+    u = np.random.default_rng(2).random(firms.n) if high_risk else None
+    lev = Levers(d["levers"], d["regulation"], d["shocks"], firms, high_risk_u=u)
+    months = range(parse_month("1990-01"), parse_month("2035-12") + 1)
+    w = lev.month_tables(months)
+    close = {"rtol": 1e-15, "atol": 0.0}
+    for i, month in enumerate(months):
+        p, share = lev.project_table(month)
+        np.testing.assert_allclose(w.project_cum[i], np.cumsum(p, axis=1), **close)
+        np.testing.assert_array_equal(w.project_share[i], share)
+        burden, clarity, genai = lev._month_signals(month)
+        np.testing.assert_array_equal(w.burden[i], burden)
+        assert (w.clarity[i], w.genai[i]) == (clarity, genai)
+        not_train, coach, not_coach = lev._month_removal(month)
+        np.testing.assert_allclose(w.not_train[i], not_train, **close)
+        np.testing.assert_allclose(w.coach[i], coach, **close)
+        np.testing.assert_allclose(w.not_coach[i], not_coach, **close)
+    assert np.ptp(w.project_total, axis=0).max() > 0  # the dated rule changes are inside
+
+
+def test_schedule_over_months_equals_at():
+    from adoptsim.schedule import parse_schedule
+
+    cases = [
+        0.3,
+        {"2016-04": 0.40, "2019-12": 0.30},
+        {"ramp": {"2025-01": 0.05, "2027-01": 0.60}},
+        {"ramp": {"2020-01": 0.5}},
+    ]
+    months = np.arange(parse_month("2014-01"), parse_month("2030-01"))
+    for raw in cases:
+        sched = parse_schedule(raw, "x", 0, 1)
+        assert sched.over(months).tolist() == [sched.at(int(m)) for m in months]
