@@ -189,7 +189,16 @@ def test_parameter_recovery_90_percent_intervals_cover_known_values(tmp_path):
         data = synthetic_targets(
             load_targets(), truth, countries=("flanders",), n_firms=4000, seed=100 + k
         )
-        fit = calibrate("flanders", out=tmp_path / "fit", targets=data, fixed=HELD, seed=0, **SMALL)
+        # 2,000 agents: with only the adoption rows fitted (no unverified barrier shares), 800
+        # agents' simulation noise swamps the few targets that inform theta_genai.
+        fit = calibrate(
+            "flanders",
+            out=tmp_path / "fit",
+            targets=data,
+            fixed=HELD,
+            seed=0,
+            **(SMALL | {"n_firms": 2000}),
+        )
         for name in FREE:
             q05, q95 = np.quantile(fit.draws[name], [0.05, 0.95])
             covered += q05 <= truth[name] <= q95
