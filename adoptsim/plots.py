@@ -344,7 +344,9 @@ def _segment_effects(ax, comp: Comparison, seg: str, colours: dict, last: str) -
     ax.axhline(0, color="k", lw=0.8)
 
 
-def comparison_figure(comp: Comparison, path: str | Path | None = None, caption: str = ""):
+def comparison_figure(
+    comp: Comparison, path: str | Path | None = None, caption: str = ""
+) -> plt.Figure:
     """Figure of a scenario comparison: trajectories, paired differences and effects by segment.
 
     Panels: the share using AI per scenario with bands and survey points; the paired difference
@@ -414,7 +416,7 @@ def comparison_figure(comp: Comparison, path: str | Path | None = None, caption:
     )
 
 
-def fit_figure(fit: pd.DataFrame, path: str | Path | None = None, caption: str = ""):
+def fit_figure(fit: pd.DataFrame, path: str | Path | None = None, caption: str = "") -> plt.Figure:
     """Calibration fit: each target's observed value against what the model simulates for it.
 
     Observed ± 2 se in black; the simulated 5–95 % band and mean in the colour of the survey.
@@ -481,7 +483,9 @@ def fit_figure(fit: pd.DataFrame, path: str | Path | None = None, caption: str =
     )
 
 
-def indices_figure(result: SensitivityResult, path: str | Path | None = None, title: str = ""):
+def indices_figure(
+    result: SensitivityResult, path: str | Path | None = None, title: str = ""
+) -> plt.Figure:
     """Bar chart of the sensitivity indices with their confidence intervals.
 
     Sobol: first-order (S1) and total (ST) indices; Morris: μ*. Each input is labelled with its
