@@ -67,7 +67,7 @@ class CellRecord:
         t = int(np.searchsorted(self.months, month))
         num = (self.at_scale if at_scale else self.users)[t][cell_mask].sum()
         den = self.firms[cell_mask].sum()
-        return float(num / den) if den > 0 else float("nan")
+        return min(float(num / den), 1.0) if den > 0 else float("nan")  # see _SHARE_ROUNDING
 
     def mask(self, sectors=None, bands=None, regions=None) -> np.ndarray:
         """Boolean cell mask from lists of sector letters, band indices and region codes."""
@@ -154,6 +154,10 @@ class Recorder:
         )
 
 
+# _SHARE_ROUNDING: users and firms of a cell are sums of the same weights in different orders
+# (by state, and all at once), so when every firm of a segment uses AI the quotient can come out
+# as 1 + 2e-16. A share is at most 1: quotients are capped there, never rescaled.
+
 # Which record bands make up each size class (the classes are unions of bands).
 _SIZE_BANDS = {
     "1-9": [0, 1],
@@ -185,7 +189,8 @@ def segment_table(record: CellRecord) -> pd.DataFrame:
     def add(kind: str, labels: list[str], num_u: np.ndarray, num_s: np.ndarray, den: np.ndarray):
         keep = den > 0
         with np.errstate(invalid="ignore", divide="ignore"):
-            su, ss = num_u[:, keep] / den[keep], num_s[:, keep] / den[keep]
+            su = np.minimum(num_u[:, keep] / den[keep], 1.0)  # see _SHARE_ROUNDING
+            ss = np.minimum(num_s[:, keep] / den[keep], 1.0)
         labs = np.asarray(labels, dtype=object)[keep]
         n_t, n_s = su.shape
         columns["date"].append(np.repeat(dates, n_s))
