@@ -24,12 +24,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from adoptsim.errors import ScenarioError
 from adoptsim.months import format_month, parse_month
 from adoptsim.parameters import Parameter
 from adoptsim.scenario import Scenario, load_scenario
 from adoptsim.taxonomy import SECTORS, SIZE_LABELS
+
+if TYPE_CHECKING:  # EMA Workbench is an optional extra: imported only where it is used
+    from ema_workbench import Model
 
 
 def _ident(text: str) -> str:
@@ -168,7 +172,7 @@ def model(
     dates: Sequence[str] = ("2028-12",),
     lever_start: str = "2027-01",
     name: str | None = None,
-):
+) -> Model:
     """An ``ema_workbench.Model`` of ``scenario``.
 
     Args:

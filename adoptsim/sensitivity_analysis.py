@@ -58,6 +58,8 @@ def default_factors(scenario: Scenario, dummy: bool = False) -> list[Parameter]:
             if all(k.startswith("observe.") for k in p.keys):
                 continue
             lo, hi = np.quantile(table[p.name], [0.05, 0.95])
+            if not hi > lo:
+                continue  # held fixed by the calibration: a constant, not an uncertainty
             out.append(Parameter(p.name, p.keys, float(lo), float(hi), doc=p.doc))
     out += [*EFFECT_SIZES, *LEVERS]
     if dummy:

@@ -62,6 +62,8 @@ def test_api_reference_lists_and_links_the_public_objects(site):
         "adoptsim.plots.fan_chart",
         "adoptsim.schedule.Schedule",
         "adoptsim.parameters.Parameter",
+        "adoptsim.ema.model",
+        "adoptsim.errors.ScenarioError",
     ):
         assert f'id="{name}"' in html, name
     # Cross-references written [`x`][adoptsim.y] became links, none were left as text.

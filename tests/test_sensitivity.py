@@ -119,3 +119,14 @@ def test_sensitivity_without_out_writes_nothing(tmp_path, monkeypatch):
     assert len(result.Y) == 2 * 2 * (1 + 2)  # Saltelli: 2N base points × (k + 2)
     assert np.isfinite(result.Y).all() and ((result.Y >= 0) & (result.Y <= 1)).all()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_default_factors_have_a_range_in_every_builtin_scenario():
+    """Parameters the calibration holds fixed are constants, not factors (SALib refuses lo = hi)."""
+    from adoptsim.scenario import builtin_scenarios, load_scenario
+    from adoptsim.sensitivity_analysis import default_factors
+
+    for name in builtin_scenarios():
+        factors = default_factors(load_scenario(name), dummy=True)
+        assert factors, name
+        assert all(f.hi > f.lo for f in factors), [(f.name, f.lo, f.hi) for f in factors]
