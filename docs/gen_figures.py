@@ -1,14 +1,12 @@
-"""Redraw the docs' calibration-fit and sensitivity figures from their saved results.
+"""Redraw the docs' sensitivity figure from its saved results.
 
     python docs/gen_figures.py
 
-* docs/img/fit.png from calibration/validation_fit.csv (the table of
-  `adoptsim validate --replications 20 --firms 10000`, shown in docs/calibration.md);
-* docs/img/sensitivity_baseline.png from the indices table of docs/sensitivity.md (the run of the
-  `adoptsim sensitivity` command printed there).
-
-Both only redraw saved numbers with adoptsim.plots, so the figures and tables agree. The scenario
-figure (docs/img/scenarios.png) is drawn by scenarios/report.py with its tables.
+docs/img/sensitivity_baseline.png from the indices table of docs/sensitivity.md (the run of the
+`adoptsim sensitivity` command printed there): it only redraws saved numbers with adoptsim.plots,
+so the figure and table agree. The calibration-fit figure (docs/img/fit.png) is drawn by
+calibration/report.py with its tables, the scenario figure (docs/img/scenarios.png) by
+scenarios/report.py.
 """
 
 from __future__ import annotations
@@ -25,7 +23,7 @@ import matplotlib
 matplotlib.use("Agg")
 import pandas as pd
 
-from adoptsim.plots import fit_figure, indices_figure
+from adoptsim.plots import indices_figure
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -54,13 +52,6 @@ def sensitivity_table(path: Path) -> pd.DataFrame:
 
 def main() -> None:
     img = ROOT / "docs" / "img"
-    fit = pd.read_csv(ROOT / "calibration" / "validation_fit.csv")
-    fit_figure(
-        fit,
-        img / "fit.png",
-        "adoptsim validate --replications 20 --firms 10000: each replication with its own "
-        "posterior draw; band = parameter + stochastic uncertainty",
-    )
     t = sensitivity_table(ROOT / "docs" / "sensitivity.md")
     indices_figure(
         _Indices("sobol", t, "share:2028-12"),
@@ -68,7 +59,7 @@ def main() -> None:
         "Baseline: what drives the share of Flemish firms (1+ employees) using AI in 2028-12 "
         "(Sobol, N = 128)",
     )
-    print(f"wrote {img / 'fit.png'} and {img / 'sensitivity_baseline.png'}")
+    print(f"wrote {img / 'sensitivity_baseline.png'}")
 
 
 if __name__ == "__main__":
