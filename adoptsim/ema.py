@@ -95,6 +95,22 @@ def inputs(scenario: Scenario) -> tuple[list[Parameter], list[Parameter]]:
     )
 
 
+def _held_by_calibration(scenario: Scenario, uncertainties: Sequence[Parameter]) -> dict:
+    """Overrides setting the calibrated parameters that are not uncertainties to their value."""
+    from adoptsim.posterior import PARAMETERS, posterior_table
+
+    name = scenario.data["calibration"]["posterior"]
+    if name == "none":
+        return {}
+    table = posterior_table(name)
+    varied = {p.name for p in uncertainties}
+    out: dict = {}
+    for p in PARAMETERS[name]:
+        if p.name not in varied and not all(k.startswith("observe.") for k in p.keys):
+            out |= p.overrides(float(table[p.name].median()))
+    return out
+
+
 class AdoptionFunction:
     """The callable EMA runs: keyword inputs in, a dict of outcome shares (0..1) out.
 
@@ -207,13 +223,10 @@ def model(
         raise ScenarioError("replications", replications, "must be a whole number >= 1")
     base = sc.with_overrides({"calibration.posterior": "none"}, name=sc.name)
     uncertainties, levers = inputs(sc)
-    # A parameter the calibration holds fixed has an empty range: it is a constant of the model,
-    # not an uncertainty (EMA's samplers give no experiments at all for an empty range).
-    fixed = [p for p in [*uncertainties, *levers] if not p.hi > p.lo]
-    for p in fixed:
-        base = base.with_overrides(p.overrides(p.lo), name=base.name)
-    uncertainties = [p for p in uncertainties if p.hi > p.lo]
-    levers = [p for p in levers if p.hi > p.lo]
+    # A parameter the calibration holds fixed is a constant of the model, not an uncertainty
+    # (`default_factors` leaves it out); with the posterior switched off it must still take the
+    # posterior's value, not the scenario file's fall-back.
+    base = base.with_overrides(_held_by_calibration(sc, uncertainties), name=base.name)
     outcomes = outcome_names(list(dates), _populated_segments(base, n_firms, seed))
     function = AdoptionFunction(
         base,

@@ -13,16 +13,20 @@ except ImportError as exc:  # a missing extra is a failure, not a skip
 def test_model_has_uncertainties_levers_and_outcomes():
     import adoptsim.ema as aema
     from adoptsim import load_scenario
-    from adoptsim.posterior import PARAMETERS
+    from adoptsim.posterior import PARAMETERS, posterior_table
 
     m = aema.model("baseline", n_firms=500, replications=1)
     unc = {u.name for u in m.uncertainties}
     calibrated = {p.name for p in PARAMETERS["flanders"] if not p.keys[0].startswith("observe.")}
-    # Parameters the calibration holds fixed (empty range) are constants, not uncertainties.
+    # Parameters the calibration holds fixed (one value in every draw) are constants, not
+    # uncertainties, and the model runs them at that value (not the scenario file's fall-back).
     candidates, _ = aema.inputs(load_scenario("baseline"))
-    fixed = {p.name for p in candidates if not p.hi > p.lo}
-    assert unc == {p.name for p in candidates} - fixed
-    assert calibrated - fixed <= unc and "theta_subsidy" in unc
+    table = posterior_table("flanders")
+    fixed = {n for n in calibrated if table[n].min() == table[n].max()}
+    assert fixed and unc == {p.name for p in candidates}
+    assert calibrated - fixed <= unc and not fixed & unc and "theta_subsidy" in unc
+    held = aema._held_by_calibration(load_scenario("baseline"), m.uncertainties)
+    assert held["rule.delta.cost_benefit"] == table["barrier_penalty"].iloc[0]
     assert {lv.name for lv in m.levers} >= {"kmo_rate_small", "training_reach"}
     outs = [o.name for o in m.outcomes]
     assert "uses_ai_2028_12_all" in outs and "uses_ai_2028_12_size_10_19" in outs
