@@ -427,8 +427,10 @@ class MonthTables:
 
     Attributes:
         start: month index of the first row.
-        project_share: share of cost a project covers, months × groups × instruments.
-        project_cum: cumulative monthly chance of applying over the instruments, same shape.
+        project_share: share of cost a project covers, months × groups × instruments (in
+            `APPLY_ORDER`).
+        project_cum: cumulative monthly chance of applying over the instruments in
+            `APPLY_ORDER`, same shape.
         project_total: chance of applying to any instrument, months × groups.
         any_project: whether any group can apply, by month.
         burden: AI Act compliance burden by high-risk code (or sector), by month.
@@ -454,6 +456,12 @@ class MonthTables:
 
 NO_PROJECT = -(1 << 30)  # project month of a firm that never had a subsidised project
 INSTRUMENTS = ("kmo_portefeuille", "kmo_groeisubsidie", "ai_support")
+# A firm's monthly uniform picks the first instrument, in this order, whose cumulative chance
+# exceeds it. The portfolio comes last, so a scenario that raises its take-up only adds
+# applicants (firms whose uniform lay above every chance before) and never moves a firm from
+# another instrument, whose cover may be larger, to the portfolio: under common random numbers a
+# more generous portfolio then cannot lower any firm's treatment.
+APPLY_ORDER = (1, 2, 0)
 
 
 class Levers:
@@ -584,10 +592,10 @@ class Levers:
     def start_projects(self, month: int, u: np.ndarray) -> np.ndarray:
         """Firms without a running project apply with this month's uniform numbers ``u``.
 
-        A firm applies to the first instrument whose cumulative chance exceeds u (the chances
-        are small, so instruments hardly compete). The project runs from next month for
-        ``projects.months`` months; for deadweight firms it changes nothing. Returns the firms
-        that started one.
+        A firm applies to the first instrument, in `APPLY_ORDER`, whose cumulative chance
+        exceeds u (the chances are small, so instruments hardly compete). The project runs
+        from next month for ``projects.months`` months; for deadweight firms it changes
+        nothing. Returns the firms that started one.
         """
         w, i = self._window, self._window_index(month)
         if i is not None:
@@ -599,7 +607,7 @@ class Levers:
                 (self._key, "projects", month, self.eligible_firms),
                 lambda: self.project_table(month),
             )
-            cum = np.cumsum(p, axis=1)
+            cum, share = np.cumsum(p[:, APPLY_ORDER], axis=1), share[:, APPLY_ORDER]
             total = cum[:, -1]
             if not total.any():
                 return np.zeros(0, dtype=np.intp)
@@ -769,7 +777,8 @@ class Levers:
         share = np.stack(
             [covered, g["rate"].over(m)[:, None] * ones, a["rate"].over(m)[:, None] * ones], axis=2
         )
-        cum = np.cumsum(p, axis=2)
+        order = list(APPLY_ORDER)
+        cum = np.cumsum(p[..., order], axis=2)
         total = cum[..., -1]
         # signals (as _month_signals)
         reg, ant = self.reg, self.reg["anticipation_months"]
@@ -800,7 +809,7 @@ class Levers:
         coach_tab = coach[:, None] * where
         tables = MonthTables(
             start=months.start,
-            project_share=np.clip(share, 0.0, 1.0),
+            project_share=np.clip(share, 0.0, 1.0)[..., order],
             project_cum=cum,
             project_total=total,
             any_project=total.any(axis=1),

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from adoptsim import load_scenario, simulate
-from adoptsim.levers import Levers, high_risk_dates
+from adoptsim.levers import APPLY_ORDER, Levers, high_risk_dates
 from adoptsim.months import parse_month
 from adoptsim.population import build_population
 from adoptsim.taxonomy import BARRIERS, SECTORS
@@ -68,13 +68,16 @@ def test_project_treatment_runs_then_fades_with_its_half_life(baseline):
             "levers.projects.deadweight": 0.0,
             "levers.projects.months": 6,
             "levers.projects.fade_half_life_months": 4.0,
+            # only the portfolio: with u = 0 a firm takes the first instrument in APPLY_ORDER
+            "levers.kmo_groeisubsidie.reach": 0.0,
+            "levers.ai_support.reach": 0.0,
         }
     )
     d = sc.data
     lev = Levers(d["levers"], d["regulation"], d["shocks"], firms)
     m = parse_month("2021-03")
     started = lev.start_projects(m, np.zeros(firms.n))  # u = 0: every eligible firm applies
-    assert started.size == int((lev.group > 0).sum())  # AI support is open to large firms too
+    assert started.size == int(np.isin(lev.group, [1, 2]).sum())  # the portfolio's SMEs only
     i = started[lev.group[started] == 1][0]
     assert lev.treatment(m)[i] == 0.0  # applied this month: runs from next month
     assert lev.treatment(m + 1)[i] == pytest.approx(0.30)
@@ -330,8 +333,9 @@ def test_month_tables_equal_the_month_by_month_reference(name, high_risk):
     close = {"rtol": 1e-15, "atol": 0.0}
     for i, month in enumerate(months):
         p, share = lev.project_table(month)
-        np.testing.assert_allclose(w.project_cum[i], np.cumsum(p, axis=1), **close)
-        np.testing.assert_array_equal(w.project_share[i], share)
+        order = list(APPLY_ORDER)
+        np.testing.assert_allclose(w.project_cum[i], np.cumsum(p[:, order], axis=1), **close)
+        np.testing.assert_array_equal(w.project_share[i], share[:, order])
         burden, clarity, genai = lev._month_signals(month)
         np.testing.assert_array_equal(w.burden[i], burden)
         assert (w.clarity[i], w.genai[i]) == (clarity, genai)
