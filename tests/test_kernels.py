@@ -17,6 +17,7 @@ import pytest
 import adoptsim
 from adoptsim import _blocks
 from adoptsim.levers import NO_PROJECT, Levers
+from adoptsim.months import parse_month
 from adoptsim.network import (
     CompleteNetwork,
     PeerCounter,
@@ -25,7 +26,6 @@ from adoptsim.network import (
     build_network,
     erdos_renyi,
 )
-from adoptsim.months import parse_month
 from adoptsim.population import _logit_offsets, build_population
 from adoptsim.rules import BarrierSums
 
