@@ -330,7 +330,8 @@ def markdown(res: dict) -> str:
             f"`adoptsim sweep` of {f['lengths'][0]} and {f['lengths'][1]} runs "
             f"({f['walls'][0]:.2f} s and {f['walls'][1]:.2f} s, fastest of 2): "
             f"**{f['fixed_s']:.2f} s** fixed (the command's start and imports, the workers' "
-            f"start-up), then **{f['rate']:.2f} runs/s** on {w} workers, {f['rate'] / serial_5k['serial_runs_per_s']:.2f}× the serial rate.",
+            f"start-up), then **{f['rate']:.2f} runs/s** on {w} workers, "
+            f"{f['rate'] / serial_5k['serial_runs_per_s']:.2f}× the serial rate.",
         ]
     if f and res.get("issue"):
         i, b = res["issue"], res["baseline"]
