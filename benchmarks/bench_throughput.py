@@ -99,13 +99,12 @@ def _parse(out: str) -> dict[str, float]:
     return {k: float(v) for k, v in (item.split("=") for item in out.split())}
 
 
-def serial(n: int, reps: int, seed: int, pythonpath: str | None = None) -> dict[str, float]:
-    """Seconds for ``reps`` runs of ``simulate`` in a fresh interpreter (import not counted)."""
+def _script(code: str, *argv: object, pythonpath: str | None = None) -> dict[str, float]:
     env = dict(os.environ)
     if pythonpath:
         env["PYTHONPATH"] = pythonpath
     out = subprocess.run(
-        [sys.executable, "-c", SERIAL, str(n), str(reps), str(seed), SCENARIO],
+        [sys.executable, "-c", code, *map(str, argv)],
         capture_output=True,
         text=True,
         env=env,
@@ -113,6 +112,11 @@ def serial(n: int, reps: int, seed: int, pythonpath: str | None = None) -> dict[
         check=True,
     ).stdout
     return _parse(out.strip().splitlines()[-1])
+
+
+def serial(n: int, reps: int, seed: int, pythonpath: str | None = None) -> dict[str, float]:
+    """Seconds for ``reps`` runs of ``simulate`` in a fresh interpreter (import not counted)."""
+    return _script(SERIAL, n, reps, seed, SCENARIO, pythonpath=pythonpath)
 
 
 def sweep(n: int, reps: int, seed: int, workers: int, tmp: Path) -> tuple[float, float]:
@@ -136,21 +140,6 @@ def sweep(n: int, reps: int, seed: int, workers: int, tmp: Path) -> tuple[float,
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
     return wall, cpu
-
-
-def _script(code: str, *argv: object, pythonpath: str | None = None) -> dict[str, float]:
-    env = dict(os.environ)
-    if pythonpath:
-        env["PYTHONPATH"] = pythonpath
-    out = subprocess.run(
-        [sys.executable, "-c", code, *map(str, argv)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tempfile.gettempdir(),
-        check=True,
-    ).stdout
-    return _parse(out.strip().splitlines()[-1])
 
 
 def _cli_sweep(spec_text: str, workers: int, tmp: Path, tag: str) -> float:

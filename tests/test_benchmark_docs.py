@@ -8,12 +8,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_throughput_section_is_generated_from_the_results():
-    spec = importlib.util.spec_from_file_location(
-        "bench_throughput", ROOT / "benchmarks/bench_throughput.py"
-    )
+def _bench(name: str):
+    """A benchmark script, loaded as a module (its ``markdown`` writes the docs section)."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
+    return bench
+
+
+def test_throughput_section_is_generated_from_the_results():
+    bench = _bench("bench_throughput")
     results = json.loads((ROOT / "benchmarks/results_throughput.json").read_text())
     doc = (ROOT / "docs/performance.md").read_text(encoding="utf-8")
     assert bench.markdown(results) in doc, (
@@ -25,9 +29,7 @@ def test_throughput_section_is_generated_from_the_results():
 
 
 def test_sweep_overhead_section_is_generated_from_the_results():
-    spec = importlib.util.spec_from_file_location("bench_sweep", ROOT / "benchmarks/bench_sweep.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = _bench("bench_sweep")
     results = json.loads((ROOT / "benchmarks/results_sweep.json").read_text())
     doc = (ROOT / "docs/sweeps.md").read_text(encoding="utf-8")
     assert bench.markdown(results) in doc, (
