@@ -528,10 +528,11 @@ class Levers:
         self.project_start = np.full(n, NO_PROJECT, dtype=np.int32)
         self.project_end = np.full(n, NO_PROJECT, dtype=np.int32)
         self.project_effect = np.zeros(n, dtype=np.float64)
-        self._treated = np.zeros(0, dtype=np.intp)
+        self._treated: np.ndarray | None = np.zeros(0, dtype=np.intp)
+        self._fades: np.ndarray | None = None
         self._deadweight_u = deadweight_u
-        self._subsidy = np.zeros(n, dtype=np.float64)
-        self._subsidy.flags.writeable = False
+        self._no_subsidy = np.zeros(n, dtype=np.float64)
+        self._no_subsidy.flags.writeable = False
         # A small int per distinct configuration: month-table lookups then hash three scalars
         # instead of comparing every schedule of the configuration. The burden table is by
         # sector without high_risk_u, by high-risk code with it.
@@ -611,7 +612,8 @@ class Levers:
             total = cum[:, -1]
             if not total.any():
                 return np.zeros(0, dtype=np.intp)
-        cand = np.flatnonzero(u < total[self.group])
+        # Each firm's chance of applying, gathered again only when the month's table changes.
+        cand = np.flatnonzero(u < self._gather("apply", total, self.group))
         cand = cand[self.project_end[cand] < month]
         if cand.size == 0:
             return cand
@@ -625,8 +627,10 @@ class Levers:
         self.project_start[cand] = month + 1
         self.project_end[cand] = month + cfg["months"]
         self.project_effect[cand] = effect
-        self._treated_mask[cand] = True
-        self._treated = np.flatnonzero(self._treated_mask)
+        # Only firms whose project has an effect get a treatment (0 × fade is 0 for the rest);
+        # the list of them is made again when next asked for.
+        self._treated_mask[cand] = effect != 0.0
+        self._treated = None
         return cand
 
     def treatment(self, month: int) -> np.ndarray:
@@ -636,21 +640,37 @@ class Levers:
         ``projects.fade_half_life_months`` after it ends; 0 otherwise (never treated, deadweight,
         or before the project starts).
         """
+        if self._treated is None:
+            self._treated = np.flatnonzero(self._treated_mask)
         idx = self._treated
         if idx.size == 0:
-            return self._subsidy
-        hl = self.cfg["projects"]["fade_half_life_months"]
-        after = (month - self.project_end[idx]).astype(np.float64)
-        if hl > 0:
-            fade = np.where(after <= 0, 1.0, 0.5 ** (np.maximum(after, 0.0) / hl))
-        else:
-            fade = (after <= 0).astype(np.float64)
+            return self._no_subsidy
+        after = month - self.project_end[idx]  # whole months since the project's end
+        fade = self._fade_table(int(after.max()))[np.maximum(after, 0)]
         fade[month < self.project_start[idx]] = 0.0
         out = np.zeros(self.group.shape[0], dtype=np.float64)
         out[idx] = self.project_effect[idx] * fade
         out.flags.writeable = False
-        self._subsidy = out
         return out
+
+    def _fade_table(self, top: int) -> np.ndarray:
+        """The share of a project's effect left ``a`` = 0, 1, ..., ``top`` months after its end.
+
+        A firm's fade depends only on the whole number of months since its project ended, so it
+        is read from this table instead of a power per treated firm and month; the table holds
+        the values of the same formula, element by element.
+        """
+        table = self._fades
+        if table is None or table.shape[0] <= top:
+            hl = self.cfg["projects"]["fade_half_life_months"]
+            size = max(top + 1, 64 if table is None else 2 * table.shape[0])  # grows rarely
+            after = np.arange(size, dtype=np.float64)
+            if hl > 0:
+                table = np.where(after <= 0, 1.0, 0.5 ** (np.maximum(after, 0.0) / hl))
+            else:
+                table = (after <= 0).astype(np.float64)
+            self._fades = table
+        return table
 
     def signals(self, month: int) -> LeverSignals:
         """Subsidy treatment, legal clarity, compliance burden and technology at ``month``.

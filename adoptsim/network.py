@@ -109,6 +109,25 @@ class SparseNetwork:
         """A `PeerCounter` over this network."""
         return PeerCounter(self)
 
+    def in_edges(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The edges into each firm's column, for counting a firm's change at its watchers.
+
+        Returns ``(start, length, watcher, step)``: firm j's edges are positions ``start[j]``
+        to ``start[j] + length[j]``; ``watcher`` is the firm that sees j along an edge and
+        ``step`` what j adds to that firm's weighted count of active peers (ties × peer weight).
+        Made once per network, then shared by its counters.
+        """
+        if "_in_edges" not in self.__dict__:
+            adj = self.adjacency
+            cols = adj if self.symmetric else adj.T.tocsr()
+            start = cols.indptr[:-1].astype(np.intp)
+            length = np.diff(cols.indptr).astype(np.intp)
+            step = cols.data.astype(np.float64)
+            if self.peer_weight is not None:
+                step *= np.repeat(self.peer_weight, length)  # whole numbers: exact products
+            self._in_edges = (start, length, cols.indices, step)
+        return self._in_edges
+
 
 Network = CompleteNetwork | SparseNetwork
 
@@ -129,7 +148,6 @@ class PeerCounter:
         self.network = network
         self._on: np.ndarray | None = None
         self._count: np.ndarray | None = None
-        self._columns: sp.csr_array | None = None
         adj = getattr(network, "adjacency", None)
         self._exact = (
             adj is not None
@@ -137,7 +155,6 @@ class PeerCounter:
             and float(network.ties.max(initial=0)) < _MAX_EXACT_DEGREE  # sums below 2^53
             and bool(np.all((adj.data >= 0) & (adj.data == np.rint(adj.data))))
         )
-        self._unit = self._exact and bool(np.all(adj.data == 1))
         self._w = getattr(network, "peer_weight", None) if self._exact else None
 
     def share(self, on: np.ndarray) -> np.ndarray:
@@ -145,9 +162,8 @@ class PeerCounter:
         net = self.network
         if not self._exact:
             return net.peer_share(on.astype(np.float32))
-        adj = net.adjacency
-        changed = None if self._on is None else np.flatnonzero(on != self._on)
-        if changed is None or net.degree[changed].sum() > adj.nnz // 4:
+        if self._on is None or not self._add_changes(on):
+            adj = net.adjacency
             if self._w is None:
                 # Float32 product: exact for 0/1 inputs and whole-number ties below 2^22 per
                 # firm, twice as fast as float64.
@@ -155,35 +171,33 @@ class PeerCounter:
             else:
                 self._count = adj @ (on * self._w)
             self._on = on.copy()
-        elif changed.size:
-            self._add_neighbours(changed, on[changed])
-            self._on[changed] = on[changed]
         return self._count * net._inv_degree
 
-    def _add_neighbours(self, firms: np.ndarray, joined: np.ndarray) -> None:
-        """count[i] += ±w_j for every edge j → i from a changed firm j (+ joined, − left)."""
-        if self._columns is None:
-            net = self.network
-            self._columns = net.adjacency if net.symmetric else net.adjacency.T.tocsr()
-        cols = self._columns
-        starts = cols.indptr[firms].astype(np.int64)
-        lens = cols.indptr[firms + 1] - starts
+    def _add_changes(self, on: np.ndarray) -> bool:
+        """Bring the counts up to ``on`` from the firms that changed; False if too many did.
+
+        For every edge j → i from a changed firm j, count[i] += its step (− if j left).
+        Above a quarter of all edges the full product is cheaper (the caller does it).
+        """
+        changed = np.flatnonzero(on != self._on)
+        if changed.size == 0:
+            return True
+        start, length, watcher, step = self.network.in_edges()
+        lens = length[changed]
         total = int(lens.sum())
-        if total == 0:
-            return
-        offset = np.cumsum(lens) - lens
-        at = np.arange(total) + np.repeat(starts - offset, lens)
-        edges = cols.indices[at]
-        if self._w is not None or not self._unit:
-            one = np.ones(firms.shape[0]) if self._w is None else self._w[firms]
-            step = np.repeat(np.where(joined, one, -one), lens)
-            if not self._unit:
-                step *= cols.data[at]  # ties drawn more than once count that many times
-            np.add.at(self._count, edges, step)
-        elif joined.all():
-            np.add.at(self._count, edges, 1.0)
-        else:
-            np.add.at(self._count, edges, np.repeat(np.where(joined, 1.0, -1.0), lens))
+        if total > watcher.shape[0] // 4:
+            return False
+        if total:
+            # Positions of the changed firms' edges: their runs start..start+length, joined.
+            ends = np.cumsum(lens)
+            at = np.arange(total) + np.repeat(start[changed] - ends + lens, lens)
+            add = step[at]
+            joined = on[changed]
+            if not joined.all():
+                add *= np.repeat(np.where(joined, 1.0, -1.0), lens)
+            np.add.at(self._count, watcher[at], add)
+        np.copyto(self._on, on)
+        return True
 
 
 def _from_pairs(

@@ -207,15 +207,51 @@ def _sigmoid_inplace(x: np.ndarray) -> None:
     x *= 0.5
 
 
+# Barrier-sum tables by penalty vectors: a process runs many replications (and calibration many
+# parameter sets) with the same penalties, so the tables and their self-check are made once per
+# distinct set. Bounded like the month tables of adoptsim.levers.
+_SUM_TABLES: dict[tuple, tuple[list[np.ndarray], bool]] = {}
+_SUM_TABLES_MAX = 1 << 10
+
+
+def _sum_tables(deltas: list[np.ndarray]) -> tuple[list[np.ndarray], bool]:
+    """Tables of Σ_k δ_k·b_k over all 2^K barrier combinations, and whether they are exact.
+
+    Each table entry is computed by the same float32 product as ``b @ δ``. They are exact if
+    the product does not depend on a row's position in it, checked on shifted copies.
+    """
+    key = tuple((d.shape, d.tobytes()) for d in deltas)
+    out = _SUM_TABLES.get(key)
+    if out is not None:
+        return out
+    k = deltas[0].shape[0]
+    patterns = ((np.arange(1 << k)[:, None] >> np.arange(k)) & 1).astype(np.float32)
+    tables = [(patterns @ d).astype(np.float64) for d in deltas]
+    exact = True
+    for shift in (1, 2, 3, 5, 7):
+        rows = np.concatenate([patterns[:shift], patterns, patterns])
+        codes = np.concatenate([np.arange(shift), np.arange(1 << k), np.arange(1 << k)])
+        pairs = zip(deltas, tables, strict=True)
+        if not all(np.array_equal(rows @ d, t[codes]) for d, t in pairs):
+            exact = False
+            break
+    for t in tables:
+        t.flags.writeable = False  # shared by every BarrierSums with these penalties
+    if len(_SUM_TABLES) >= _SUM_TABLES_MAX:
+        _SUM_TABLES.clear()
+    _SUM_TABLES[key] = (tables, exact)
+    return tables, exact
+
+
 class BarrierSums:
     """Per-firm Σ_k δ_k·b_k for fixed penalty vectors δ, the same bits as ``b @ δ`` in float32.
 
     A firm's sum depends only on which barriers it holds, so it is read from a table of all 2^K
     combinations, computed by the same float32 product, at a per-firm combination code. The codes
     are kept in step with the barrier array by re-encoding only rows that differ from a copy of it
-    (compared eight bytes at a time); between two months few firms lose a barrier. Should the
-    table ever disagree with the direct product (checked on construction and on the first call),
-    the direct product is used.
+    (found eight bytes at a time); between two months few firms lose a barrier. Should the
+    table ever disagree with the direct product (checked when the table is made and on the first
+    call), the direct product is used.
     """
 
     def __init__(self, deltas: list[np.ndarray]) -> None:
@@ -227,16 +263,11 @@ class BarrierSums:
         self.exact: bool | None = None if k <= 12 else False
         self.tables: list[np.ndarray] = []
         if self.exact is None:
-            patterns = ((np.arange(1 << k)[:, None] >> np.arange(k)) & 1).astype(np.float32)
-            self.tables = [(patterns @ d).astype(np.float64) for d in self.deltas]
-            # The table must not depend on a row's position in the product: try shifted copies.
-            for shift in (1, 2, 3, 5, 7):
-                rows = np.concatenate([patterns[:shift], patterns, patterns])
-                codes = np.concatenate([np.arange(shift), np.arange(1 << k), np.arange(1 << k)])
-                pairs = zip(self.deltas, self.tables, strict=True)
-                if not all(np.array_equal(rows @ d, t[codes]) for d, t in pairs):
-                    self.exact = False
-                    break
+            self.tables, exact = _sum_tables(self.deltas)
+            if not exact:
+                self.exact = False
+            # A barrier row (bytes 0/1) times these bit values is its combination code.
+            self._bits = (1 << np.arange(k)).astype(np.intp)
 
     def direct(self, barriers: np.ndarray) -> list[np.ndarray]:
         """The sums by the float32 matrix–vector products themselves."""
@@ -244,10 +275,7 @@ class BarrierSums:
         return [b @ d for d in self.deltas]
 
     def _encode(self, rows: np.ndarray) -> np.ndarray:
-        code = np.zeros(rows.shape[0], dtype=np.uint16)
-        for k in range(self.k):
-            code |= rows[:, k].astype(np.uint16) << k
-        return code
+        return rows @ self._bits  # uint8 rows · intp bit values: exact integer codes
 
     def codes(self, barriers: np.ndarray) -> np.ndarray | None:
         """Each firm's barrier combination code (index into ``tables``).
@@ -270,13 +298,22 @@ class BarrierSums:
         else:
             m = flat.size // 8 * 8
             words = np.flatnonzero(flat[:m].view(np.uint64) != self._seen[:m].view(np.uint64))
-            tail = np.flatnonzero(flat[m:] != self._seen[m:]) + m
-            if words.size or tail.size:
-                pos = np.concatenate([8 * words, 8 * words + 7, tail])
-                rows = np.unique(pos // self.k)
-                now = barriers.view(np.uint8)[rows]
-                self._code[rows] = self._encode(now)
-                self._seen.reshape(n, self.k)[rows] = now
+            if words.size or m < flat.size:
+                # The bytes that differ (a word can hold a whole row with unchanged ends), then
+                # their rows, in ascending order, each once.
+                pos = (8 * words[:, None] + np.arange(8)).ravel()
+                if m < flat.size:
+                    pos = np.concatenate([pos, np.arange(m, flat.size)])
+                pos = pos[flat[pos] != self._seen[pos]]
+                if pos.size:
+                    rows = pos // self.k
+                    first = np.empty(rows.shape[0], dtype=bool)
+                    first[0] = True
+                    np.not_equal(rows[1:], rows[:-1], out=first[1:])
+                    rows = rows[first]
+                    now = barriers.view(np.uint8)[rows]
+                    self._code[rows] = self._encode(now)
+                    self._seen.reshape(n, self.k)[rows] = now
         if self.exact is None:
             direct = self.direct(barriers)
             pairs = zip(direct, self.tables, strict=True)

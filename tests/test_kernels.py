@@ -6,6 +6,8 @@
   exact sum;
 - `_representative_targets` (one ``searchsorted`` for all ties) vs a per-tie inverse CDF;
 - `_logit_offsets` (blocked Newton with early exit at a fixed point) vs fifty plain Newton steps;
+- `Levers.treatment` (fade read from a table by months since the project's end, deadweight
+  firms left out) vs the fade formula evaluated for every firm that ever had a project;
 - the whole model: byte-identical results on 1 and 2 threads.
 """
 
@@ -14,6 +16,8 @@ import pytest
 
 import adoptsim
 from adoptsim import _blocks
+from adoptsim.levers import NO_PROJECT, Levers
+from adoptsim.months import parse_month
 from adoptsim.network import (
     CompleteNetwork,
     PeerCounter,
@@ -102,6 +106,19 @@ def test_barrier_sums_equal_the_float32_product_and_the_exact_sum(k):
         barriers &= ~(rng.random((n, k)) < share)
     if k > 12:
         assert sums.codes(barriers) is None  # 2^13 combinations: no table, direct product
+
+
+@pytest.mark.parametrize("k", [3, 5, 9])
+def test_barrier_sums_follow_one_firm_at_a_time(k):
+    # With fewer than eight barriers a row can lie inside one eight-byte word with both of the
+    # word's end bytes unchanged: the codes must still follow a change in that row alone.
+    rng = np.random.default_rng(20 + k)
+    n = 1001  # n·k not a multiple of eight: a tail of single bytes too
+    sums = BarrierSums([rng.normal(0.3, 0.4, k).astype(np.float32)])
+    barriers = rng.random((n, k)) < 0.5
+    for _ in range(200):
+        assert np.array_equal(sums(barriers)[0], barriers.astype(np.float32) @ sums.deltas[0])
+        barriers[rng.integers(n), rng.integers(k)] ^= True  # gains or loses one barrier
 
 
 def test_barrier_sums_on_a_strided_array_use_the_direct_product():
@@ -211,3 +228,40 @@ def test_one_and_two_threads_give_identical_bytes_at_scale(monkeypatch):
         monkeypatch.setenv("ADOPTSIM_THREADS", t)
         runs[t] = _run_two_years(140_000)
     assert _same(runs["1"], runs["2"])
+
+
+def _treatment_reference(lev: Levers, month: int) -> np.ndarray:
+    hl = lev.cfg["projects"]["fade_half_life_months"]
+    after = (month - lev.project_end).astype(np.float64)
+    if hl > 0:
+        fade = np.where(after <= 0, 1.0, 0.5 ** (np.maximum(after, 0.0) / hl))
+    else:
+        fade = (after <= 0).astype(np.float64)
+    fade[month < lev.project_start] = 0.0
+    return np.where(lev.project_end != NO_PROJECT, lev.project_effect * fade, 0.0)
+
+
+@pytest.mark.parametrize("half_life", [0.0, 3.3, 12.0])
+def test_treatment_equals_the_fade_formula_for_every_firm(half_life):
+    rng = np.random.default_rng(int(half_life * 10))
+    firms = build_population("flanders", 3000, rng)
+    d = (
+        adoptsim.load_scenario("baseline")
+        .with_overrides(
+            {
+                "levers.projects.fade_half_life_months": half_life,
+                "levers.projects.months": int(rng.integers(1, 12)),
+                "levers.projects.deadweight": 0.5,
+            }
+        )
+        .data
+    )
+    lev = Levers(d["levers"], d["regulation"], d["shocks"], firms, deadweight_u=rng.random(firms.n))
+    m0 = parse_month("2020-01")
+    for month in range(m0, m0 + 150):  # past the first table's 64 months after an end
+        ref = _treatment_reference(lev, month)
+        assert np.array_equal(lev.treatment(month), ref), month
+        # Many applications, so firms end projects, wait, and start again; some months none.
+        lev.start_projects(month, rng.random(firms.n) * (0.02 if month % 7 else 10.0))
+    assert lev.treatment(m0 + 400).any() == (half_life > 0)  # from a table grown on demand
+    assert np.array_equal(lev.treatment(m0 + 400), _treatment_reference(lev, m0 + 400))
