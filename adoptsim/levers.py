@@ -318,8 +318,12 @@ def genai_capability(months: float, genai: dict) -> float:
     one-off step; a small jump with a late midpoint is a continuing acceleration. The rule's
     ``theta_genai`` is the logit response at capability 1.
     """
-    start = parse_month(genai["start"])
-    frm = parse_month(genai["path_from"]) - start
+    return _capability(months, parse_month(genai["start"]), parse_month(genai["path_from"]), genai)
+
+
+def _capability(months: float, start: int, path_from: int, genai: dict) -> float:
+    """`genai_capability` with the release and path months already parsed."""
+    frm = path_from - start
     m = months - start
     if m < 0:
         return 0.0
@@ -810,7 +814,9 @@ class Levers:
             s3, s1 = self._burden_weights
             burden = np.minimum(s3[None, :] * r3[:, None] + s1[None, :] * r1[:, None], 1.0)
         clarity = [_ramp(x, self.entry, reg["clarity_ramp_months"]) for x in months]
-        genai = [genai_capability(x, self.shocks["genai"]) for x in months]
+        shock = self.shocks["genai"]
+        release, path_from = parse_month(shock["start"]), parse_month(shock["path_from"])
+        genai = [_capability(x, release, path_from, shock) for x in months]
         # barrier removal (as _train_table and _month_removal)
         t, lit, c = self.cfg["training"], self.cfg["literacy"], self.cfg["coaching"]
         groups = ("micro", "small", "small", "medium", "large", "large")

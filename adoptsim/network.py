@@ -245,36 +245,51 @@ def erdos_renyi(
     return _from_pairs(i, j, n, weight)
 
 
+def _at_most(cum: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    """``np.searchsorted(cum, xs, side="right")`` for ascending ``xs``, by merging.
+
+    The number of cum values <= xs[q] is the number of cum values whose count of xs below them
+    is at most q: one search per cum value in xs (few, when ties outnumber agents) and a
+    cumulative count, instead of one search per tie.
+    """
+    below = np.searchsorted(xs, cum, side="left")
+    return np.cumsum(np.bincount(below, minlength=xs.shape[0] + 1)[: xs.shape[0]])
+
+
 def _representative_targets(
-    owner_group: np.ndarray,
+    owner_group: np.ndarray | int,
     group: np.ndarray,
     mass: np.ndarray,
     u: np.ndarray,
 ) -> np.ndarray:
     """For each tie, an agent of the tie's group drawn with probability ∝ ``mass``.
 
-    ``owner_group[t]`` is the group tie t must land in, ``group[j]``/``mass[j]`` the group and
-    sampling mass of agent j, ``u[t]`` a uniform number: the target is found by inverting the
-    cumulative mass of the group's agents (one ``searchsorted`` for all ties). Groups with no
-    mass give −1.
+    ``owner_group[t]`` is the group tie t must land in (an int: the same group for all ties),
+    ``group[j]``/``mass[j]`` the group and sampling mass of agent j, ``u[t]`` a uniform number:
+    the target is found by inverting the cumulative mass of the group's agents (one sorted
+    search for all ties). Groups with no mass give −1.
     """
     order = np.argsort(group, kind="stable")
     cum = np.cumsum(mass[order])
-    n_groups = int(max(group.max(initial=-1), owner_group.max(initial=-1))) + 1
-    end = np.cumsum(np.bincount(group, minlength=n_groups))
-    begin = end - np.bincount(group, minlength=n_groups)
+    n_groups = int(max(group.max(initial=-1), np.max(owner_group, initial=-1))) + 1
+    size = np.bincount(group, minlength=n_groups)
+    end = np.cumsum(size)
+    begin = end - size
     base = np.where(begin > 0, cum[np.maximum(begin - 1, 0)], 0.0)
     top = np.where(end > 0, cum[np.maximum(end - 1, 0)], 0.0)
+    # Per group, then gathered per tie (the same values as computing them per tie): the
+    # group's mass, and its last agent's position (or the first, for a group without agents).
+    span = top - base
+    last = np.minimum(np.maximum(end - 1, begin), order.shape[0] - 1)
     g = owner_group
-    x = base[g] + u * (top[g] - base[g])
-    # Searching sorted keys is several times faster (each search starts where the last ended)
-    # than searching them in random order, even counting the sort; the positions are the same.
+    x = base[g] + u * span[g]
+    # Searching sorted keys is several times faster than searching them in random order, even
+    # counting the sort; the positions are the same.
     by_x = np.argsort(x)
     pos = np.empty(x.shape[0], dtype=np.intp)
-    pos[by_x] = np.searchsorted(cum, x[by_x], side="right")
-    pos = np.clip(pos, begin[g], np.maximum(end[g] - 1, begin[g]))
-    out = order[np.minimum(pos, order.shape[0] - 1)]
-    return np.where(top[g] > base[g], out, -1)
+    pos[by_x] = _at_most(cum, x[by_x])
+    out = order[np.clip(pos, begin[g], last[g])]
+    return np.where((top > base)[g], out, -1)
 
 
 def sector_region(
@@ -309,11 +324,9 @@ def sector_region(
     block = firms.sector.astype(np.int64) * n_reg + firms.region.astype(np.int64)
     mass = firms.weight * propensity
     target = np.empty(owner.shape[0], dtype=np.int64)
-    target[inside] = _representative_targets(block[owner[inside]], block, mass, u[inside])
-    outside = ~inside
-    target[outside] = _representative_targets(
-        np.zeros(int(outside.sum()), dtype=np.int64), np.zeros(n, dtype=np.int64), mass, u[outside]
-    )
+    ins, outs = np.flatnonzero(inside), np.flatnonzero(~inside)
+    target[ins] = _representative_targets(block[owner[ins]], block, mass, u[ins])
+    target[outs] = _representative_targets(0, np.zeros(n, dtype=np.int64), mass, u[outs])
     keep = (target >= 0) & (target != owner)  # a firm is not its own peer
     return _from_ties(owner[keep], target[keep], n)
 

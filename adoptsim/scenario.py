@@ -173,15 +173,28 @@ def _same_rule(a: object, b: object) -> bool:
 def deep_merge(base: dict, override: dict) -> dict:
     """``base`` with ``override`` laid over it, table by table (override wins)."""
     out = copy.deepcopy(base)
+    _merge_into(out, override)
+    return out
+
+
+def _merge_into(out: dict, override: dict, owned: bool = False) -> None:
+    """Lay ``override`` over ``out`` in place; ``out`` owns its tables.
+
+    ``override``'s values are copied unless ``owned`` (nobody else holds them). Copying each
+    table once, not again at every nesting level, keeps scenario building (once per
+    replication with parameter draws) cheap.
+    """
     for key, value in override.items():
         if isinstance(value, dict) and isinstance(out.get(key), dict) and key != "rule":
-            out[key] = deep_merge(out[key], value)
+            _merge_into(out[key], value, owned)
         elif key == "rule" and isinstance(value, dict) and isinstance(out.get(key), dict):
             same_kind = _same_rule(value.get("kind", out[key].get("kind")), out[key].get("kind"))
-            out[key] = deep_merge(out[key], value) if same_kind else copy.deepcopy(value)
+            if same_kind:
+                _merge_into(out[key], value, owned)
+            else:
+                out[key] = value if owned else copy.deepcopy(value)
         else:
-            out[key] = copy.deepcopy(value)
-    return out
+            out[key] = value if owned else copy.deepcopy(value)
 
 
 def _parent_chain(
@@ -324,13 +337,16 @@ def merge_layers(layers: Iterable[dict]) -> dict:
     out: dict = {}
     for i, layer in enumerate(layers):
         laid = _lay_schedules(out, layer, is_root=i == 0)
-        out = deep_merge(out, laid)
+        if laid is layer:
+            laid = copy.deepcopy(layer)
+        # `laid` is a copy nobody else holds: its tables become out's
+        _merge_into(out, laid, owned=True)
         for table, key in _schedule_keys():  # a schedule is one value: never merged key by key
             lev = laid.get("levers")
             tab = lev.get(table) if isinstance(lev, dict) else None
             value = tab.get(key) if isinstance(tab, dict) else None
             if isinstance(value, dict):
-                out["levers"][table][key] = copy.deepcopy(value)
+                out["levers"][table][key] = value
     return out
 
 
@@ -445,7 +461,12 @@ class Scenario:
     @classmethod
     def from_layers(cls, layers: Iterable[dict], origin: str = "<dict>") -> Scenario:
         """Validate a stack of raw tables."""
-        layers = tuple(copy.deepcopy(list(layers)))
+        return cls._from_own_layers(copy.deepcopy(list(layers)), origin)
+
+    @classmethod
+    def _from_own_layers(cls, layers: list[dict], origin: str) -> Scenario:
+        """`from_layers` for tables nobody else holds (a scenario never changes its layers)."""
+        layers = tuple(layers)
         return cls(layers, validate(merge_layers(layers)), origin)
 
     @classmethod
@@ -505,7 +526,7 @@ class Scenario:
             name = derived_name(self.name, overrides)
         if name is not None:
             layer = deep_merge(layer, {"scenario": {"name": name}})
-        return Scenario.from_layers([*self.layers, layer], self.origin)
+        return Scenario._from_own_layers([*self.layers, copy.deepcopy(layer)], self.origin)
 
     def with_draw(self, draw: dict[str, Any]) -> Scenario:
         """The scenario with a parameter draw laid just above its root file (see class doc).
@@ -514,7 +535,8 @@ class Scenario:
         """
         keep = set(self.data["calibration"]["keep"])
         draw = {k: v for k, v in draw.items() if k not in keep}
-        return Scenario.from_layers([self.layers[0], nest(draw), *self.layers[1:]], self.origin)
+        layers = [self.layers[0], copy.deepcopy(nest(draw)), *self.layers[1:]]
+        return Scenario._from_own_layers(layers, self.origin)
 
     def resolved(self) -> dict:
         """Every value of this scenario in one table, as a root file would say it.

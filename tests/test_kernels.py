@@ -4,7 +4,8 @@
   float64 reference with unrounded firm weights;
 - `BarrierSums` (table lookup by barrier combination) vs the float32 product it replaces and an
   exact sum;
-- `_representative_targets` (one ``searchsorted`` for all ties) vs a per-tie inverse CDF;
+- `_representative_targets` (one sorted search for all ties) vs a per-tie inverse CDF, and bit
+  for bit vs the same formula searched tie by tie; `_at_most` (a merge) vs ``np.searchsorted``;
 - `_logit_offsets` (blocked Newton with early exit at a fixed point) vs fifty plain Newton steps;
 - `Levers.treatment` (fade read from a table by months since the project's end, deadweight
   firms left out) vs the fade formula evaluated for every firm that ever had a project;
@@ -21,6 +22,7 @@ from adoptsim.months import parse_month
 from adoptsim.network import (
     CompleteNetwork,
     PeerCounter,
+    _at_most,
     _from_ties,
     _representative_targets,
     build_network,
@@ -160,6 +162,50 @@ def test_representative_targets_equal_a_per_tie_inverse_cdf(seed):
     assert np.all(fast[np.isin(owner_group, [3, groups - 1])] == -1)
     drawn = fast[fast >= 0]
     assert np.all(group[drawn] == owner_group[fast >= 0]) and np.all(mass[drawn] > 0)
+
+
+def _targets_plain(owner_group, group, mass, u):
+    """The formula of `_representative_targets`, every quantity computed per tie."""
+    order = np.argsort(group, kind="stable")
+    cum = np.cumsum(mass[order])
+    n_groups = int(max(group.max(initial=-1), owner_group.max(initial=-1))) + 1
+    end = np.cumsum(np.bincount(group, minlength=n_groups))
+    begin = end - np.bincount(group, minlength=n_groups)
+    base = np.where(begin > 0, cum[np.maximum(begin - 1, 0)], 0.0)
+    top = np.where(end > 0, cum[np.maximum(end - 1, 0)], 0.0)
+    g = owner_group
+    x = base[g] + u * (top[g] - base[g])
+    pos = np.searchsorted(cum, x, side="right")
+    pos = np.clip(pos, begin[g], np.maximum(end[g] - 1, begin[g]))
+    return np.where(top[g] > base[g], order[np.minimum(pos, order.shape[0] - 1)], -1)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_representative_targets_equal_the_formula_tie_by_tie(seed):
+    rng = np.random.default_rng(seed)
+    n, groups, ties = 300, 9, 5000
+    group = rng.integers(0, groups - 1, n)
+    mass = rng.lognormal(0, 1, n) * (rng.random(n) < 0.8)
+    owner_group = rng.integers(0, groups, ties)
+    u = rng.random(ties)
+    u[:50] = 0.0  # ties at a group's first agent
+    fast = _representative_targets(owner_group, group, mass, u)
+    assert np.array_equal(fast, _targets_plain(owner_group, group, mass, u))
+    one = _representative_targets(0, np.zeros(n, dtype=np.int64), mass, u)
+    zeros = np.zeros(ties, dtype=np.int64)
+    assert np.array_equal(one, _targets_plain(zeros, np.zeros(n, dtype=np.int64), mass, u))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_at_most_equals_searchsorted(seed):
+    rng = np.random.default_rng(seed)
+    cum = np.cumsum(rng.integers(0, 3, 200).astype(float))  # repeated values
+    for xs in (
+        np.sort(rng.uniform(-5, cum[-1] + 5, 3000)),
+        np.sort(rng.choice(cum, 500)),  # exactly at cum values, repeated
+        np.zeros(0),
+    ):
+        assert np.array_equal(_at_most(cum, xs), np.searchsorted(cum, xs, side="right"))
 
 
 def test_representative_targets_draw_in_proportion_to_mass():
