@@ -264,12 +264,12 @@ def make_pool(workers: int) -> ProcessPoolExecutor:
     Args:
         workers: number of worker processes.
     """
-    from adoptsim.runner import _worker_init
+    from adoptsim.worker_pool import worker_init
 
     return ProcessPoolExecutor(
         workers,
         mp_context=multiprocessing.get_context("spawn"),
-        initializer=_worker_init,
+        initializer=worker_init,
         initargs=(os.getpid(),),
     )
 

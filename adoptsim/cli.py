@@ -179,11 +179,18 @@ def _sweep_path(spec: str) -> str:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     """Run a sweep spec into ``--out`` (resumable); exit 1 if a task failed, 130 on Ctrl-C."""
+    from adoptsim import worker_pool
+
+    if args.scheduler is None:
+        # Workers spend their first second importing the model; they do it while this process
+        # imports the sweep machinery and reads the spec (stopped at once if it is refused).
+        worker_pool.prestart(args.workers or os.cpu_count() or 1)
     from adoptsim.runner import SweepInterrupted, connect_scheduler, load_sweep_spec, sweep
 
-    spec = load_sweep_spec(_sweep_path(args.spec))  # bad specs stop here, before running
-    client = connect_scheduler(args.scheduler) if args.scheduler else None
+    client = None
     try:
+        spec = load_sweep_spec(_sweep_path(args.spec))  # bad specs stop here, before running
+        client = connect_scheduler(args.scheduler) if args.scheduler else None
         summary = sweep(
             spec,
             client.get_executor(pure=False) if client is not None else None,
@@ -195,6 +202,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         print(f"adoptsim: {exc}", file=sys.stderr)
         return 130
     finally:
+        worker_pool.discard_prestarted()
         if client is not None:
             client.close()
     print(summary.report())

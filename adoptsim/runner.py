@@ -31,12 +31,8 @@ import hashlib
 import itertools
 import json
 import math
-import multiprocessing
 import os
-import signal
 import socket
-import sys
-import threading
 import time
 import traceback
 import uuid
@@ -49,6 +45,7 @@ from typing import Any
 
 import pandas as pd
 
+from adoptsim import worker_pool
 from adoptsim.errors import AdoptsimError, ScenarioError
 from adoptsim.results import ADOPTION_COLUMNS, segment_table
 from adoptsim.scenario import Scenario, flatten, load_scenario, read_toml
@@ -326,82 +323,6 @@ def load_sweep_spec(spec: SweepSpec | str | Path | Mapping) -> SweepSpec:
 
 # ------------------------------------------------------------------------------------- worker
 
-_CURRENT_MARKER: Path | None = None  # the running task's marker file, in a worker process
-
-
-def _watch_parent(parent_pid: int) -> None:
-    """Exit at once when the parent process is gone (the worker was re-parented)."""
-    while True:
-        if os.getppid() != parent_pid:
-            os._exit(1)
-        time.sleep(0.5)
-
-
-def _on_sigterm(signum: int, frame: object) -> None:
-    """Terminated by the parent (Ctrl-C, or another worker died).
-
-    This task did not kill the pool, so take its marker away before going.
-    """
-    if _CURRENT_MARKER is not None:
-        with contextlib.suppress(OSError):
-            _CURRENT_MARKER.unlink()
-    os._exit(143)
-
-
-def _worker_init(parent_pid: int | None = None) -> None:
-    """Set up a pool worker: one thread, Ctrl-C ignored, and death with its parent.
-
-    - ``ADOPTSIM_THREADS=1``: the workers already use every core between them.
-    - Ctrl-C is ignored: the parent decides what stops (and terminates the workers).
-    - A ``kill -9`` of the parent must not leave workers running for hours: on Linux the kernel
-      sends SIGKILL when the parent dies (``prctl(PR_SET_PDEATHSIG)``), and a daemon thread that
-      polls ``os.getppid()`` twice a second does the same everywhere else.
-    - SIGTERM (sent by the pool when it stops or breaks) removes the running task's marker, so
-      the parent can tell the task that killed a worker from the ones stopped with it.
-    """
-    os.environ["ADOPTSIM_THREADS"] = "1"
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, _on_sigterm)
-    if parent_pid is None:
-        return
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):
-            import ctypes
-
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG = 1
-    if os.getppid() != parent_pid:  # the parent died before prctl took effect
-        os._exit(1)
-    threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
-
-
-@contextlib.contextmanager
-def _worker_environment():
-    """Start pool workers in the environment they need from their first instruction.
-
-    Ctrl-C is ignored from birth (a child inherits SIG_IGN), so a Ctrl-C
-    in the terminal reaches only the parent even while workers import, with
-    ``ADOPTSIM_THREADS=1`` in their environment before anything reads it, and with this
-    process's pid for ``adoptsim._worker_guard`` (death with the parent from the first import).
-    """
-    from adoptsim._worker_guard import ENV as PARENT_ENV
-
-    saved = {k: os.environ.get(k) for k in ("ADOPTSIM_THREADS", PARENT_ENV)}
-    os.environ["ADOPTSIM_THREADS"] = "1"
-    os.environ[PARENT_ENV] = str(os.getpid())  # read by adoptsim/__init__ in the worker
-    main = threading.current_thread() is threading.main_thread()
-    old = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
-    try:
-        yield
-    finally:
-        if main and old is not None:
-            signal.signal(signal.SIGINT, old)
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
 
 def _write_shard(df: pd.DataFrame, task: Task, out: Path, sim_s: float) -> Path:
     """Write ``df`` to ``out/shards/<task_id>.parquet`` atomically (temp file, then replace).
@@ -418,7 +339,8 @@ def _write_shard(df: pd.DataFrame, task: Task, out: Path, sim_s: float) -> Path:
 
     shard_dir = out / SHARD_DIR
     shard_dir.mkdir(parents=True, exist_ok=True)
-    table = pa.Table.from_pandas(df, preserve_index=False)
+    # One thread: pyarrow would otherwise start a thread pool for each small shard.
+    table = pa.Table.from_pandas(df, preserve_index=False, nthreads=1)
     meta = dict(table.schema.metadata or {})
     meta[META_KEY] = json.dumps({**task.meta(), "simulation_s": round(sim_s, 4)}).encode()
     table = table.replace_schema_metadata(meta)
@@ -446,13 +368,14 @@ def run_task(task: Task, out: str) -> dict:
     ``shards/.<task_id>.<host>.<pid>.running`` exists: if the process dies (killed, out of
     memory), the marker stays and tells the parent which task it was.
     """
-    global _CURRENT_MARKER
     t0 = time.perf_counter()
     status: dict[str, Any] = {"task_id": task.task_id, "host": socket.gethostname()}
     marker = _marker(Path(out), task)
     try:
         marker.parent.mkdir(parents=True, exist_ok=True)
-        _CURRENT_MARKER = marker  # before the file exists: a SIGTERM in between must remove it
+        worker_pool.set_marker(
+            marker
+        )  # before the file exists: a SIGTERM in between must remove it
         marker.touch()
         from adoptsim.simulation import run_replication  # the model: only where tasks run
 
@@ -475,7 +398,7 @@ def run_task(task: Task, out: str) -> dict:
             traceback=traceback.format_exc(),
         )
     finally:
-        _CURRENT_MARKER = None
+        worker_pool.set_marker(None)
         marker.unlink(missing_ok=True)
     status["runtime_s"] = round(time.perf_counter() - t0, 4)
     return status
@@ -728,29 +651,6 @@ def _keep_finished(inflight: dict[cf.Future, Task], record: _Recorder) -> None:
             record(task, fut.result())
 
 
-def _new_pool(n: int) -> cf.ProcessPoolExecutor:
-    return cf.ProcessPoolExecutor(
-        max_workers=n,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=_worker_init,
-        initargs=(os.getpid(),),
-    )
-
-
-def _stop_pool(pool: cf.ProcessPoolExecutor) -> None:
-    """Cancel what is queued and terminate the workers (a running task is abandoned)."""
-    terminate = getattr(pool, "terminate_workers", None)  # Python >= 3.14
-    if terminate is not None:
-        terminate()
-        return
-    procs = list((getattr(pool, "_processes", None) or {}).values())  # no public API before 3.14
-    pool.shutdown(wait=False, cancel_futures=True)
-    for proc in procs:
-        proc.terminate()
-    for proc in procs:
-        proc.join(timeout=5)
-
-
 def _who_died(crashed: list[Task], out: Path) -> set[str]:
     """Task ids whose run marker survived a pool break.
 
@@ -802,42 +702,25 @@ def _sort_out_crash(
             queue.appendleft(task)
 
 
-def _started_pool(n: int, attempts: int = 3) -> cf.ProcessPoolExecutor:
-    """A pool of ``n`` workers, all started (inside ``_worker_environment``) before it returns."""
-    for _ in range(attempts):
-        with _worker_environment():
-            pool = _new_pool(n)
-            try:
-                for fut in [pool.submit(os.getpid) for _ in range(n)]:
-                    fut.result()
-                return pool
-            except BrokenProcessPool as exc:
-                error = exc
-                _stop_pool(pool)
-    raise AdoptsimError(
-        f"worker processes die as they start ({error}); run with --workers 1 to see why"
-    )
-
-
 def _run_on_own_pool(todo: list[Task], out: Path, n: int, record: _Recorder) -> None:
     """Run ``todo`` on a pool of ``n`` spawned processes, restarting it when a worker dies."""
     queue, tries = deque(todo), Counter()
     while queue:
-        pool = _started_pool(n)
+        pool = worker_pool.started_pool(n)
         try:
             crashed = _drain(pool, queue, out, lambda: max(4 * n, 64), record, restartable=True)
         except _Stopped as stop:
-            _stop_pool(pool)
+            worker_pool.stop_pool(pool)
             _keep_finished(stop.inflight, record)
             # A worker stopped while writing leaves its temporary file (SIGTERM exits at once).
             clean_leftovers(out / SHARD_DIR)
             raise
         except BaseException:
-            _stop_pool(pool)
+            worker_pool.stop_pool(pool)
             clean_leftovers(out / SHARD_DIR)
             raise
         if crashed or queue:  # a worker died
-            _stop_pool(pool)
+            worker_pool.stop_pool(pool)
             record.summary.pool_restarts += 1
             _sort_out_crash(crashed, out, queue, record, tries)
             # Workers stopped in the middle of writing a shard leave its temporary file; they are
@@ -929,6 +812,9 @@ def sweep(
     tasks = plan.tasks()
     local = 1 if executor is not None else min(workers or os.cpu_count() or 1, len(tasks))
     _check_sweep_memory(tasks, local)
+    if executor is None:
+        # The workers import the model (about a second) while the folder is locked and checked.
+        worker_pool.prestart(local)
     manifest = Manifest(out / MANIFEST)
     with FolderLock(out):
         todo, repaired = _open_folder(plan, tasks, out, manifest)
@@ -955,6 +841,7 @@ def sweep(
             summary.elapsed_s = time.perf_counter() - t0
             raise SweepInterrupted(summary) from None
         finally:
+            worker_pool.discard_prestarted()  # nothing was left to run, or the sweep stopped early
             if bar is not None:
                 bar.close()
     summary.elapsed_s = time.perf_counter() - t0

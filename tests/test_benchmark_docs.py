@@ -1,4 +1,5 @@
-"""The throughput numbers in docs/performance.md are the ones the benchmark script wrote."""
+"""The measured numbers in docs/performance.md and docs/sweeps.md are the ones the benchmark
+scripts wrote."""
 
 import importlib.util
 import json
@@ -7,12 +8,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_throughput_section_is_generated_from_the_results():
-    spec = importlib.util.spec_from_file_location(
-        "bench_throughput", ROOT / "benchmarks/bench_throughput.py"
-    )
+def _bench(name: str):
+    """A benchmark script, loaded as a module (its ``markdown`` writes the docs section)."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
+    return bench
+
+
+def test_throughput_section_is_generated_from_the_results():
+    bench = _bench("bench_throughput")
     results = json.loads((ROOT / "benchmarks/results_throughput.json").read_text())
     doc = (ROOT / "docs/performance.md").read_text(encoding="utf-8")
     assert bench.markdown(results) in doc, (
@@ -21,3 +26,13 @@ def test_throughput_section_is_generated_from_the_results():
     rows = {row["n_firms"] for row in results["sizes"]}
     assert rows == {2000, 5000, 10000, 20000}
     assert results["sobol"]["runs"] == 2 * 1024 * (results["sobol"]["factors"] + 2) * 2
+
+
+def test_sweep_overhead_section_is_generated_from_the_results():
+    bench = _bench("bench_sweep")
+    results = json.loads((ROOT / "benchmarks/results_sweep.json").read_text())
+    doc = (ROOT / "docs/sweeps.md").read_text(encoding="utf-8")
+    assert bench.markdown(results) in doc, (
+        "regenerate: python3 benchmarks/bench_sweep.py --docs-only (or rerun the benchmark)"
+    )
+    assert [m["tasks"] for m in results["rss"]] == [8, 32, 64, 256, 1024]

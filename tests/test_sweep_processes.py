@@ -164,3 +164,48 @@ def test_bad_workers_value_names_the_field(tmp_path):
     with pytest.raises(ScenarioError) as info:
         sweep({"sweep": {"scenarios": ["baseline"]}}, out=tmp_path / "o", workers=0)
     assert info.value.field == "workers"
+
+
+def _loaded(names: tuple[str, ...]) -> list[bool]:
+    return [name in sys.modules for name in names]
+
+
+def _pool_workers(cmdline_part: str = "spawn_main") -> set[int]:
+    """This process's live children started by multiprocessing's spawn."""
+    found = set()
+    for pid in _children(os.getpid()):
+        try:
+            if cmdline_part in Path(f"/proc/{pid}/cmdline").read_text():
+                found.add(pid)
+        except OSError:
+            continue
+    return found
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_prestarted_workers_are_taken_over_with_the_model_imported():
+    from adoptsim import worker_pool
+
+    before = _pool_workers()
+    worker_pool.prestart(2)
+    prestarted = worker_pool._prestarted[0]
+    pool = worker_pool.started_pool(2)
+    try:
+        assert pool is prestarted and worker_pool._prestarted is None
+        # the workers imported the model as they started, not in their first task
+        names = ("adoptsim.simulation", "adoptsim.runner", "mesa")
+        assert pool.submit(_loaded, names).result() == [True, True, True]
+        assert len(_pool_workers() - before) == 2
+    finally:
+        worker_pool.stop_pool(pool)
+    assert _pool_workers() <= before
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_refused_sweep_stops_the_workers_the_cli_started(tmp_path, capsys):
+    before = _pool_workers()
+    spec = tmp_path / "bad.toml"
+    spec.write_text('[sweep]\nscenarios = ["nope"]\n')
+    assert main(["sweep", str(spec), "--out", str(tmp_path / "o"), "--workers", "2"]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
+    assert _pool_workers() <= before  # stopped before main returned, not at exit
