@@ -367,11 +367,12 @@ class AdoptionModel(mesa.Model):
             new_scale[sl] &= u[0, sl] < scale[sl]
             if uses_barriers:
                 removal = self.levers.barrier_removal(self.month, state[sl], peer[sl], part=sl)
-                keep = np.empty(sl.stop - sl.start, dtype=bool)
+                removed = np.empty(sl.stop - sl.start, dtype=bool)
                 for row, (k, p) in enumerate(removal.items(), start=1):
-                    np.less(u[row, sl], p, out=keep)  # removed; for booleans a > b is a & ~b
-                    held = barriers[sl, k]
-                    np.greater(held, keep, out=held)
+                    np.less(u[row, sl], p, out=removed)
+                    # Few firms lose a barrier in a month: clearing just those is cheaper than
+                    # rewriting the whole column, which is strided (one byte per firm's row).
+                    barriers[sl, k][removed] = False
 
         for_blocks(block, n)
         if uses_subsidy:
