@@ -617,7 +617,7 @@ class Levers:
             if not total.any():
                 return np.zeros(0, dtype=np.intp)
         # Each firm's chance of applying, gathered again only when the month's table changes.
-        cand = np.flatnonzero(u < self._gather("apply", total, self.group))
+        cand = (u < self._gather("apply", total, self.group)).nonzero()[0]
         cand = cand[self.project_end[cand] < month]
         if cand.size == 0:
             return cand
@@ -645,7 +645,7 @@ class Levers:
         or before the project starts).
         """
         if self._treated is None:
-            self._treated = np.flatnonzero(self._treated_mask)
+            self._treated = self._treated_mask.nonzero()[0]
         idx = self._treated
         if idx.size == 0:
             return self._no_subsidy

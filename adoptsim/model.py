@@ -377,7 +377,10 @@ class AdoptionModel(mesa.Model):
         if uses_subsidy:
             # Applications for subsidised AI projects this month; they run from next month.
             self.levers.start_projects(self.month, u[apply_row])
-        started, scaled = np.flatnonzero(new_users), np.flatnonzero(new_scale)
+        # ``.nonzero()[0]`` rather than np.flatnonzero, here and in the other per-month code: the
+        # same indices without two layers of Python wrappers, which at a few thousand firms cost
+        # more than the search itself.
+        started, scaled = new_users.nonzero()[0], new_scale.nonzero()[0]
         self.state[started] = USER
         self.state[scaled] = AT_SCALE
         self.month_started[started] = self.t

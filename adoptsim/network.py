@@ -179,7 +179,7 @@ class PeerCounter:
         For every edge j → i from a changed firm j, count[i] += its step (− if j left).
         Above a quarter of all edges the full product is cheaper (the caller does it).
         """
-        changed = np.flatnonzero(on != self._on)
+        changed = (on != self._on).nonzero()[0]
         if changed.size == 0:
             return True
         start, length, watcher, step = self.network.in_edges()
@@ -189,7 +189,7 @@ class PeerCounter:
             return False
         if total:
             # Positions of the changed firms' edges: their runs start..start+length, joined.
-            ends = np.cumsum(lens)
+            ends = lens.cumsum()
             at = np.arange(total) + np.repeat(start[changed] - ends + lens, lens)
             add = step[at]
             joined = on[changed]

@@ -11,6 +11,7 @@ the Monte-Carlo precision by segment, not the expected result.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -104,11 +105,20 @@ def draw_employees(size: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     out = np.empty(size.shape[0], dtype=np.int32)
     u = rng.random(size.shape[0])
     for k, (_, lo, hi) in enumerate(SIZE_CLASSES):
-        grid = np.arange(lo, min(hi, cap) + 1)
-        cdf = np.cumsum(grid.astype(float) ** -a)
+        grid, cdf = _employee_cdf(lo, min(hi, cap), a)
         mask = size == k
-        out[mask] = grid[np.searchsorted(cdf / cdf[-1], u[mask], side="left")]
+        out[mask] = grid[np.searchsorted(cdf, u[mask], side="left")]
     return out
+
+
+@lru_cache(maxsize=64)
+def _employee_cdf(lo: int, hi: int, a: float) -> tuple[np.ndarray, np.ndarray]:
+    """Employees lo..hi and their cumulative probability ∝ e^-a (made once per process)."""
+    grid = np.arange(lo, hi + 1)
+    cdf = np.cumsum(grid.astype(float) ** -a)
+    cdf = cdf / cdf[-1]
+    grid.flags.writeable = cdf.flags.writeable = False
+    return grid, cdf
 
 
 def _logit_offsets(target: np.ndarray, loading: float, z: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -146,6 +156,37 @@ def _logit_offsets(target: np.ndarray, loading: float, z: np.ndarray, w: np.ndar
     return c
 
 
+@lru_cache(maxsize=16)
+def _layout(
+    population: str, n_firms: int, include_micro: bool, allocation: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Each agent's cell, weight, sector, size class and region (read-only).
+
+    No randomness goes into these, so every replication of a run has the same: they are made
+    once per process (raking the weights was a good part of building a small population).
+    """
+    table = joint_table(population, include_micro)
+    agents = allocate_agents(table.counts, n_firms, allocation)
+    cells = np.flatnonzero(agents.ravel())
+    per_cell = agents.ravel()[cells]
+    cell = np.repeat(cells, per_cell).astype(np.int32)
+    # Cells too small to get an agent would lose their firms: rake the covered cells back onto the
+    # table's sector and size × region margins (IPF with the uncovered cells fixed at zero).
+    covered = np.where(agents > 0, table.counts, 0.0)
+    raked = ipf(
+        covered, [((1, 2), table.counts.sum(axis=0)), ((0,), table.counts.sum(axis=(1, 2)))]
+    )
+    weight = np.repeat(raked.ravel()[cells] / per_cell, per_cell)
+    n_size, n_reg = len(SIZE_LABELS), len(table.regions)
+    sector = (cell // (n_size * n_reg)).astype(np.int8)
+    size = ((cell // n_reg) % n_size).astype(np.int8)
+    region = region_codes(table.regions)[cell % n_reg]
+    out = (cell, weight, sector, size, region)
+    for a in out:
+        a.flags.writeable = False
+    return out
+
+
 def build_population(
     population: str,
     n_firms: int,
@@ -171,22 +212,9 @@ def build_population(
         barrier_maturity_loading: how much lower maturity raises every barrier's odds (logit).
     """
     table = joint_table(population, include_micro)
-    agents = allocate_agents(table.counts, n_firms, allocation)
-    cells = np.flatnonzero(agents.ravel())
-    per_cell = agents.ravel()[cells]
-    cell = np.repeat(cells, per_cell).astype(np.int32)
-    # Cells too small to get an agent would lose their firms: rake the covered cells back onto the
-    # table's sector and size × region margins (IPF with the uncovered cells fixed at zero).
-    covered = np.where(agents > 0, table.counts, 0.0)
-    raked = ipf(
-        covered, [((1, 2), table.counts.sum(axis=0)), ((0,), table.counts.sum(axis=(1, 2)))]
+    cell, weight, sector, size, region = (
+        a.copy() for a in _layout(population, n_firms, include_micro, allocation)
     )
-    weight = np.repeat(raked.ravel()[cells] / per_cell, per_cell)
-    n_size, n_reg = len(SIZE_LABELS), len(table.regions)
-    sector = (cell // (n_size * n_reg)).astype(np.int8)
-    size = ((cell // n_reg) % n_size).astype(np.int8)
-    region = region_codes(table.regions)[cell % n_reg]
-
     employees = draw_employees(size, rng)
     log_e = np.log(employees)
     mu = np.average(log_e, weights=weight)

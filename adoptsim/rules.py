@@ -297,7 +297,7 @@ class BarrierSums:
             self._seen = flat.copy()
         else:
             m = flat.size // 8 * 8
-            words = np.flatnonzero(flat[:m].view(np.uint64) != self._seen[:m].view(np.uint64))
+            words = (flat[:m].view(np.uint64) != self._seen[:m].view(np.uint64)).nonzero()[0]
             if words.size or m < flat.size:
                 # The bytes that differ (a word can hold a whole row with unchanged ends), then
                 # their rows, in ascending order, each once.
@@ -419,7 +419,7 @@ class LogitRule(AdoptionRule):
         def barrier_sum(i: int, sl: slice, out: np.ndarray) -> np.ndarray:
             if code is None:
                 return direct[i][sl]
-            return np.take(sums.tables[i], code[sl], out=out, mode="clip")  # codes < 2^K
+            return sums.tables[i].take(code[sl], out=out, mode="clip")  # codes < 2^K
 
         def block(sl: slice) -> None:
             eta, eta2 = start[sl], scale[sl]

@@ -131,3 +131,15 @@ def test_allocation_does_not_change_weighted_adoption():
     diff = (means[0] - means[1]).abs()
     assert diff.max() <= 0.01, f"max |diff| {diff.max():.4f} at {diff.idxmax()}"
     assert means[0].iloc[-1] > 0.2  # adoption actually happens, so the comparison has content
+
+
+def test_cached_layout_is_not_shared_with_callers():
+    # The agents' cells and weights are made once per process; every population gets its own
+    # copy, so editing one (a user setting weights, say) cannot leak into the next.
+    first = build_population("flanders", 1500, np.random.default_rng(3))
+    expected = first.weight.copy()
+    first.weight[:] = 0.0
+    first.sector[:] = 0
+    second = build_population("flanders", 1500, np.random.default_rng(3))
+    assert np.array_equal(second.weight, expected)
+    assert second.sector.any() and second.weight.flags.writeable
