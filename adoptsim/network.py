@@ -253,7 +253,8 @@ def _at_most(cum: np.ndarray, xs: np.ndarray) -> np.ndarray:
     cumulative count, instead of one search per tie.
     """
     below = np.searchsorted(xs, cum, side="left")
-    return np.cumsum(np.bincount(below, minlength=xs.shape[0] + 1)[: xs.shape[0]])
+    counts = np.bincount(below, minlength=xs.shape[0] + 1)[: xs.shape[0]]
+    return counts.cumsum(out=counts)  # in place: one array the length of the ties
 
 
 def _representative_targets(
