@@ -1020,6 +1020,39 @@ def write_outputs(
     return CalibrationResult(tuple(lik.data), draws, fit_table, left_out, report, likelihood=lik)
 
 
+# A point inside every calibrated parameter's prior box, where synthetic-truth checks (the tests,
+# calibration/recovery.py) simulate their targets or hold the parameters they do not fit.
+REFERENCE_POINT: dict[str, float] = {
+    "alpha": -6.5,
+    "theta_genai": 1.5,
+    "size_small": 0.8,
+    "size_medium": 1.5,
+    "size_large": 2.5,
+    "scale_alpha": -5.5,
+    "initial_adopters_be": 0.12,
+    "initial_at_scale": 0.2,
+    "barrier_penalty": 0.1,
+    "sector_J": 2.0,
+    "sector_M": 1.5,
+    "sector_K": 1.5,
+    "sector_FI": -0.5,
+    "ict_detect_pre": 0.3,
+    "ict_detect_gen": 0.5,
+}
+
+
+def held_at_reference(free: Sequence[str]) -> dict[str, float]:
+    """Values for a recovery fit's ``fixed``: every parameter but ``free`` at `REFERENCE_POINT`.
+
+    The model discrepancy is held at 0: synthetic targets come from the model itself.
+
+    Args:
+        free: the parameters the fit estimates.
+    """
+    held = {k: v for k, v in REFERENCE_POINT.items() if k not in free}
+    return held | {"discrepancy": 0.0}
+
+
 def synthetic_targets(
     targets: pd.DataFrame,
     truth: dict[str, float],

@@ -484,7 +484,7 @@ def fit_figure(fit: pd.DataFrame, path: str | Path | None = None, caption: str =
 
 
 def indices_figure(
-    result: SensitivityResult, path: str | Path | None = None, title: str = ""
+    result: SensitivityResult, path: str | Path | None = None, title: str = "", caption: str = ""
 ) -> plt.Figure:
     """Bar chart of the sensitivity indices with their confidence intervals.
 
@@ -495,6 +495,7 @@ def indices_figure(
         result: the result of [`sensitivity`][adoptsim.sensitivity_analysis.sensitivity].
         path: if given, the figure is saved there (PNG, 110 dpi).
         title: figure title; default: the outcome measured.
+        caption: provenance line (population, definition, design), printed under the key.
 
     Returns:
         The matplotlib figure.
@@ -517,7 +518,10 @@ def indices_figure(
     ax.set_title(title or result.outcome, fontsize=10)
     return _finish(
         fig,
-        ["[u] uncertainty, [l] policy lever, [d] dummy (noise floor)."],
+        [
+            "[u] uncertainty, [l] policy lever, [d] dummy (noise floor).",
+            *([caption] if caption else []),
+        ],
         bottom=0.03,
         path=path,
         dpi=110,

@@ -499,7 +499,16 @@ def sensitivity(
             default=list,
         )
     )
-    from adoptsim.plots import indices_figure
+    from adoptsim.plots import indices_figure, population_label
 
-    indices_figure(result, out / "indices.png", f"{sc.name}: {target.label()}")
+    design_note = (
+        f"{method.capitalize()}, N = {samples}, {len(result.Y):,} runs of {n_firms:,} agents "
+        f"({replications} per point, seed {seed})"
+    )
+    indices_figure(
+        result,
+        out / "indices.png",
+        f"{sc.name}: {target.label()}",
+        f'{population_label(sc)}; "uses AI" as in the AI barometer (any use). {design_note}.',
+    )
     return result

@@ -19,23 +19,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from adoptsim.calibrate import calibrate, synthetic_targets
+from adoptsim.calibrate import calibrate, held_at_reference, synthetic_targets
 from adoptsim.observe import load_targets
 from adoptsim.posterior import joint_parameters
 
 FREE = ("alpha", "theta_genai", "size_small", "scale_alpha", "ict_detect_pre", "ict_detect_gen")
-HELD = {
-    "size_medium": 1.5,
-    "size_large": 2.5,
-    "initial_adopters_be": 0.12,
-    "initial_at_scale": 0.2,
-    "barrier_penalty": 0.1,
-    "sector_J": 2.0,
-    "sector_M": 1.5,
-    "sector_K": 1.5,
-    "sector_FI": -0.5,
-    "discrepancy": 0.0,
-}
+HELD = held_at_reference(FREE)
 
 
 def main() -> None:

@@ -335,6 +335,16 @@ def structure_section(report: dict) -> str:
     )
 
 
+def recovery_command() -> str:
+    """The command that made the shipped recovery results, with the settings they record."""
+    meta = json.loads((CAL / "recovery" / "recovery.json").read_text())
+    return (
+        f"python calibration/recovery.py --datasets {meta['datasets']} --budget {meta['budget']} "
+        f"--firms {meta['firms']} --truth-firms {meta['truth_firms']} "
+        f"--mcmc-steps {meta['mcmc_steps']}   # parameter recovery into calibration/recovery/"
+    )
+
+
 def recovery_section() -> str:
     folder = CAL / "recovery"
     if not (folder / "recovery.csv").is_file():
@@ -477,7 +487,7 @@ def main() -> None:
         "cp results/calibration/joint/{posterior.csv,fit.json,fit.csv} calibration/joint/",
         "python calibration/structure.py        # can the model fit? into calibration/structure/",
         "python calibration/backtests.py        # both origins into calibration/backtest/",
-        "python calibration/recovery.py         # parameter recovery into calibration/recovery/",
+        recovery_command(),
         "python calibration/report.py           # this page",
         "```",
         METHOD.format(provenance=provenance(), b0=BREAK_2025_PRIOR[0], b1=BREAK_2025_PRIOR[1]),

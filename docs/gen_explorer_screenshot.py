@@ -47,7 +47,9 @@ def main() -> None:
             handle.focus()
             for _ in range(20):  # capability speed from 2025: 1.0 -> 2.0 (x as fitted)
                 handle.press("ArrowRight")
-            page.wait_for_timeout(1000)
+            # The app redraws after a pause in the slider's moves: wait for that run to start,
+            # then to end ("ready" is still on screen until it starts).
+            page.get_by_text("simulating…", exact=True).wait_for(timeout=120_000)
             page.get_by_text("ready", exact=True).wait_for(timeout=600_000)
             page.wait_for_timeout(1000)
             page.screenshot(path=str(OUT), full_page=True)

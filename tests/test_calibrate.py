@@ -9,7 +9,9 @@ from sklearn.gaussian_process import GaussianProcessRegressor
 from sklearn.gaussian_process.kernels import RBF, ConstantKernel, WhiteKernel
 
 from adoptsim.calibrate import (
+    REFERENCE_POINT,
     calibrate,
+    held_at_reference,
     prepare,
     sample_posterior,
     select_targets,
@@ -158,21 +160,7 @@ SMALL = {
 }
 # Recovery fits three parameters on Flanders/Belgium; the rest are held at these values.
 FREE = ("alpha", "theta_genai", "ict_detect_gen")
-HELD = {
-    "size_small": 0.8,
-    "size_medium": 1.5,
-    "size_large": 2.5,
-    "scale_alpha": -5.5,
-    "initial_adopters_be": 0.12,
-    "initial_at_scale": 0.2,
-    "barrier_penalty": 0.1,
-    "sector_J": 2.0,
-    "sector_M": 1.5,
-    "sector_K": 1.5,
-    "sector_FI": -0.5,
-    "ict_detect_pre": 0.3,
-    "discrepancy": 0.0,
-}
+HELD = held_at_reference(FREE)
 
 
 def test_parameter_recovery_90_percent_intervals_cover_known_values(tmp_path):
@@ -238,3 +226,13 @@ def test_calibration_bad_input():
         calibrate("flanders", out="/tmp/never", fixed={"gamma": 1.0})
     with pytest.raises(ScenarioError, match="origin = '2023-13'"):
         calibrate("flanders", out="/tmp/never", origin="2023-13")
+
+
+def test_reference_point_is_inside_every_prior_box():
+    """Synthetic truths and held values must be values the calibration could have found."""
+    box = {p.name: (p.lo, p.hi) for p in joint_parameters()}
+    assert set(REFERENCE_POINT) <= set(box)
+    outside = {k: v for k, v in REFERENCE_POINT.items() if not box[k][0] <= v <= box[k][1]}
+    assert not outside, outside
+    assert held_at_reference(("alpha",))["discrepancy"] == 0.0
+    assert "alpha" not in held_at_reference(("alpha",))

@@ -1,6 +1,7 @@
 """Generated documentation is current: each generated page equals its generator's output."""
 
 import importlib.util
+import json
 from pathlib import Path
 
 import pytest
@@ -104,3 +105,22 @@ def test_ema_doc_is_current():
     expected = _load("gen_ema").ema_markdown()
     actual = (ROOT / "docs/ema.md").read_text(encoding="utf-8")
     assert actual == expected, "regenerate: python docs/gen_ema.py > docs/ema.md"
+
+
+def test_sensitivity_doc_is_current():
+    """The page is written from the kept analysis, and that analysis is of today's baseline."""
+    from adoptsim.runner import scenario_hash
+    from adoptsim.scenario import load_scenario
+    from adoptsim.sensitivity_analysis import default_factors
+
+    gen = _load("gen_sensitivity")
+    actual = (ROOT / "docs/sensitivity.md").read_text(encoding="utf-8")
+    assert actual == gen.markdown(), "regenerate: python docs/gen_sensitivity.py --docs-only"
+    design = json.loads((gen.DATA / "design.json").read_text())
+    run = json.loads((gen.DATA / "run.json").read_text())
+    sc = load_scenario(gen.SCENARIO)
+    want = [(f.name, f.lo, f.hi, f.role) for f in default_factors(sc, True)]
+    got = [(f["name"], f["lo"], f["hi"], f["role"]) for f in design["factors"]]
+    assert got == want, "the factors changed: rerun python docs/gen_sensitivity.py"
+    assert run["scenario_hash"] == scenario_hash(sc), "the baseline changed: rerun the analysis"
+    assert run["runs"] == 2 * design["samples"] * (len(want) + 2)

@@ -5,30 +5,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from adoptsim.calibrate import calibration_scenario
+from adoptsim.calibrate import REFERENCE_POINT, calibration_scenario
 from adoptsim.months import format_month, parse_month
 from adoptsim.observe import Observation, load_targets, observe
 from adoptsim.posterior import PARAMETERS, effective_table, overrides_for, split_overrides
 from adoptsim.simulation import run_replication
 from adoptsim.validation import predict_rows, validate, within_tolerance
 
-DRAW = {
-    "alpha": -6.5,
-    "theta_genai": 1.5,
-    "size_small": 0.8,
-    "size_medium": 1.5,
-    "size_large": 2.5,
-    "scale_alpha": -5.5,
-    "initial_adopters_be": 0.12,
-    "initial_at_scale": 0.2,
-    "barrier_penalty": 0.1,
-    "sector_J": 2.0,
-    "sector_M": 1.5,
-    "sector_K": 1.5,
-    "sector_FI": -0.5,
-    "ict_detect_pre": 0.3,
-    "ict_detect_gen": 0.5,
-}
+DRAW = dict(REFERENCE_POINT)
 
 
 def test_model_band_equals_direct_simulation_and_predictive_band_adds_noise():
