@@ -264,13 +264,14 @@ def backtest_section(origin: str) -> str:
     meta = json.loads((folder / "fit.json").read_text())
     summary = (folder / "summary.txt").read_text().strip()
     n_used = sum(len(v) for v in meta["targets_used"].values())
-    agents = ", ".join(f"{v:,}" for v in meta["n_firms"].values())
+    agents = " and ".join(f"{k} {v:,}" for k, v in meta["n_firms"].items())
     lines = [
         f"### Origin {origin}",
         "",
         f"Fitted on targets dated up to {origin} only ({n_used} "
         f"targets; budget {meta['budget']} design points, {agents} agents, "
-        f"R-hat max {meta['mcmc']['rhat_max']:.3f}, {meta['runtime_s'] / 60:.1f} min). {summary}.",
+        f"{meta['mcmc']['steps']:,} MCMC steps per ensemble, R-hat max "
+        f"{meta['mcmc']['rhat_max']:.3f}, {meta['runtime_s'] / 60:.1f} min). {summary}.",
         "",
         "| method | rows | n | coverage 50 % | coverage 90 % | MAE | interval score (90 %) | "
         "mean width 90 % |",
