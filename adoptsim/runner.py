@@ -812,11 +812,11 @@ def sweep(
     tasks = plan.tasks()
     local = 1 if executor is not None else min(workers or os.cpu_count() or 1, len(tasks))
     _check_sweep_memory(tasks, local)
-    if executor is None:
-        # The workers import the model (about a second) while the folder is locked and checked.
-        worker_pool.prestart(local)
     manifest = Manifest(out / MANIFEST)
-    with FolderLock(out):
+    if executor is None:
+        # The workers import the model while the folder is locked and checked.
+        worker_pool.prestart(local)
+    with worker_pool.stopping_unused(), FolderLock(out):
         todo, repaired = _open_folder(plan, tasks, out, manifest)
         summary = SweepSummary(out, len(tasks), len(tasks) - len(todo), repaired=repaired)
         bar = None
@@ -841,7 +841,6 @@ def sweep(
             summary.elapsed_s = time.perf_counter() - t0
             raise SweepInterrupted(summary) from None
         finally:
-            worker_pool.discard_prestarted()  # nothing was left to run, or the sweep stopped early
             if bar is not None:
                 bar.close()
     summary.elapsed_s = time.perf_counter() - t0

@@ -177,6 +177,15 @@ def discard_prestarted() -> None:
         _prestarted = None
 
 
+@contextlib.contextmanager
+def stopping_unused():
+    """On leaving, stop prestarted workers that nothing took (refused, or nothing to run)."""
+    try:
+        yield
+    finally:
+        discard_prestarted()
+
+
 def started_pool(n: int, attempts: int = 3) -> cf.ProcessPoolExecutor:
     """A pool of (at least) ``n`` workers, all started and set up before it returns.
 

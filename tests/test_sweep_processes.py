@@ -209,3 +209,14 @@ def test_refused_sweep_stops_the_workers_the_cli_started(tmp_path, capsys):
     assert main(["sweep", str(spec), "--out", str(tmp_path / "o"), "--workers", "2"]) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
     assert _pool_workers() <= before  # stopped before main returned, not at exit
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_sweep_refused_by_its_folder_stops_the_workers_it_started(tmp_path):
+    before = _pool_workers()
+    spec = {"sweep": {"scenarios": ["bass_validation"], "replications": 2, "n_firms": 300}}
+    sweep(spec, out=tmp_path / "o", workers=1, progress=False)
+    other = {"sweep": {**spec["sweep"], "seed": 5, "replications": 4}}
+    with pytest.raises(ScenarioError, match="holds runs made with seed"):
+        sweep(other, out=tmp_path / "o", workers=2, progress=False)
+    assert _pool_workers() <= before  # not left idle until the interpreter exits
