@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -256,22 +255,17 @@ class EvaluationStore:
 
 
 def make_pool(workers: int) -> ProcessPoolExecutor:
-    """A process pool set up like the sweep's, so calibration workers behave the same.
+    """The sweep's process pool (`worker_pool.new_pool`): calibration workers behave the same.
 
     Spawn start method and the sweep's worker initializer: `ADOPTSIM_THREADS=1`, Ctrl-C left to
-    the parent, workers die with their parent.
+    the parent, workers die with their parent, the model imported before the first task.
 
     Args:
         workers: number of worker processes.
     """
-    from adoptsim.worker_pool import worker_init
+    from adoptsim.worker_pool import new_pool
 
-    return ProcessPoolExecutor(
-        workers,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=worker_init,
-        initargs=(os.getpid(),),
-    )
+    return new_pool(workers)
 
 
 @dataclass

@@ -14,6 +14,7 @@ from functools import cache
 import numpy as np
 
 from adoptsim import schema as S
+from adoptsim._memo import memo
 from adoptsim.data import read_table
 from adoptsim.months import parse_month
 from adoptsim.population import Firms
@@ -396,23 +397,13 @@ _NEXT_ID = itertools.count()  # ids are never reused, so forgetting a configurat
 
 
 def _memo(key: tuple, compute, cache: dict | None = None, limit: int = _MONTH_TABLES_MAX):
-    cache = _MONTH_TABLES if cache is None else cache
-    out = cache.get(key)
-    if out is None:
-        if len(cache) >= limit:
-            cache.clear()
-        out = cache[key] = compute()
-    return out
+    """A month table from the bounded per-process cache (`_MONTH_TABLES` unless ``cache``)."""
+    return memo(_MONTH_TABLES if cache is None else cache, key, compute, limit)
 
 
 def _config_id(config: object) -> int:
     """A small int per distinct lever configuration (see `Levers`)."""
-    out = _CONFIG_IDS.get(config)
-    if out is None:
-        if len(_CONFIG_IDS) >= _CONFIG_IDS_MAX:
-            _CONFIG_IDS.clear()
-        out = _CONFIG_IDS[config] = next(_NEXT_ID)
-    return out
+    return memo(_CONFIG_IDS, config, lambda: next(_NEXT_ID), _CONFIG_IDS_MAX)
 
 
 @dataclass

@@ -22,6 +22,7 @@ import numpy as np
 
 from adoptsim import schema as S
 from adoptsim._blocks import for_blocks
+from adoptsim._memo import memo
 from adoptsim.errors import AdoptsimError, ScenarioError
 from adoptsim.population import Firms
 from adoptsim.taxonomy import BARRIERS, SECTORS, SIZE_LABELS
@@ -209,7 +210,7 @@ def _sigmoid_inplace(x: np.ndarray) -> None:
 
 # Barrier-sum tables by penalty vectors: a process runs many replications (and calibration many
 # parameter sets) with the same penalties, so the tables and their self-check are made once per
-# distinct set. Bounded like the month tables of adoptsim.levers.
+# distinct set, in a bounded cache (adoptsim._memo) like the month tables of adoptsim.levers.
 _SUM_TABLES: dict[tuple, tuple[list[np.ndarray], bool]] = {}
 _SUM_TABLES_MAX = 1 << 10
 
@@ -221,9 +222,10 @@ def _sum_tables(deltas: list[np.ndarray]) -> tuple[list[np.ndarray], bool]:
     the product does not depend on a row's position in it, checked on shifted copies.
     """
     key = tuple((d.shape, d.tobytes()) for d in deltas)
-    out = _SUM_TABLES.get(key)
-    if out is not None:
-        return out
+    return memo(_SUM_TABLES, key, lambda: _make_sum_tables(deltas), _SUM_TABLES_MAX)
+
+
+def _make_sum_tables(deltas: list[np.ndarray]) -> tuple[list[np.ndarray], bool]:
     k = deltas[0].shape[0]
     patterns = ((np.arange(1 << k)[:, None] >> np.arange(k)) & 1).astype(np.float32)
     tables = [(patterns @ d).astype(np.float64) for d in deltas]
@@ -237,9 +239,6 @@ def _sum_tables(deltas: list[np.ndarray]) -> tuple[list[np.ndarray], bool]:
             break
     for t in tables:
         t.flags.writeable = False  # shared by every BarrierSums with these penalties
-    if len(_SUM_TABLES) >= _SUM_TABLES_MAX:
-        _SUM_TABLES.clear()
-    _SUM_TABLES[key] = (tables, exact)
     return tables, exact
 
 

@@ -373,9 +373,8 @@ def run_task(task: Task, out: str) -> dict:
     marker = _marker(Path(out), task)
     try:
         marker.parent.mkdir(parents=True, exist_ok=True)
-        worker_pool.set_marker(
-            marker
-        )  # before the file exists: a SIGTERM in between must remove it
+        # Named before the file exists: a SIGTERM in between must remove it.
+        worker_pool.set_marker(marker)
         marker.touch()
         from adoptsim.simulation import run_replication  # the model: only where tasks run
 
