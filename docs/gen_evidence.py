@@ -12,6 +12,7 @@ checks the page is current and that every lever parameter appears with a range o
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -19,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's 
 
 from adoptsim import schema as S
 from adoptsim.levers import LEVER_SPEC, REGULATION_SPEC, SHOCK_SPEC
-from adoptsim.posterior import PARAMETERS
+from adoptsim.posterior import PARAMETERS, calibration_dir
 from adoptsim.priors import PRIORS
 from adoptsim.schedule import Schedule
 
@@ -36,8 +37,8 @@ mechanism and source, and whether data identify it.
   because those parameters also shape the fitted past (a calibration must fit or marginalise
   them). `docs/uncertainty.md` separates the sources of band width.
 * **Calibrated** parameters are fitted to the survey targets (`adoptsim/posterior.py`,
-  `docs/calibration.md`). The calibration shipped with 0.1.0 predates the mechanisms below and is
-  refitted by the calibration issue.
+  `docs/calibration.md`), except those the shipped fit holds at a documented value (marked
+  *held* below: their range is the prior bounds, but their uncertainty is not in the bands).
 * **Policy settings** are facts of the instruments (rates, caps, dates, published usage), with
   their source; scenarios change them.
 
@@ -115,16 +116,20 @@ def calibrated_rows() -> list[str]:
         "|---|---|---|---|---|",
     ]
     seen: set[str] = set()
+    fit = calibration_dir() / "joint" / "fit.json"
+    held = json.loads(fit.read_text(encoding="utf-8")).get("fixed", {}) if fit.is_file() else {}
     for population, params in PARAMETERS.items():
         for p in params:
             if p.name in seen:
                 continue
             seen.add(p.name)
             keys = ", ".join(f"`{k}`" for k in p.keys)
-            rows.append(
-                f"| {p.name} | {keys} | {_range(p.lo, p.hi)} | {_cell(p.doc)} | "
-                f"survey targets ({population} and others; docs/calibration.md) |"
+            by = (
+                f"*held* at {held[p.name]:g} in the shipped fit, not fitted (docs/calibration.md)"
+                if p.name in held
+                else f"survey targets ({population} and others; docs/calibration.md)"
             )
+            rows.append(f"| {p.name} | {keys} | {_range(p.lo, p.hi)} | {_cell(p.doc)} | {by} |")
     return rows
 
 

@@ -12,6 +12,7 @@ interval of Flanders' effective values of the shipped joint draws
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import sys
 from pathlib import Path
@@ -112,6 +113,12 @@ def _posterior() -> pd.DataFrame | None:
     return posterior_table(POPULATION) if path.is_file() else None
 
 
+def _held() -> dict[str, float]:
+    """Parameters the shipped fit held at documented values (its `fit.json`), by name."""
+    path = calibration_dir() / "joint" / "fit.json"
+    return json.loads(path.read_text(encoding="utf-8")).get("fixed", {}) if path.is_file() else {}
+
+
 def _has(raw: dict, dotted: str) -> bool:
     node: object = raw
     for part in dotted.split("."):
@@ -145,6 +152,7 @@ def parameters_markdown() -> str:
     sc = load_scenario("baseline")
     raw = merge_layers(sc.layers)
     draws = _posterior()
+    held = _held()
     uses = sc.data["calibration"]["posterior"]
     calibrated = {key: p for p in PARAMETERS[POPULATION] for key in p.keys}
     transferred = {
@@ -192,6 +200,11 @@ def parameters_markdown() -> str:
             tied = f" (parameter `{p.name}`, bounds [{p.lo:g}, {p.hi:g}])"
             if draws is None:
                 shown, status = f"{_value(value)} ({where})", "calibration pending"
+            elif p.name in held:
+                # A constant column of the posterior is not a fitted value: say it is held, so
+                # nobody reads a degenerate interval as a precise estimate.
+                shown = f"**{held[p.name]:.4g}** (held)"
+                status = "held, not fitted: its uncertainty is not in the bands (calibration page)"
             else:
                 col = draws[p.name]
                 q05, q50, q95 = col.quantile([0.05, 0.5, 0.95])
@@ -218,11 +231,14 @@ def parameters_markdown() -> str:
         "",
         note,
         "",
-        "**Status**: *calibrated* — fitted to the targets (see the calibration page); **E** — our",
-        "estimate or judgement; **U** — unverified figure of the seed document; otherwise the",
-        "source of the value (a data table row or reference), `set in baseline.toml` (chosen by",
-        "hand for the baseline) or `schema default`. Schedules read *from month: value*. Bounds",
-        "and defaults of every key are in the [scenario file reference](scenario_reference.md);",
+        "**Status**: *calibrated* — fitted to the targets (see the calibration page); *held* — a",
+        "calibration parameter the shipped fit holds at a documented value (the calibration page",
+        "says why and where each value comes from; its range is the parameter's bounds);",
+        "**E** — our estimate or judgement; **U** — unverified figure of the seed document;",
+        "otherwise the source of the value (a data table row or reference), `set in baseline.toml`",
+        "(chosen by hand for the baseline) or `schema default`. Schedules read *from month:",
+        "value*. Bounds and defaults of every key are in the",
+        "[scenario file reference](scenario_reference.md);",
         "the population tables behind the firms are described in [Population](population.md).",
         "",
     ]

@@ -31,6 +31,24 @@ def test_parameters_doc_lists_every_calibrated_key():
             assert f"`{key}`" in text, key
 
 
+def test_held_calibration_parameters_are_not_called_calibrated():
+    """A parameter the shipped fit holds constant is marked held on both pages, never given a
+    degenerate 'calibrated' interval that reads as a precise estimate."""
+    from adoptsim.posterior import PARAMETERS
+
+    held = json.loads((ROOT / "calibration/joint/fit.json").read_text())["fixed"]
+    assert held, "the shipped fit holds no parameter: drop this test or the held status"
+    rows = (ROOT / "docs/parameters.md").read_text(encoding="utf-8").splitlines()
+    evidence = (ROOT / "docs/evidence.md").read_text(encoding="utf-8").splitlines()
+    for p in PARAMETERS["flanders"]:
+        for key in p.keys:
+            (row,) = [r for r in rows if r.startswith(f"| `{key}` |")]
+            assert ("(held)" in row) == (p.name in held), row
+            assert ("calibrated (" in row) == (p.name not in held), row
+        (ev,) = [r for r in evidence if r.startswith(f"| {p.name} |")]
+        assert ("*held* at" in ev) == (p.name in held), ev
+
+
 def _load(name):
     spec = importlib.util.spec_from_file_location(name, ROOT / f"docs/{name}.py")
     module = importlib.util.module_from_spec(spec)
