@@ -11,6 +11,7 @@ run in every configuration, so the columns differ only by the sources switched o
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -19,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's 
 import numpy as np
 
 from adoptsim import simulate
+from adoptsim.posterior import calibration_dir
 
 N_FIRMS, REPLICATIONS, SEED = 3000, 12, 11
 MONTH = "2028-12"
@@ -29,6 +31,12 @@ CONFIGS = (
     ("+ policy priors", False, True),
     ("all three", True, True),
 )
+
+
+def _held() -> list[str]:
+    """Parameters the shipped fit holds at documented values (`fit.json`)."""
+    fit = calibration_dir() / "joint" / "fit.json"
+    return list(json.loads(fit.read_text(encoding="utf-8"))["fixed"])
 
 
 def _finals(scenario: str, posterior: bool, priors: bool) -> np.ndarray:
@@ -69,15 +77,18 @@ def uncertainty_markdown() -> str:
             'firms with 1+ employees; "uses AI" in the AI barometer\'s broad sense.',
             "",
             "* *stochastic*: firms, network and monthly draws of each replication;",
-            "* *calibrated parameters*: replication r uses posterior draw r",
-            "  (`calibration/flanders/posterior.csv`; `use_posterior`);",
+            "* *calibrated parameters*: replication r uses joint posterior draw r",
+            "  (`calibration/joint/posterior.csv`, Flanders' values; `use_posterior`);",
             "* *policy priors*: replication r draws every prior-only policy parameter",
             "  (`adoptsim/priors.py`, `docs/evidence.md`; `use_priors`).",
             "",
+            "Not in any band: the calibration parameters the shipped fit holds at documented",
+            "values (the calibration page says why and where each value comes from):",
+            ", ".join(f"`{name}`" for name in _held()) + ".",
+            "Their uncertainty would add to the bands of both the levels and the effects.",
+            "",
             "The paired difference shares the seeds, posterior draws and prior draws of both",
             "scenarios, so its width is the uncertainty of the *effect* of the levers.",
-            "The calibration shipped with 0.1.0 predates the current mechanisms (see",
-            "CHANGELOG); the calibrated column changes when it is refitted.",
             "",
             *rows,
             "",
