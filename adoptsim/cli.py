@@ -6,6 +6,7 @@ Input errors print one line naming the field and exit with code 2 (no traceback)
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
@@ -71,13 +72,34 @@ def _check_firms(firms: int | None, scenario: str, concurrent: int = 1) -> None:
     memory.check_run(firms, net["mean_degree"], net["kind"], concurrent=concurrent)
 
 
+@contextlib.contextmanager
+def _prestarted(workers: int, runs: int):
+    """Start the workers of a run on several processes now, stopped if nothing takes them.
+
+    They import the model while this process loads and checks the scenario.
+    """
+    from adoptsim import worker_pool
+
+    worker_pool.prestart(min(workers, runs))
+    try:
+        yield
+    finally:
+        worker_pool.discard_prestarted()
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Simulate a scenario and write ``adoption.csv`` and ``adoption.png`` into ``--out``."""
+    with _prestarted(args.workers, args.replications):
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     from adoptsim import __version__, load_scenario, memory
 
     scenario = load_scenario(args.scenario)
     out = _out(args.out, scenario.name)
-    memory.check_scenario(scenario, args.firms)  # before loading the model's libraries
+    # Before loading the model's libraries.
+    memory.check_scenario(scenario, args.firms, concurrent=min(args.workers, args.replications))
     from adoptsim import simulate
 
     t0 = time.perf_counter()
@@ -87,6 +109,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         seed=args.seed,
         replications=args.replications,
         progress=not args.quiet,
+        workers=args.workers,
     )
     result.run_info["command"] = args.command_line
     result.run_info["wall_time_s"] = round(time.perf_counter() - t0, 3)
@@ -130,6 +153,12 @@ def _print_cap_notes(reference, scenarios) -> None:
             continue
         for note in cap_notes(sc, reference):
             print(f"{sc.name}: {note.text()}")
+
+
+WORKERS_HELP = (
+    "processes for the replications (default 1; the result is the same for any number; a pool "
+    "costs about a second to start)"
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -299,6 +328,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     """Compare scenarios with common random numbers; writes comparison.csv/.png, adoption.csv."""
+    with _prestarted(args.workers, args.replications):
+        return _compare(args)
+
+
+def _compare(args: argparse.Namespace) -> int:
     _figures()
     import pandas as pd
 
@@ -313,6 +347,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         seed=args.seed,
         replications=args.replications,
         progress=not args.quiet,
+        workers=args.workers,
     )
     out.mkdir(parents=True, exist_ok=True)
     comp.summary.to_csv(
@@ -420,6 +455,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="stochastic replications (default 10)",
     )
     run.add_argument("--out", default=None, help="output folder (default results/SCENARIO)")
+    run.add_argument("--workers", type=_positive_int, default=1, help=WORKERS_HELP)
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(func=cmd_run)
     sw = sub.add_parser(
@@ -495,6 +531,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmp_.add_argument("--seed", type=_nonneg_int, default=0)
     cmp_.add_argument("--replications", type=_positive_int, default=10)
     cmp_.add_argument("--out", default=None, help="output folder (default results/compare)")
+    cmp_.add_argument("--workers", type=_positive_int, default=1, help=WORKERS_HELP)
     cmp_.add_argument("--quiet", action="store_true", help="no progress bar")
     cmp_.set_defaults(func=cmd_compare)
     sen = sub.add_parser("sensitivity", help="Sobol / Morris global sensitivity (SALib)")

@@ -15,7 +15,12 @@ import pandas as pd
 from adoptsim import memory
 from adoptsim.results import agent_counts
 from adoptsim.scenario import Scenario, load_scenario
-from adoptsim.simulation import simulate
+from adoptsim.simulation import (
+    check_arguments,
+    check_portable,
+    replication_pool,
+    run_replications,
+)
 
 KEYS = ["replication", "date", "segment_type", "segment"]
 
@@ -48,6 +53,7 @@ def compare(
     replications: int = 10,
     progress: bool = False,
     years: tuple[int, ...] = (2024, 2025, 2026, 2027, 2028),
+    workers: int = 1,
 ) -> Comparison:
     """Run ``scenarios`` with common random numbers and compare each with the first.
 
@@ -63,6 +69,8 @@ def compare(
         replications: runs per scenario; the bands are taken over them.
         progress: show a progress bar.
         years: years whose last month goes into ``summary``.
+        workers: processes to run the replications on, one pool for all scenarios; the result
+            is identical for any number (see [`simulate`][adoptsim.simulation.simulate]).
 
     Returns:
         A [`Comparison`][adoptsim.comparison.Comparison]: the tidy adoption of every scenario,
@@ -70,20 +78,32 @@ def compare(
     """
     from adoptsim.errors import ScenarioError
 
+    check_arguments(replications, n_firms, workers)
     loaded = [load_scenario(s) for s in scenarios]
+    processes = min(workers, replications)
     for sc in loaded:  # all of them before the first runs
-        memory.check_scenario(sc, n_firms)
+        if processes > 1:
+            check_portable(sc, None)
+        memory.check_scenario(sc, n_firms, concurrent=processes)
     if len(loaded) < 2:
         raise ScenarioError("scenarios", [s.name for s in loaded], "name at least two scenarios")
     names = [s.name for s in loaded]
     if len(set(names)) != len(names):
         raise ScenarioError("scenarios", names, "each scenario must appear once")
     frames, agents = [], None
-    for sc in loaded:
-        res = simulate(sc, n_firms=n_firms, seed=seed, replications=replications, progress=progress)
-        frames.append(res.adoption.assign(scenario=sc.name))
-        if agents is None and res.records:
-            agents = agent_counts(res.records[0])
+    with replication_pool(processes) as pool:
+        for sc in loaded:
+            res = run_replications(
+                sc,
+                n_firms=n_firms,
+                seed=seed,
+                replications=replications,
+                progress=progress,
+                pool=pool,
+            )
+            frames.append(res.adoption.assign(scenario=sc.name))
+            if agents is None and res.records:
+                agents = agent_counts(res.records[0])
     adoption = pd.concat(frames, ignore_index=True)
     ref = adoption[adoption.scenario == names[0]].set_index(KEYS)
     diffs = []

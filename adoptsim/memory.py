@@ -143,16 +143,17 @@ def check_run(
     check(field, n_firms, needed, advice)
 
 
-def check_scenario(scenario: Any, n_firms: int | None = None) -> None:
+def check_scenario(scenario: Any, n_firms: int | None = None, concurrent: int = 1) -> None:
     """Refuse a run that cannot fit in memory, before anything is built or shown.
 
     Args:
         scenario: the validated scenario to run.
         n_firms: agents per run (default: the scenario's ``population.n_firms``).
+        concurrent: runs in memory at once (worker processes).
     """
     net = scenario.data["network"]
     n = n_firms or scenario.data["population"]["n_firms"]
-    check_run(n, net["mean_degree"], net["kind"])
+    check_run(n, net["mean_degree"], net["kind"], concurrent=concurrent)
 
 
 def check_tasks(count: int, field: str = "sweep") -> None:

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import concurrent.futures as cf
+import contextlib
+import functools
+import itertools
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from adoptsim import memory
-from adoptsim.errors import ScenarioError
+from adoptsim.errors import AdoptsimError, ScenarioError
 from adoptsim.model import AdoptionModel
 from adoptsim.posterior import posterior_draw, split_overrides
 from adoptsim.priors import prior_draw
@@ -20,7 +25,7 @@ from adoptsim.results import (
     run_info,
     segment_table,
 )
-from adoptsim.rules import AdoptionRule
+from adoptsim.rules import BUILTIN_RULES, RULES, AdoptionRule
 from adoptsim.scenario import Scenario, load_scenario
 
 
@@ -90,6 +95,7 @@ def simulate(
     use_priors: bool = True,
     barrier_months: set[int] | None = None,
     progress: bool = False,
+    workers: int = 1,
 ) -> SimulationResult:
     """Simulate ``scenario`` ``replications`` times and collect the tidy adoption table.
 
@@ -106,49 +112,203 @@ def simulate(
             (``[calibration] priors``; see `adoptsim.priors`).
         barrier_months: months (indices) at which to record barriers by state.
         progress: show a progress bar.
+        workers: processes to run the replications on. The result is identical for any number
+            (each replication has its own seed); with 2 or more, each run of this call pays a
+            pool's start-up (about a second: every worker imports the model), so it pays off
+            from a few dozen runs. A ``rule`` object, or a rule registered in this process only,
+            needs ``workers=1``: a worker process cannot see it.
 
     Returns:
         A [`SimulationResult`][adoptsim.results.SimulationResult]; ``.adoption`` has one row per
         replication × month × segment; its ``draw`` column names the posterior draw used (−1: none),
         so bands over replications are parameter + stochastic uncertainty when draws vary.
     """
-    if isinstance(replications, bool) or not isinstance(replications, int) or replications < 1:
-        raise ScenarioError("replications", replications, "must be a whole number >= 1")
-    if n_firms is not None and (not isinstance(n_firms, int) or n_firms < 100):
-        raise ScenarioError("n_firms", n_firms, "must be a whole number >= 100")
+    check_arguments(replications, n_firms, workers)
     sc = load_scenario(scenario)
-    memory.check_scenario(sc, n_firms)  # before the progress bar: a refusal is one line
+    processes = min(workers, replications)
+    if processes > 1:
+        check_portable(sc, rule)
+    # Before the pool and the progress bar: a refusal is one line.
+    memory.check_scenario(sc, n_firms, concurrent=processes)
+    with replication_pool(processes) as pool:
+        return run_replications(
+            sc,
+            n_firms=n_firms,
+            seed=seed,
+            replications=replications,
+            rule=rule,
+            parameter_draws=parameter_draws,
+            use_posterior=use_posterior,
+            use_priors=use_priors,
+            barrier_months=barrier_months,
+            progress=progress,
+            pool=pool,
+        )
+
+
+def check_arguments(replications: object, n_firms: object, workers: object) -> None:
+    """Refuse bad run arguments in one line each (a `ScenarioError` naming the field)."""
+
+    def whole(value: object) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool)
+
+    if not whole(replications) or replications < 1:  # type: ignore[operator]
+        raise ScenarioError("replications", replications, "must be a whole number >= 1")
+    if n_firms is not None and (not whole(n_firms) or n_firms < 100):  # type: ignore[operator]
+        raise ScenarioError("n_firms", n_firms, "must be a whole number >= 100")
+    if not whole(workers) or workers < 1:  # type: ignore[operator]
+        raise ScenarioError("workers", workers, "must be a whole number >= 1")
+
+
+def check_portable(sc: Scenario, rule: AdoptionRule | None) -> None:
+    """Refuse, before any work, a rule that a worker process could not rebuild."""
+    if rule is not None:
+        raise ScenarioError(
+            "workers",
+            "> 1",
+            "a rule object runs in this process only: use workers=1, or name the rule in the "
+            "scenario (rule.kind = 'package.module:ClassName')",
+        )
+    kind = sc.data["rule"]["kind"]
+    if kind in RULES and kind not in BUILTIN_RULES:
+        raise ScenarioError(
+            "rule.kind",
+            kind,
+            "is registered in this process only, which worker processes cannot see: use "
+            "workers=1, or 'package.module:ClassName'",
+        )
+
+
+@contextlib.contextmanager
+def replication_pool(processes: int) -> Iterator[cf.ProcessPoolExecutor | None]:
+    """A started pool of ``processes`` workers for `run_replications`; None for one process.
+
+    Stopped at once (queued runs cancelled) if the block raises or is interrupted, so Ctrl-C in
+    a notebook leaves no worker behind.
+    """
+    if processes < 2:
+        yield None
+        return
+    from adoptsim import worker_pool
+
+    pool = worker_pool.started_pool(processes)
+    try:
+        yield pool
+    except BaseException:
+        worker_pool.stop_pool(pool)
+        raise
+    pool.shutdown(wait=True)
+
+
+def run_replications(
+    sc: Scenario,
+    *,
+    n_firms: int | None,
+    seed: int,
+    replications: int,
+    rule: AdoptionRule | None = None,
+    parameter_draws: Sequence[dict] | None = None,
+    use_posterior: bool = True,
+    use_priors: bool = True,
+    barrier_months: set[int] | None = None,
+    progress: bool = False,
+    pool: cf.Executor | None = None,
+) -> SimulationResult:
+    """The body of [`simulate`][adoptsim.simulation.simulate], on ``pool`` or in this process.
+
+    Arguments as for `simulate`, checked; ``pool`` from
+    [`replication_pool`][adoptsim.simulation.replication_pool], shared by callers that simulate
+    several scenarios (`compare`).
+    """
     t0 = time.perf_counter()
-    iterator = range(replications)
+    bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        iterator = tqdm(iterator, desc=f"{sc.name}", unit="run")
-    records, frames, params = [], [], []
-    for r in iterator:
-        draw = dict(parameter_draws[r % len(parameter_draws)]) if parameter_draws else {}
-        record = run_replication(
-            sc.with_overrides(draw) if draw else sc,
-            n_firms=n_firms,
-            seed=seed,
-            replication=r,
-            rule=rule,
-            barrier_months=barrier_months,
-            use_posterior=use_posterior,
-            use_priors=use_priors,
-        )
+        bar = tqdm(total=replications, desc=f"{sc.name}", unit="run")
+    draws = [
+        dict(parameter_draws[r % len(parameter_draws)]) if parameter_draws else {}
+        for r in range(replications)
+    ]
+    job = functools.partial(
+        _replication,
+        sc,
+        n_firms=n_firms,
+        seed=seed,
+        rule=rule,
+        barrier_months=barrier_months,
+        use_posterior=use_posterior,
+        use_priors=use_priors,
+    )
+    try:
+        if pool is None:
+            records = []
+            for r in range(replications):
+                records.append(job(r, draws[r]))
+                if bar is not None:
+                    bar.update(1)
+        else:
+            records = _on_pool(pool, job, draws, bar)
+    finally:
+        if bar is not None:
+            bar.close()
+    frames, params = [], []
+    for r, record in enumerate(records):
         table = segment_table(record)
         table.insert(0, "replication", r)
         table["draw"] = record.draw
-        records.append(record)
         frames.append(table)
-        params.append(_drawn_parameters(sc, record, draw))
+        params.append(_drawn_parameters(sc, record, draws[r]))
     adoption = pd.concat(frames, ignore_index=True)[ADOPTION_COLUMNS]
     n = n_firms or sc.data["population"]["n_firms"]
     info = run_info(sc, seed=seed, n_firms=n, replications=replications)
     info["posterior_draws"] = [int(rec.draw) for rec in records]
     info["wall_time_s"] = round(time.perf_counter() - t0, 3)
     return SimulationResult(adoption, records, sc.name, seed, n, params, sc.resolved(), info)
+
+
+def _replication(sc: Scenario, replication: int, draw: dict, **kwargs: object) -> CellRecord:
+    """One replication with its explicit overrides (a worker's task: module level, picklable)."""
+    return run_replication(
+        sc.with_overrides(draw) if draw else sc, replication=replication, **kwargs
+    )
+
+
+# Tasks in flight at once: enough to keep any local pool busy, few enough that the queued
+# scenarios (one pickled copy per task) stay small whatever the number of replications.
+_WINDOW = 64
+
+
+def _on_pool(
+    pool: cf.Executor, job: Callable[[int, dict], CellRecord], draws: list[dict], bar: Any
+) -> list[CellRecord]:
+    """Run replication r = 0, 1, … as ``job(r, draws[r])`` on ``pool``; records in order r.
+
+    A bounded window is in flight (each task carries the scenario), and each record lands in its
+    replication's slot, so the result does not depend on which worker finished first.
+    """
+    from concurrent.futures.process import BrokenProcessPool
+
+    records: list[CellRecord | None] = [None] * len(draws)
+    window = _WINDOW
+    todo, inflight = iter(range(len(draws))), {}
+    while True:
+        for r in itertools.islice(todo, window - len(inflight)):
+            inflight[pool.submit(job, r, draws[r])] = r
+        if not inflight:
+            return records  # type: ignore[return-value]
+        done, _ = cf.wait(list(inflight), return_when=cf.FIRST_COMPLETED)
+        for fut in done:
+            r = inflight.pop(fut)
+            try:
+                records[r] = fut.result()
+            except BrokenProcessPool as exc:
+                raise AdoptsimError(
+                    f"the worker process running replication {r} died (killed, or out of "
+                    "memory); run with workers=1 or fewer firms"
+                ) from exc
+            if bar is not None:
+                bar.update(1)
 
 
 def _drawn_parameters(sc: Scenario, record: CellRecord, overrides: dict) -> dict:

@@ -209,8 +209,12 @@ def started_pool(n: int, attempts: int = 3) -> cf.ProcessPoolExecutor:
         except BrokenProcessPool as exc:
             error = exc
             stop_pool(pool)
+    # The usual cause from Python: a script that starts workers at its top level. Each spawned
+    # worker imports the script as a module and so tries to start workers of its own.
     raise AdoptsimError(
-        f"worker processes die as they start ({error}); run with --workers 1 to see why"
+        f"worker processes die as they start ({error}); in a script, start them under "
+        '`if __name__ == "__main__":` (each worker imports the script); otherwise run with one '
+        "worker (--workers 1, workers=1) to see why"
     )
 
 
