@@ -83,7 +83,7 @@ def compare(
     processes = min(workers, replications)
     for sc in loaded:  # all of them before the first runs
         if processes > 1:
-            check_portable(sc, None)
+            check_portable(sc, None, workers)
         memory.check_scenario(sc, n_firms, concurrent=processes)
     if len(loaded) < 2:
         raise ScenarioError("scenarios", [s.name for s in loaded], "name at least two scenarios")

@@ -113,7 +113,7 @@ def simulate(
         barrier_months: months (indices) at which to record barriers by state.
         progress: show a progress bar.
         workers: processes to run the replications on. The result is identical for any number
-            (each replication has its own seed); with 2 or more, each run of this call pays a
+            (each replication has its own seed); with 2 or more, each call pays a
             pool's start-up (about a second: every worker imports the model), so it pays off
             from a few dozen runs. A ``rule`` object, or a rule registered in this process only,
             needs ``workers=1``: a worker process cannot see it.
@@ -127,7 +127,7 @@ def simulate(
     sc = load_scenario(scenario)
     processes = min(workers, replications)
     if processes > 1:
-        check_portable(sc, rule)
+        check_portable(sc, rule, workers)
     # Before the pool and the progress bar: a refusal is one line.
     memory.check_scenario(sc, n_firms, concurrent=processes)
     with replication_pool(processes) as pool:
@@ -160,12 +160,12 @@ def check_arguments(replications: object, n_firms: object, workers: object) -> N
         raise ScenarioError("workers", workers, "must be a whole number >= 1")
 
 
-def check_portable(sc: Scenario, rule: AdoptionRule | None) -> None:
-    """Refuse, before any work, a rule that a worker process could not rebuild."""
+def check_portable(sc: Scenario, rule: AdoptionRule | None, workers: int) -> None:
+    """Refuse, before any work, a rule that ``workers`` worker processes could not rebuild."""
     if rule is not None:
         raise ScenarioError(
             "workers",
-            "> 1",
+            workers,
             "a rule object runs in this process only: use workers=1, or name the rule in the "
             "scenario (rule.kind = 'package.module:ClassName')",
         )
