@@ -74,7 +74,10 @@ def interval_score(y: np.ndarray, lo: np.ndarray, hi: np.ndarray, alpha: float) 
 
 
 def score(forecast: pd.DataFrame) -> pd.DataFrame:
-    """Coverage of the 50 % and 90 % predictive bands, MAE, interval score: model vs naive.
+    """Coverage of the 50 % and 90 % bands, MAE, signed error, interval score: model vs naive.
+
+    ``mean_error`` is the mean of forecast − observed (negative: too low) and ``below`` the
+    number of rows forecast below the observed value, so a one-sided miss shows.
 
     The naive benchmark has no band: its coverage and interval score are empty. Both are scored
     on the same rows (those the naive method can forecast) and the model also on all rows.
@@ -96,6 +99,9 @@ def score(forecast: pd.DataFrame) -> pd.DataFrame:
             ),
             "mean_width_90": float(np.mean(sub.sim_p95 - sub.sim_p05)),
             "mean_width_50": float(np.mean(sub.sim_p75 - sub.sim_p25)),
+            # A sceptic's first question after the MAE: are the misses one-sided?
+            "mean_error": float(np.mean(sub.sim_mean - y)),
+            "below": int(np.sum(sub.sim_mean < y)),
         }
 
     has_naive = f.naive.notna().to_numpy()
@@ -109,6 +115,8 @@ def score(forecast: pd.DataFrame) -> pd.DataFrame:
                 "rows": "naive-forecastable",
                 "n": len(sub),
                 "mae": float(np.mean(np.abs(sub.naive - sub.observed))),
+                "mean_error": float(np.mean(sub.naive - sub.observed)),
+                "below": int(np.sum(sub.naive < sub.observed)),
             }
         )
     del y
@@ -131,7 +139,9 @@ class Backtest:
         text = (
             f"origin {self.origin}: {int(m.n)} forecasts; 90 % band coverage "
             f"{m.coverage_90:.0%} (mean width {100 * m.mean_width_90:.1f} pp), 50 % band "
-            f"coverage {m.coverage_50:.0%}; MAE {100 * m.mae:.1f} pp"
+            f"coverage {m.coverage_50:.0%}; MAE {100 * m.mae:.1f} pp, mean error "
+            f"{100 * m.mean_error:+.1f} pp (forecast below the observed value for {int(m.below)} "
+            f"of {int(m.n)})"
         )
         if ("naive", "naive-forecastable") in s.index:
             n = s.loc[("naive", "naive-forecastable")]
@@ -226,12 +236,21 @@ def backtest(
     forecast["naive"] = [v for v, _ in naive]
     forecast["naive_method"] = [m for _, m in naive]
     forecast = forecast[FORECAST_COLUMNS]
-    scores = score(forecast)
     tmp = out / "forecast.csv.tmp"
     forecast.to_csv(tmp, index=False, float_format="%.5g", lineterminator="\n")
     tmp.replace(out / "forecast.csv")
+    return write_scores(origin, forecast, fit.report, out)
+
+
+def write_scores(origin: str, forecast: pd.DataFrame, fit_report: dict, out: Path) -> Backtest:
+    """Score ``forecast`` and write `score.csv`, `summary.txt` and `backtest.png` into ``out``.
+
+    Everything here follows from the forecast table, so a backtest's scores can be written again
+    from its `forecast.csv` (e.g. when a score is added) without refitting.
+    """
+    scores = score(forecast)
     scores.to_csv(out / "score.csv", index=False, float_format="%.5g", lineterminator="\n")
-    result = Backtest(origin, forecast, scores, fit.report)
+    result = Backtest(origin, forecast, scores, fit_report)
     from adoptsim.plots import backtest_figure
 
     backtest_figure(forecast, origin, out / "backtest.png", caption=result.summary())

@@ -154,13 +154,16 @@ def _observed(ax, points: pd.DataFrame, start: pd.Timestamp | None) -> None:
         )
 
 
-def _footer(fig, lines: list[str]) -> None:
+def _footer(fig, lines: list[str]) -> float:
+    """Draw the footer; returns the share of the figure's height it takes."""
     import textwrap
 
     # characters of 7-pt text per inch: 17, not the average 19, so lines of wide letters fit too
     width = int(fig.get_figwidth() * 17)
     text = "\n".join(textwrap.fill(x, width) for x in lines if x)
     fig.text(0.01, 0.005, text, fontsize=7, color="0.3", va="bottom")
+    # 7-pt lines at matplotlib's 1.2 line spacing, plus a little air above the text
+    return (text.count("\n") + 1) * 7 * 1.2 / 72 / fig.get_figheight() + 0.01 if text else 0.0
 
 
 def _finish(
@@ -172,12 +175,13 @@ def _finish(
         fig: the figure, all panels drawn.
         footer: lines of small grey text at the bottom (definition, band meaning, provenance);
             empty ones are left out.
-        bottom: share of the figure's height kept free for the footer.
+        bottom: share of the figure's height kept free for the footer (more if the footer's
+            lines need it, so a long caption never runs into the axes).
         path: where to save the PNG, or None to only return the figure.
         dpi: resolution of the PNG.
     """
-    _footer(fig, footer)
-    fig.tight_layout(rect=(0, bottom, 1, 1))
+    needed = _footer(fig, footer)
+    fig.tight_layout(rect=(0, max(bottom, needed), 1, 1))
     if path is not None:
         fig.savefig(path, dpi=dpi)
     return fig

@@ -273,15 +273,17 @@ def backtest_section(origin: str) -> str:
         f"{meta['mcmc']['steps']:,} MCMC steps per ensemble, R-hat max "
         f"{meta['mcmc']['rhat_max']:.3f}, {meta['runtime_s'] / 60:.1f} min). {summary}.",
         "",
-        "| method | rows | n | coverage 50 % | coverage 90 % | MAE | interval score (90 %) | "
-        "mean width 90 % |",
-        "|---|---|---|---|---|---|---|---|",
+        "| method | rows | n | coverage 50 % | coverage 90 % | MAE | mean error (forecast − "
+        "observed) | forecast below observed | interval score (90 %) | mean width 90 % |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for _, r in s.iterrows():
         cell = lambda v, f=lambda v: f"{v:.0%}": "—" if pd.isna(v) else f(v)  # noqa: E731
         lines.append(
             f"| {r.method} | {r.rows} | {int(r.n)} | {cell(r.get('coverage_50'))} | "
             f"{cell(r.get('coverage_90'))} | {pct(r.mae)} | "
+            f"{cell(r.get('mean_error'), lambda v: f'{100 * v:+.1f} pp')} | "
+            f"{cell(r.get('below'), lambda v, n=int(r.n): f'{int(v)} of {n}')} | "
             f"{cell(r.get('interval_score_90'), lambda v: f'{v:.3f}')} | "
             f"{cell(r.get('mean_width_90'), lambda v: pct(v))} |"
         )

@@ -57,6 +57,10 @@ def test_interval_score_and_coverage():
     assert m.mae == pytest.approx((0 + 0.1 + 0 + 0.4) / 4)
     assert sc.loc[("naive", "naive-forecastable")].mae == pytest.approx((0.05 + 0 + 0.2) / 3)
     assert sc.loc[("model", "naive-forecastable")].n == 3
+    # signed misses: the model is low on two rows (by 0.1 and 0.4), never high
+    assert m.mean_error == pytest.approx(-(0.1 + 0.4) / 4) and m.below == 2
+    naive = sc.loc[("naive", "naive-forecastable")]
+    assert naive.mean_error == pytest.approx((0.05 + 0 - 0.2) / 3) and naive.below == 1
 
 
 def test_backtest_refuses_origin_without_future(capsys):
