@@ -21,6 +21,7 @@ countries transfers whole posterior draws fitted on the same data window.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
@@ -348,6 +349,20 @@ def calibration_dir() -> Path:
         if p.is_dir():
             return p
     raise FileNotFoundError("no calibration folder shipped with adoptsim")
+
+
+def fit_report(name: str = POSTERIOR_NAME) -> dict:
+    """The shipped fit's `fit.json` (settings, diagnostics, held parameters); {} if none shipped."""
+    path = calibration_dir() / name / "fit.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+def held_parameters(name: str = POSTERIOR_NAME) -> dict[str, float]:
+    """Calibration parameters the shipped fit held at documented values, not fitted, by name.
+
+    Their posterior column is a constant: their uncertainty is in no band.
+    """
+    return dict(fit_report(name).get("fixed", {}))
 
 
 def overrides_for(params: Iterable[Parameter], theta: Iterable[float]) -> dict[str, float]:

@@ -118,14 +118,9 @@ def validate(
 
 def _fitted_agents() -> dict[str, int]:
     """Agents per simulation the shipped joint posterior was fitted with (from its fit.json)."""
-    import json
+    from adoptsim.posterior import fit_report
 
-    from adoptsim.posterior import POSTERIOR_NAME, calibration_dir
-
-    path = calibration_dir() / POSTERIOR_NAME / "fit.json"
-    if not path.is_file():
-        return {}
-    return {k: int(v) for k, v in json.loads(path.read_text()).get("n_firms", {}).items()}
+    return {k: int(v) for k, v in fit_report().get("n_firms", {}).items()}
 
 
 def predict_rows(

@@ -12,7 +12,6 @@ checks the page is current and that every lever parameter appears with a range o
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -20,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's 
 
 from adoptsim import schema as S
 from adoptsim.levers import LEVER_SPEC, REGULATION_SPEC, SHOCK_SPEC
-from adoptsim.posterior import PARAMETERS, calibration_dir
+from adoptsim.posterior import PARAMETERS, held_parameters
 from adoptsim.priors import PRIORS
 from adoptsim.schedule import Schedule
 
@@ -116,8 +115,7 @@ def calibrated_rows() -> list[str]:
         "|---|---|---|---|---|",
     ]
     seen: set[str] = set()
-    fit = calibration_dir() / "joint" / "fit.json"
-    held = json.loads(fit.read_text(encoding="utf-8")).get("fixed", {}) if fit.is_file() else {}
+    held = held_parameters()
     for population, params in PARAMETERS.items():
         for p in params:
             if p.name in seen:

@@ -12,7 +12,6 @@ interval of Flanders' effective values of the shipped joint draws
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 import sys
 from pathlib import Path
@@ -24,7 +23,7 @@ import pandas as pd
 from adoptsim.levers import high_risk_dates
 from adoptsim.months import format_month
 from adoptsim.observe import Observation
-from adoptsim.posterior import PARAMETERS, calibration_dir, posterior_table
+from adoptsim.posterior import PARAMETERS, calibration_dir, held_parameters, posterior_table
 from adoptsim.rules import rule_class
 from adoptsim.scenario import SPEC, load_scenario, merge_layers
 from adoptsim.schedule import Schedule
@@ -113,12 +112,6 @@ def _posterior() -> pd.DataFrame | None:
     return posterior_table(POPULATION) if path.is_file() else None
 
 
-def _held() -> dict[str, float]:
-    """Parameters the shipped fit held at documented values (its `fit.json`), by name."""
-    path = calibration_dir() / "joint" / "fit.json"
-    return json.loads(path.read_text(encoding="utf-8")).get("fixed", {}) if path.is_file() else {}
-
-
 def _has(raw: dict, dotted: str) -> bool:
     node: object = raw
     for part in dotted.split("."):
@@ -152,7 +145,7 @@ def parameters_markdown() -> str:
     sc = load_scenario("baseline")
     raw = merge_layers(sc.layers)
     draws = _posterior()
-    held = _held()
+    held = held_parameters()
     uses = sc.data["calibration"]["posterior"]
     calibrated = {key: p for p in PARAMETERS[POPULATION] for key in p.keys}
     transferred = {

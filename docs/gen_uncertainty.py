@@ -11,7 +11,6 @@ run in every configuration, so the columns differ only by the sources switched o
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -20,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's 
 import numpy as np
 
 from adoptsim import simulate
-from adoptsim.posterior import calibration_dir
+from adoptsim.posterior import held_parameters
 
 N_FIRMS, REPLICATIONS, SEED = 3000, 12, 11
 MONTH = "2028-12"
@@ -31,12 +30,6 @@ CONFIGS = (
     ("+ policy priors", False, True),
     ("all three", True, True),
 )
-
-
-def _held() -> list[str]:
-    """Parameters the shipped fit holds at documented values (`fit.json`)."""
-    fit = calibration_dir() / "joint" / "fit.json"
-    return list(json.loads(fit.read_text(encoding="utf-8"))["fixed"])
 
 
 def _finals(scenario: str, posterior: bool, priors: bool) -> np.ndarray:
@@ -84,7 +77,7 @@ def uncertainty_markdown() -> str:
             "",
             "Not in any band: the calibration parameters the shipped fit holds at documented",
             "values (the calibration page says why and where each value comes from):",
-            ", ".join(f"`{name}`" for name in _held()) + ".",
+            ", ".join(f"`{name}`" for name in held_parameters()) + ".",
             "Their uncertainty would add to the bands of both the levels and the effects.",
             "",
             "The paired difference shares the seeds, posterior draws and prior draws of both",
