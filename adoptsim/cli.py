@@ -6,7 +6,6 @@ Input errors print one line naming the field and exit with code 2 (no traceback)
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import sys
 import time
@@ -72,19 +71,15 @@ def _check_firms(firms: int | None, scenario: str, concurrent: int = 1) -> None:
     memory.check_run(firms, net["mean_degree"], net["kind"], concurrent=concurrent)
 
 
-@contextlib.contextmanager
 def _prestarted(workers: int, runs: int):
-    """Start the workers of a run on several processes now, stopped if nothing takes them.
+    """Start the workers of a run on several processes now; stopped on leaving if unused.
 
     They import the model while this process loads and checks the scenario.
     """
     from adoptsim import worker_pool
 
     worker_pool.prestart(min(workers, runs))
-    try:
-        yield
-    finally:
-        worker_pool.discard_prestarted()
+    return worker_pool.stopping_unused()
 
 
 def cmd_run(args: argparse.Namespace) -> int:
