@@ -7,7 +7,7 @@ Belgium and the Netherlands are comparison populations; the policy levers are su
 """
 
 # first: a sweep's worker must not outlive its parent, even while it imports the rest
-from adoptsim import _worker_guard  # noqa: F401
+from adoptsim.sweeps import guard  # noqa: F401
 
 # The names below are imported on first use (PEP 562), so a command starts without loading what
 # it does not need (Mesa, SALib, ...): the CLI answers bad input in a fraction of a second and a
@@ -16,6 +16,12 @@ _EXPORTS = {
     "Comparison": "adoptsim.comparison",
     "compare": "adoptsim.comparison",
     "AdoptsimError": "adoptsim.errors",
+    "backtest": "adoptsim.fit.backtest",
+    "benchmark_forecast": "adoptsim.fit.benchmark",
+    "calibrate": "adoptsim.fit.calibrate",
+    "validate": "adoptsim.fit.validation",
+    "EvidenceResult": "adoptsim.evidence",
+    "evidence_check": "adoptsim.evidence",
     "ScenarioError": "adoptsim.errors",
     "AdoptionModel": "adoptsim.model",
     "FirmAgent": "adoptsim.model",
@@ -25,8 +31,8 @@ _EXPORTS = {
     "LogitRule": "adoptsim.rules",
     "StepContext": "adoptsim.rules",
     "register_rule": "adoptsim.rules",
-    "load_results": "adoptsim.sweep_store",
-    "sweep": "adoptsim.runner",
+    "load_results": "adoptsim.sweeps.store",
+    "sweep": "adoptsim.sweeps.dispatch",
     "Scenario": "adoptsim.scenario",
     "builtin_scenarios": "adoptsim.scenario",
     "load_scenario": "adoptsim.scenario",
@@ -67,14 +73,19 @@ __all__ = [
     "AdoptsimError",
     "BassRule",
     "Comparison",
+    "EvidenceResult",
     "FirmAgent",
     "LogitRule",
     "Scenario",
     "ScenarioError",
     "SimulationResult",
     "StepContext",
+    "backtest",
+    "benchmark_forecast",
     "builtin_scenarios",
+    "calibrate",
     "compare",
+    "evidence_check",
     "load_results",
     "load_run",
     "load_scenario",
@@ -83,4 +94,5 @@ __all__ = [
     "sensitivity",
     "simulate",
     "sweep",
+    "validate",
 ]

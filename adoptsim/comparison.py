@@ -35,6 +35,9 @@ class Comparison:
         agents: agents simulated per segment (segments with few are flagged in figures).
         differences: per replication, scenario − reference for each row (same keys).
         summary: year-end table: median and 5–95 % band of levels and of paired differences.
+        frames: each scenario's run read through each survey's frame
+            ([`survey_frames`][adoptsim.observe.survey_frames], a ``scenario`` column added).
+        seed, n_firms, replications: how the scenarios were run.
     """
 
     reference: str
@@ -43,6 +46,45 @@ class Comparison:
     summary: pd.DataFrame
     scenarios: dict[str, Scenario] = field(default_factory=dict)
     agents: pd.DataFrame | None = None  # agents per segment (same firms in every scenario)
+    frames: pd.DataFrame | None = None
+    seed: int | None = None
+    n_firms: int | None = None
+    replications: int | None = None
+
+
+def report_lines(comp: Comparison) -> list[str]:
+    """Console lines of a comparison, with the Monte-Carlo standard error of every number.
+
+    Each scenario's last year-end median and its paired difference with the reference; then a
+    warning for each error above 1 pp (`adoptsim.precision`).
+    """
+    from adoptsim.precision import precision_note, precision_warning, table_mc_error
+
+    seed = comp.seed or 0
+    final = comp.summary[
+        (comp.summary.segment_type == "all") & (comp.summary.date == comp.summary.date.max())
+    ]
+    lines, warnings = [], []
+    for _, row in final.iterrows():
+        a, d = comp.adoption, comp.differences
+        level = a[(a.scenario == row.scenario) & (a.date == row.date) & (a.segment_type == "all")]
+        se = table_mc_error(level, seed=seed)
+        warnings.append(precision_warning(se, f"{row.scenario}'s {row.date} median"))
+        diff = ""
+        if not pd.isna(row.diff_uses_ai_median):
+            paired = d[
+                (d.scenario == row.scenario) & (d.date == row.date) & (d.segment_type == "all")
+            ]
+            dse = table_mc_error(paired, seed=seed)
+            warnings.append(precision_warning(dse, f"{row.scenario}'s {row.date} difference"))
+            diff = (
+                f"; vs {comp.reference} {100 * row.diff_uses_ai_median:+.1f} pp "
+                f"({precision_note(dse)}) "
+                f"[{100 * row.diff_uses_ai_p05:+.1f}, {100 * row.diff_uses_ai_p95:+.1f}]"
+            )
+        value = f"{row.uses_ai_median:.1%} ({precision_note(se)})"
+        lines.append(f"{row.scenario}: {row.date} uses AI {value}{diff}")
+    return lines + [w for w in warnings if w]
 
 
 def compare(
@@ -78,19 +120,26 @@ def compare(
     """
     from adoptsim.errors import ScenarioError
 
-    check_arguments(replications, n_firms, workers)
+    replications, n_firms, workers, seed = check_arguments(replications, n_firms, workers, seed)
+    if isinstance(scenarios, str | bytes) or not hasattr(scenarios, "__iter__"):
+        raise ScenarioError("scenarios", scenarios, "must be a list of scenarios (names, paths)")
     loaded = [load_scenario(s) for s in scenarios]
     processes = min(workers, replications)
     for sc in loaded:  # all of them before the first runs
         if processes > 1:
             check_portable(sc, None, workers)
-        memory.check_scenario(sc, n_firms, concurrent=processes)
+        # every scenario's table and their concatenation are held at once
+        memory.check_scenario(
+            sc, n_firms, concurrent=processes, replications=replications, copies=2 * len(loaded)
+        )
     if len(loaded) < 2:
         raise ScenarioError("scenarios", [s.name for s in loaded], "name at least two scenarios")
     names = [s.name for s in loaded]
     if len(set(names)) != len(names):
         raise ScenarioError("scenarios", names, "each scenario must appear once")
-    frames, agents = [], None
+    from adoptsim.observe import survey_frames
+
+    frames, agents, survey, n = [], None, [], None
     with replication_pool(processes) as pool:
         for sc in loaded:
             res = run_replications(
@@ -102,6 +151,8 @@ def compare(
                 pool=pool,
             )
             frames.append(res.adoption.assign(scenario=sc.name))
+            survey.append(survey_frames(res).assign(scenario=sc.name))
+            n = res.n_firms
             if agents is None and res.records:
                 agents = agent_counts(res.records[0])
     adoption = pd.concat(frames, ignore_index=True)
@@ -114,7 +165,18 @@ def compare(
     differences = pd.concat(diffs, ignore_index=True)
     ends = {f"{y}-12" for y in years}
     summary = _summary(adoption[adoption.date.isin(ends)], differences[differences.date.isin(ends)])
-    return Comparison(names[0], adoption, differences, summary, {s.name: s for s in loaded}, agents)
+    return Comparison(
+        names[0],
+        adoption,
+        differences,
+        summary,
+        {s.name: s for s in loaded},
+        agents,
+        frames=pd.concat(survey, ignore_index=True),
+        seed=seed,
+        n_firms=n,
+        replications=replications,
+    )
 
 
 def _bands(frame: pd.DataFrame, prefix: str) -> pd.DataFrame:

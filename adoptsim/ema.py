@@ -26,6 +26,7 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from adoptsim.bounds import whole_number
 from adoptsim.errors import ScenarioError
 from adoptsim.months import format_month, parse_month
 from adoptsim.parameters import Parameter
@@ -219,8 +220,7 @@ def model(
     sc = load_scenario(scenario)
     if not sc.start < lever_end <= sc.end:
         raise ScenarioError("lever_start", lever_start, "must fall inside the scenario's months")
-    if isinstance(replications, bool) or not isinstance(replications, int) or replications < 1:
-        raise ScenarioError("replications", replications, "must be a whole number >= 1")
+    whole_number(replications, "replications", 1)
     base = sc.with_overrides({"calibration.posterior": "none"}, name=sc.name)
     uncertainties, levers = inputs(sc)
     # A parameter the calibration holds fixed is a constant of the model, not an uncertainty

@@ -13,7 +13,10 @@ Set ``ADOPTSIM_MEMORY_CHECK=0`` (CLI ``--no-memory-check``) to run anyway.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +30,19 @@ BYTES_PER_TIE = 55
 COMPLETE_BYTES_PER_FIRM = 208
 #: Bytes a sweep's plan holds per task (task object, point, validation; tracemalloc peak).
 BYTES_PER_TASK = 389
+#: Peak bytes per row of a run's result table (replication × month × segment): the per-cell
+#: records, the tidy table and its CSV text together; tracemalloc peak of 10 to 80 replications
+#: of 500 firms, 470-680 bytes a row (fewer replications: the run's fixed part weighs more),
+#: rounded up.
+BYTES_PER_RESULT_ROW = 700
+#: Bytes a design point of `calibrate` holds per simulation (parameters, simulated targets and
+#: its evals.jsonl line, about 250 numbers), rounded up.
+BYTES_PER_EVALUATION = 4096
 #: Head room kept free for the interpreter, libraries and the operating system.
 HEADROOM_BYTES = 300 * 2**20
 ENV = "ADOPTSIM_MEMORY_CHECK"
+# Set while a job that was checked as a whole runs its parts: the parts do not check again.
+_JOB_CHECKED: contextvars.ContextVar[bool] = contextvars.ContextVar("job_checked", default=False)
 
 
 class MemoryGuardError(AdoptsimError):
@@ -39,6 +52,20 @@ class MemoryGuardError(AdoptsimError):
 def enabled() -> bool:
     """Whether the guard is on (``ADOPTSIM_MEMORY_CHECK`` not set to 0/false/no/off)."""
     return os.environ.get(ENV, "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+@contextlib.contextmanager
+def checked() -> Iterator[None]:
+    """Mark the enclosed work as part of a job whose memory check has already passed.
+
+    The check runs once per job (a CLI command, a `simulate` call, a sweep), at its start,
+    where it knows how many runs share the memory; the replications inside do not repeat it.
+    """
+    token = _JOB_CHECKED.set(True)
+    try:
+        yield
+    finally:
+        _JOB_CHECKED.reset(token)
 
 
 def run_bytes(n_firms: int, mean_degree: float = 10.0, network: str = "sector_region") -> int:
@@ -115,9 +142,10 @@ def check(
 ) -> None:
     """Refuse (MemoryGuardError naming ``field``) if ``needed`` bytes do not fit.
 
-    Does nothing when the guard is off or the available memory is unknown.
+    Does nothing when the guard is off, inside `checked` (the job was checked as a whole), or
+    when the available memory is unknown.
     """
-    if not enabled():
+    if not enabled() or _JOB_CHECKED.get():
         return
     free = available_bytes() if available is None else available
     if free is None:
@@ -143,19 +171,71 @@ def check_run(
     check(field, n_firms, needed, advice)
 
 
-def check_scenario(scenario: Any, n_firms: int | None = None, concurrent: int = 1) -> None:
+def check_scenario(
+    scenario: Any,
+    n_firms: int | None = None,
+    concurrent: int = 1,
+    replications: int | None = None,
+    copies: int = 1,
+) -> None:
     """Refuse a run that cannot fit in memory, before anything is built or shown.
 
     Args:
         scenario: the validated scenario to run.
         n_firms: agents per run (default: the scenario's ``population.n_firms``).
         concurrent: runs in memory at once (worker processes).
+        replications: if given, the result table of that many replications is checked too.
+        copies: scenarios whose result tables are held at once (`compare`).
     """
     net = scenario.data["network"]
-    n = n_firms or scenario.data["population"]["n_firms"]
+    n = scenario.n_agents(n_firms)
     check_run(n, net["mean_degree"], net["kind"], concurrent=concurrent)
+    if replications is not None:
+        check_results(scenario, replications, copies=copies)
+
+
+def result_rows(scenario: Any) -> int:
+    """Rows per replication of the scenario's result table: months × segments."""
+    from adoptsim.months import parse_month
+    from adoptsim.taxonomy import POPULATIONS, SECTORS, SIZE_LABELS
+
+    sc = scenario.data["scenario"]
+    months = parse_month(sc["end"]) - parse_month(sc["start"]) + 1
+    regions = len(POPULATIONS.get(scenario.data["population"]["name"], ())) or 8
+    return months * (1 + len(SECTORS) + len(SIZE_LABELS) + regions)
+
+
+def check_results(
+    scenario: Any, replications: int, *, copies: int = 1, field: str = "replications"
+) -> None:
+    """Refuse ``replications`` whose result table (× ``copies`` scenarios) cannot fit in memory.
+
+    The memory of a run grows with its firms (`check_run`) *and* with its result table: one row
+    per replication × month × segment, held as per-cell records, a table and its CSV text.
+    """
+    rows = int(replications) * int(copies) * result_rows(scenario)
+    check(field, replications, rows * BYTES_PER_RESULT_ROW, f"use fewer {field}")
 
 
 def check_tasks(count: int, field: str = "sweep") -> None:
     """Refuse a sweep plan of ``count`` tasks whose bookkeeping alone cannot fit in memory."""
     check(field, f"{count} tasks", count * BYTES_PER_TASK, "use a smaller grid or sample")
+
+
+def check_firms(firms: int | None, scenario: str, concurrent: int = 1) -> None:
+    """Refuse a ``--firms`` that cannot fit in memory, before any work starts.
+
+    Args:
+        firms: the ``--firms`` given; None (not given) passes without a check.
+        scenario: the scenario's name or path; its network sets the ties per firm.
+        concurrent: how many runs of that size are in memory at once (e.g. sweep workers).
+    """
+    if firms is None:
+        return
+    from adoptsim.bounds import MAX_FIRMS, MIN_FIRMS, whole_number
+    from adoptsim.scenario import load_scenario
+
+    net = load_scenario(scenario).data["network"]
+    check_run(firms, net["mean_degree"], net["kind"], concurrent=concurrent)
+    # the bounds of population.n_firms, also where memory is ample
+    whole_number(firms, "--firms", MIN_FIRMS, MAX_FIRMS)

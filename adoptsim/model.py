@@ -13,7 +13,7 @@ import threading
 import mesa
 import numpy as np
 
-from adoptsim import memory
+from adoptsim import arguments, memory
 from adoptsim._blocks import for_blocks, run_parallel, threads
 from adoptsim.levers import Levers
 from adoptsim.months import format_month
@@ -186,6 +186,9 @@ class AdoptionModel(mesa.Model):
         rule: AdoptionRule | None = None,
         barrier_months: set[int] | None = None,
     ) -> None:
+        if not isinstance(seed, np.random.SeedSequence):
+            seed = arguments.seed(seed)
+        n_firms = arguments.n_firms(n_firms)
         ss = _seed_sequence(seed)
         # A fifth child for the levers' own draws: the first four are those of spawn(4).
         pop_ss, net_ss, dyn_ss, mesa_ss, lever_ss = ss.spawn(5)
@@ -194,10 +197,11 @@ class AdoptionModel(mesa.Model):
         d = self.spec.data
         pop, net = d["population"], d["network"]
         # refuse, in one line, a run that cannot fit in memory before allocating any of it
-        memory.check_run(n_firms or pop["n_firms"], net["mean_degree"], net["kind"])
+        n_firms = self.spec.n_agents(n_firms)
+        memory.check_run(n_firms, net["mean_degree"], net["kind"])
         self.firms: Firms = build_population(
             pop["name"],
-            n_firms or pop["n_firms"],
+            n_firms,
             np.random.default_rng(pop_ss),
             include_micro=pop["include_micro"],
             allocation=pop["allocation"],
@@ -218,7 +222,8 @@ class AdoptionModel(mesa.Model):
             rule = rule_class(d["rule"]["kind"])(**params)
         self.rule = rule
         self.rule.prepare(self.firms)
-        lever_u = np.random.default_rng(lever_ss).random((2, self.firms.n))
+        # Rows: high-risk use, deadweight of a project, unsure of the AI Act classification.
+        lever_u = np.random.default_rng(lever_ss).random((3, self.firms.n))
         self.levers = Levers(
             d["levers"],
             d["regulation"],
@@ -227,12 +232,24 @@ class AdoptionModel(mesa.Model):
             high_risk_u=lever_u[0],
             deadweight_u=lever_u[1],
             months=range(self.spec.start, self.spec.end + 1),
+            unsure_u=lever_u[2],
         )
+        # Monthly exit hazards (light, policy-induced light, at scale → light) from yearly rates.
+        ex = d["exit"]
+        yearly = (ex["light"], ex["light"] + ex["induced_extra"], ex["at_scale"])
+        self.exit_rates = tuple(1.0 - (1.0 - min(y, 1.0)) ** (1.0 / 12.0) for y in yearly)
+        if getattr(self.rule, "uses_subsidy", True):
+            self.levers.induced_exit = self.exit_rates[1]
         self._draws = np.random.default_rng(dyn_ss)
         n = self.firms.n
         self.state = np.zeros(n, dtype=np.int8)
         self.month_started = np.full(n, -1, dtype=np.int16)
         self.month_scaled = np.full(n, -1, dtype=np.int16)
+        # Users whose start a lever caused (their hazard without the lever would not have
+        # started them): they stop at the higher `exit.induced_extra` rate while light users.
+        self.induced = np.zeros(n, dtype=bool)
+        # Added to every firm's peer share when set (the evidence experiments' peer treatment).
+        self.peer_offset: np.ndarray | None = None
         # Month indices read once: ``spec.start`` parses its text on every access.
         self._start, self._end = self.spec.start, self.spec.end
         self.month = self._start
@@ -288,6 +305,8 @@ class AdoptionModel(mesa.Model):
         else:
             peer = users.share(state > NON_USER)
             scale_peer = np.zeros_like(peer)
+        if self.peer_offset is not None:
+            peer = np.minimum(peer + self.peer_offset, 1.0)
         sig = self.levers.signals(self.month)
         return StepContext(
             self.month,
@@ -326,18 +345,21 @@ class AdoptionModel(mesa.Model):
             self.state[np.flatnonzero(users)[u[1][users] < q]] = AT_SCALE
 
     def step(self) -> None:
-        """Advance one month: levers, peers, hazards, draws, barrier dynamics, record."""
+        """Advance one month: levers, peers, hazards, draws, exits, barrier dynamics, record."""
         if self.month >= self._end:
             self.running = False
             return
         n = self.firms.n
         uses_barriers = self.rule.uses_barriers
-        uses_subsidy = getattr(self.rule, "uses_subsidy", True)
-        # One uniform per firm decides its state change (a firm is a non-user or a user, never
-        # both, so starting and scaling up can share it), one per dynamic barrier its removal,
-        # and one its application for a subsidised project (independent of the others).
-        apply_row = 5 if uses_barriers else 1
-        shape = (apply_row + uses_subsidy, n)
+        treats = getattr(self.rule, "uses_subsidy", True)
+        # One uniform per firm decides its state change (a firm is a non-user, a user or at
+        # scale, never two, so starting, scaling up and stopping can share it: a start or a
+        # scale-up below the hazard, an exit at the top, 1 − exit hazard and above), one per
+        # dynamic barrier its removal by peer learning, one its reach by a programme and one its
+        # application for a subsidised project (independent of the others).
+        reach_row = 4 if uses_barriers else 1
+        apply_row = reach_row + 1
+        shape = ((apply_row + 1) if treats else reach_row, n)
         if self._u is None or self._u.shape != shape:
             self._u = np.empty(shape, dtype=np.float32)
         # This month's uniforms (the same stream and amount every month) are drawn in a helper
@@ -356,15 +378,32 @@ class AdoptionModel(mesa.Model):
             start = np.broadcast_to(start, (n,))
         if np.shape(scale) != (n,):
             scale = np.broadcast_to(scale, (n,))
+        lifted, base = start, start
+        if treats:
+            lifted, base, idx = self._lifted(start, ctx.clarity)
         new_users, new_scale = np.empty(n, dtype=bool), np.empty(n, dtype=bool)
         barriers, peer, state = self.firms.barriers, ctx.peer_share, self.state
+        x_light, x_induced, x_scale = self.exit_rates if treats else (0.0, 0.0, 0.0)
+        exits = x_light > 0 or x_induced > 0 or x_scale > 0
+        if exits:
+            stops, falls = np.empty(n, dtype=bool), np.empty(n, dtype=bool)
+            # Per light user, 1 − its exit hazard: the uniform at or above it stops the firm.
+            keep_light = np.float32(1.0 - x_light)
+            keep_induced = np.float32(1.0 - x_induced)
+            keep_scale = np.float32(1.0 - x_scale)
 
         def block(sl: slice) -> None:
             # Draws against the hazards, then barrier removal (all with this month's state).
             np.equal(state[sl], NON_USER, out=new_users[sl])
-            new_users[sl] &= u[0, sl] < start[sl]
+            new_users[sl] &= u[0, sl] < lifted[sl]
             np.equal(state[sl], USER, out=new_scale[sl])
             new_scale[sl] &= u[0, sl] < scale[sl]
+            if exits:
+                top = np.where(self.induced[sl], keep_induced, keep_light)
+                np.equal(state[sl], USER, out=stops[sl])
+                stops[sl] &= u[0, sl] >= top
+                np.equal(state[sl], AT_SCALE, out=falls[sl])
+                falls[sl] &= u[0, sl] >= keep_scale
             if uses_barriers:
                 removal = self.levers.barrier_removal(self.month, state[sl], peer[sl], part=sl)
                 removed = np.empty(sl.stop - sl.start, dtype=bool)
@@ -375,21 +414,69 @@ class AdoptionModel(mesa.Model):
                     barriers[sl, k][removed] = False
 
         for_blocks(block, n)
-        if uses_subsidy:
-            # Applications for subsidised AI projects this month; they run from next month.
-            self.levers.start_projects(self.month, u[apply_row])
+        if treats:
+            # Applications for subsidised AI projects and reach of programmes this month; they
+            # treat from next month.
+            self.levers.start_projects(self.month, u[apply_row], base)
+            self.levers.start_programmes(self.month, state, u[reach_row], base)
         # ``.nonzero()[0]`` rather than np.flatnonzero, here and in the other per-month code: the
         # same indices without two layers of Python wrappers, which at a few thousand firms cost
         # more than the search itself.
         started, scaled = new_users.nonzero()[0], new_scale.nonzero()[0]
+        if treats and idx.size:
+            # A start is the lever's doing if the hazard without it was not enough: u ≥ base.
+            caused = idx[new_users[idx] & (u[0, idx] >= base[idx])]
+            self.induced[caused] = True
         self.state[started] = USER
         self.state[scaled] = AT_SCALE
+        self.induced[scaled] = False
+        if exits:
+            stopped, fell = stops.nonzero()[0], falls.nonzero()[0]
+            self.state[stopped] = NON_USER
+            self.induced[stopped] = False
+            self.state[fell] = USER
+            self.month_started[stopped] = -1
+            self.month_scaled[fell] = -1
         self.month_started[started] = self.t
         self.month_scaled[scaled] = self.t
         self.month += 1
         self.recorder.record(self.t, self.state, self.firms.barriers)
         if self.month >= self._end:
             self.running = False
+
+    def start_hazard(self) -> np.ndarray:
+        """This month's start hazard of every firm with legal clarity but no treatment.
+
+        What a treatment's own chance is set against (`Levers.own_chance`); for experiments
+        that treat firms by hand (`adoptsim.evidence`).
+        """
+        ctx = self._context()
+        start, _ = self.rule.hazards(ctx)
+        start = np.broadcast_to(start, (self.firms.n,))
+        return self._lifted(start, ctx.clarity)[1]
+
+    def _lifted(
+        self, start: np.ndarray, clarity: float
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The start hazard with the levers' own chances added, as 1 − (1 − h)(1 − a).
+
+        Legal clarity adds its chance for the unsure firms, then each treated firm's project
+        and programme add theirs. Returns the lifted hazard, the hazard without the treatments
+        (with clarity: an adoption that clarity alone explains is not policy-induced), and the
+        treated firms.
+        """
+        levers = self.levers
+        c = levers.clarity_lift(clarity)
+        if c > 0.0 and levers.unsure.any():
+            start = np.where(levers.unsure, 1.0 - (1.0 - start) * (1.0 - c), start)
+        idx, lift = levers.lift(self.month)
+        on = lift > 0.0  # deadweight projects and ended windows add nothing (not even a rounding)
+        idx, lift = idx[on], lift[on]
+        if idx.size == 0:
+            return start, start, idx
+        lifted = np.array(start, dtype=np.float64)
+        lifted[idx] = 1.0 - (1.0 - start[idx]) * (1.0 - lift)
+        return lifted, start, idx
 
     def run(self) -> CellRecord:
         """Step to the scenario's end and return the record."""

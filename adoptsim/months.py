@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import re
 
-_MONTH_RE = re.compile(r"^(\d{4})-(\d{2})(?:-(\d{2}))?$")
+# ASCII digits only, nothing around them: a full-width "２０２４-01" or " 2024-01" would be saved
+# verbatim and then read as another text than the month it means
+_MONTH_RE = re.compile(r"(\d{4})-(\d{2})(?:-(\d{2}))?", re.ASCII)
 
 
 def parse_month(text: object, field: str = "month") -> int:
@@ -21,7 +23,7 @@ def parse_month(text: object, field: str = "month") -> int:
 
     if not isinstance(text, str):
         raise ScenarioError(field, text, 'must be a month written "YYYY-MM"')
-    m = _MONTH_RE.match(text.strip())
+    m = _MONTH_RE.fullmatch(text)
     if not m:
         raise ScenarioError(field, text, 'must be a month written "YYYY-MM"')
     year, month = int(m.group(1)), int(m.group(2))

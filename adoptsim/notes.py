@@ -140,3 +140,23 @@ def cap_notes(scenario: Scenario, reference: Scenario) -> list[CapNote]:
                 notes.append(CapNote(lever, when, rate, ref_rate, cap, lo, hi, firms, ref_cover))
                 break
     return notes
+
+
+def cap_note_lines(reference: Scenario, scenarios: list[Scenario]) -> list[str]:
+    """One console line per raised subsidy rate the KMO-portefeuille cap holds back.
+
+    Args:
+        reference: what the raised rates are compared with (for a single scenario other than
+            the baseline, the baseline is taken instead).
+        scenarios: the scenarios run (the reference itself gets no note).
+    """
+    from adoptsim.scenario import load_scenario
+
+    if len(scenarios) == 1 and scenarios[0].name != "baseline":
+        reference = load_scenario("baseline")  # a single run: what it changes vs the baseline
+    return [
+        f"{sc.name}: {note.text()}"
+        for sc in scenarios
+        if sc is not reference
+        for note in cap_notes(sc, reference)
+    ]

@@ -48,6 +48,8 @@ from adoptsim.months import parse_month
 from adoptsim.results import CellRecord
 from adoptsim.taxonomy import BARRIER_INDEX, BARRIERS, POPULATIONS, RECORD_BANDS, SECTORS
 
+#: Most target rows a file may hold: each is simulated and gets a line in the fit figure.
+MAX_TARGET_ROWS = 2000
 TARGET_COLUMNS = (
     "id",
     "survey",
@@ -201,8 +203,15 @@ def load_targets(path: str | Path | None = None) -> pd.DataFrame:
         df = read_table("targets")
         where = "targets.csv"
     else:
-        df = _read_targets_csv(path)
+        from adoptsim.arguments import path_or_name
+
+        df = _read_targets_csv(path_or_name(path, "targets"))
         where = str(path)
+    if len(df) > MAX_TARGET_ROWS:
+        raise TargetsError(
+            f"{where}: {len(df):,} target rows; at most {MAX_TARGET_ROWS:,} (each is simulated "
+            "and drawn; the shipped file has fewer than 100)"
+        )
     missing = [c for c in TARGET_COLUMNS[:8] if c not in df.columns]
     if missing:
         raise TargetsError(
@@ -236,6 +245,10 @@ def load_targets(path: str | Path | None = None) -> pd.DataFrame:
             if pd.isna(v) or not lo <= v <= hi or (col == "se" and v == 0):
                 rng = "must be a number within [0, 1]" if col == "value" else "must be in (0, 1]"
                 raise _bad(row, line, col, row[col], rng)
+        if "n" in df.columns and not pd.isna(row["n"]):
+            n = pd.to_numeric(pd.Series([row["n"]]), errors="coerce").iloc[0]
+            if pd.isna(n) or n < 1 or n != int(n):
+                raise _bad(row, line, "n", row["n"], "must be empty or a whole number >= 1")
         if "status" in df.columns and row["status"] not in STATUSES:
             raise _bad(row, line, "status", row["status"], f"must be one of {', '.join(STATUSES)}")
         st, seg = row["segment_type"], str(row["segment"])
@@ -361,3 +374,95 @@ def _observe_barrier(row, record: CellRecord, obs: Observation, month: int, regi
     num = record.barriers[month][np.ix_(reg, states, ten_plus)][..., k].sum()
     den = record.state_weight[month][np.ix_(reg, states, ten_plus)].sum()
     return float(num / den) if den > 0 else float("nan")
+
+
+# --- the model in each survey's frame (for figures) -------------------------------------------
+FRAME_LABELS = {
+    "barometer": "its frame: firms 10+, every user counted",
+    "ict_survey": "its frame: 10+, C–N excl. K, light users partly detected",
+}
+
+
+def frame_surveys(population: str) -> list[tuple[str, str]]:
+    """(survey, geography) pairs whose all-firm series a run of ``population`` can be read as.
+
+    The barometer covers Flanders only; the ICT survey is drawn where its geography is the
+    population simulated (Belgium, the Netherlands), not for Flanders (it reports Belgium).
+    """
+    if population == "flanders":
+        return [("barometer", "flanders")]
+    return [("ict_survey", population)] if population in ("belgium", "netherlands") else []
+
+
+def survey_frame(
+    records: list[CellRecord],
+    survey: str,
+    geography: str,
+    observations: list[Observation] | None = None,
+) -> pd.DataFrame:
+    """What ``survey`` would read of each simulated run, month by month (all firms, its frame).
+
+    Args:
+        records: one [`CellRecord`][adoptsim.results.CellRecord] per replication.
+        survey: ``barometer`` or ``ict_survey``.
+        geography: the survey's geography (``flanders``, ``belgium``, ``netherlands``).
+        observations: the observation settings of each replication (its posterior draw's
+            ``observe.*`` values); default `Observation()` for all.
+
+    Returns:
+        Columns replication, date (``YYYY-MM``), value (share 0–1): the survey's denominator
+        (`target_cells`) and detection (`observe_latent`) applied to every month.
+    """
+    from adoptsim.months import format_month
+
+    frames = []
+    for r, record in enumerate(records):
+        obs = observations[r] if observations else Observation()
+        row = pd.Series(
+            {"survey": survey, "geography": geography, "segment_type": "all", "segment": "all"}
+        )
+        mask = target_cells(row, record, obs)
+        den = record.firms[mask].sum()
+        users = record.users[:, mask].sum(axis=1) / den
+        scale = record.at_scale[:, mask].sum(axis=1) / den
+        dates = [format_month(int(m)) for m in record.months]
+        if survey == "barometer":
+            value = users
+        else:
+            d = np.array([obs.detection(survey, int(m)) for m in record.months])
+            value = scale + d * (users - scale)
+        frames.append(pd.DataFrame({"replication": r, "date": dates, "value": value}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def run_observations(records: list[CellRecord], posterior: str) -> list[Observation]:
+    """Each replication's observation settings: its posterior draw's ``observe.*`` values."""
+    from adoptsim.posterior import posterior_draw, split_overrides
+
+    out = []
+    for record in records:
+        draw = getattr(record, "draw", -1)
+        if posterior == "none" or draw is None or draw < 0:
+            out.append(Observation())
+        else:
+            out.append(
+                Observation().with_values(split_overrides(posterior_draw(posterior, draw)[1])[1])
+            )
+    return out
+
+
+def survey_frames(result) -> pd.DataFrame:
+    """The model in each survey's own frame, for a `simulate` result (a `SimulationResult`).
+
+    `survey_frame` for every pair of `frame_surveys` of its population, with ``survey`` and
+    ``geography`` columns; empty where no survey's frame applies.
+    """
+    data = result.resolved  # the scenario as run, one table
+    population = data["population"]["name"]
+    obs = run_observations(result.records, data["calibration"]["posterior"])
+    parts = [
+        survey_frame(result.records, survey, geo, obs).assign(survey=survey, geography=geo)
+        for survey, geo in frame_surveys(population)
+    ]
+    cols = ["survey", "geography", "replication", "date", "value"]
+    return pd.concat(parts, ignore_index=True)[cols] if parts else pd.DataFrame(columns=cols)

@@ -54,14 +54,6 @@ class Parameter:
 # Default ranges of the levers: policy-relevant spans (E), from no uptake upwards.
 LEVERS = (
     Parameter(
-        "kmo_take_up",
-        ("levers.kmo_portefeuille.ai_share",),
-        0.0,
-        0.3,
-        role="lever",
-        doc="share of employer firms' KMO-portefeuille projects that are about AI",
-    ),
-    Parameter(
         "kmo_rate_small",
         ("levers.kmo_portefeuille.rate_small",),
         0.2,
@@ -82,12 +74,12 @@ LEVERS = (
         doc="firms reached by AI training per year (micro, small and medium tied)",
     ),
     Parameter(
-        "literacy_user_reach",
-        ("levers.literacy.user_reach",),
+        "literacy_nonuser_reach",
+        ("levers.literacy.nonuser_reach",),
         0.0,
-        0.9,
+        0.5,
         role="lever",
-        doc="AI users reached per year by the AI Act Art. 4 literacy duty",
+        doc="non-users reached per year by hands-on literacy training spurred by Art. 4",
     ),
     Parameter(
         "coaching_reach",
@@ -97,16 +89,4 @@ LEVERS = (
         role="lever",
         doc="firms reached by knowledge-partner coaching per year",
     ),
-)
-# Effect sizes that no calibration target identifies: priors with documented ranges (E).
-EFFECT_SIZES = (
-    Parameter("theta_peer", ("rule.theta_peer",), 0.5, 4.0, doc="start: logit per unit peer share"),
-    Parameter(
-        "theta_subsidy",
-        ("rule.theta_subsidy",),
-        0.0,
-        4.0,
-        doc="start: logit per unit subsidy share of cost",
-    ),
-    Parameter("mean_degree", ("network.mean_degree",), 4.0, 20.0, doc="mean number of peers"),
 )

@@ -35,29 +35,55 @@ def default_out(*parts: str) -> Path:
     return Path("results").joinpath(*(slug(p) for p in parts))
 
 
-def writable_folder(path: str | Path, field: str = "--out") -> Path:
+def writable_folder(path: str | Path, field: str = "--out", files: tuple[str, ...] = ()) -> Path:
     """Check that ``path`` is, or can be created as, a writable folder; returns it.
 
     Nothing is left behind (a probe file is created and removed). Raises ScenarioError naming
-    ``field`` when ``path`` is an existing file, lies under a file, or its nearest existing
-    folder is not writable.
+    ``field`` when ``path`` is empty, an existing file, a dangling symlink or a symlink loop,
+    lies under a file, has a name longer than the file system allows, its nearest existing
+    folder is not writable, or one of the ``files`` the command will write there is a folder
+    (or another non-file) already.
     """
+    if not isinstance(path, str | os.PathLike):
+        raise ScenarioError(field, path, "must be a folder path (text)")
+    if str(path).strip() == "":
+        raise ScenarioError(field, str(path), "is empty; give a folder")
     p = Path(path)
+    try:
+        return _writable(p, str(path), field, files)
+    except OSError as exc:  # e.g. a name too long, a loop of links in a parent
+        raise ScenarioError(field, str(path), f"cannot be used ({exc.strerror})") from None
+
+
+def _writable(p: Path, given: str, field: str, files: tuple[str, ...]) -> Path:
+    if p.is_symlink() and not p.exists():
+        raise ScenarioError(field, given, "is a symlink to nothing (or a loop of symlinks)")
     if p.exists() and not p.is_dir():
-        raise ScenarioError(field, str(path), "is an existing file; give a folder")
+        raise ScenarioError(field, given, "is an existing file; give a folder")
     probe = p
     while not probe.exists():
         if probe.parent == probe:
             break
         probe = probe.parent
     if probe != p and not probe.is_dir():
-        raise ScenarioError(field, str(path), f"lies under {str(probe)!r}, which is a file")
+        raise ScenarioError(field, given, f"lies under {str(probe)!r}, which is a file")
+    if probe != p:  # the parts still to be created must be names the file system accepts
+        limit = os.pathconf(probe, "PC_NAME_MAX") if hasattr(os, "pathconf") else 255
+        for part in p.relative_to(probe).parts:
+            if len(os.fsencode(part)) > limit:
+                raise ScenarioError(field, given, f"a name is too long (more than {limit} bytes)")
+    for name in files:
+        target = p / name
+        if (target.exists() or target.is_symlink()) and not (
+            target.is_file() or target.is_symlink()
+        ):
+            raise ScenarioError(field, given, f"holds {name!r}, which is not a file; remove it")
     try:  # a real write: access() says yes to root even on a read-only file system
         fd, name = tempfile.mkstemp(prefix=".adoptsim-write-test-", dir=probe)
         os.close(fd)
         os.unlink(name)
     except OSError as exc:
         raise ScenarioError(
-            field, str(path), f"{str(probe)!r} is not writable ({exc.strerror})"
+            field, given, f"{str(probe)!r} is not writable ({exc.strerror})"
         ) from None
     return p

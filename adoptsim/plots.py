@@ -8,195 +8,54 @@ few agents are flagged, not drawn as wide bars.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from matplotlib.ticker import FuncFormatter, PercentFormatter
+from matplotlib.ticker import PercentFormatter
 
-from adoptsim.results import band_summary
+from adoptsim.figure_style import (  # noqa: F401 (re-exported: the figures' public pieces)
+    AT_SCALE_CAVEAT,
+    BAND,
+    BAND_PARAMETER,
+    BAND_STOCHASTIC,
+    MIN_AGENTS,
+    SURVEY_STYLE,
+    USES_AI,
+    PointsFormatter,
+    _band_text,
+    _fan,
+    _fan_edges,
+    _finish,
+    _footer,
+    _observed,
+    _percent,
+    _projection_line,
+    observed_points,
+    population_label,
+    projection_start,
+    scenario_colours,
+)
 
 if TYPE_CHECKING:
     from adoptsim.comparison import Comparison
     from adoptsim.scenario import Scenario
-    from adoptsim.sensitivity_analysis import SensitivityResult
-
-USES_AI = (
-    '"Uses AI": at least one AI technology, the AI-barometer\'s broad notion '
-    "(about twice the share the official ICT survey reports)."
-)
-BAND = "Band: 5–95 % of replications (stochastic + parameter uncertainty where the scenario "
-BAND_PARAMETER = BAND + "draws from the posterior)."
-BAND_STOCHASTIC = "Band: 5–95 % of replications (stochastic uncertainty only)."
-MIN_AGENTS = 100  # fewer agents in a segment: its share is flagged, not drawn
-
-# One colour per scenario, the same in every figure: the library in a fixed order, others after.
-_PALETTE = plt.get_cmap("tab10").colors
-_FIXED = {
-    "baseline": "0.25",
-    "no_policy": _PALETTE[7],
-    "subsidy_plus": _PALETTE[0],
-    "literacy_push": _PALETTE[2],
-    "coaching": _PALETTE[4],
-    "combined": _PALETTE[3],
-    "ai_act_original": _PALETTE[1],
-    "nl_policy_mix": _PALETTE[5],
-    "bass_validation": _PALETTE[6],
-}
-_EXTRA = [_PALETTE[9], _PALETTE[8], "tab:olive", "tab:cyan", "navy", "maroon"]
 
 
-def scenario_colours(names: Iterable[str]) -> dict[str, object]:
-    """A colour per scenario name: library scenarios keep theirs, others get the next free one."""
-    out, k = {}, 0
-    for name in names:
-        if name in _FIXED:
-            out[name] = _FIXED[name]
-        else:
-            out[name] = _EXTRA[k % len(_EXTRA)]
-            k += 1
-    return out
+class IndicesResult(Protocol):
+    """What `indices_figure` draws: a sensitivity result (method, outcome, indices table).
 
-
-def population_label(scenario: Scenario | str | None) -> str:
-    """Which firms a scenario simulates, e.g. "Flemish firms with 1+ employees, NACE C–N"."""
-    from adoptsim.scenario import load_scenario
-    from adoptsim.taxonomy import SECTORS
-
-    if scenario is None:
-        return "simulated firms"
-    pop = load_scenario(scenario).data["population"]
-    who = {"flanders": "Flemish", "belgium": "Belgian", "netherlands": "Dutch"}[pop["name"]]
-    smallest = 1 if pop["include_micro"] else 10
-    return f"{who} firms with {smallest}+ employees, NACE {SECTORS[0]}–{SECTORS[-1]}"
-
-
-def observed_points(scenario: Scenario | str | None) -> pd.DataFrame:
-    """Survey points measured with the model's definition of "uses AI", for the figures.
-
-    Only the AI-barometer's all-firm series matches that definition, so only it is drawn next to
-    a projection.
-
-    Args:
-        scenario: the scenario (or its name) whose population picks the series; None gives none.
-
-    Returns:
-        Columns date (datetime), value (share, 0–1), se (its standard error) and label (target
-        id); empty when the population has no such series.
+    A protocol, so that this module does not import the analysis that returns it.
     """
-    from adoptsim.observe import load_targets
-    from adoptsim.scenario import load_scenario
 
-    cols = ["date", "value", "se", "label"]
-    if scenario is None:
-        return pd.DataFrame(columns=cols)
-    population = load_scenario(scenario).data["population"]["name"]
-    t = load_targets()
-    rows = t[
-        (t.survey == "barometer")
-        & (t.geography == population)
-        & (t.segment_type == "all")
-        & (t.segment == "all")
-    ]
-    return pd.DataFrame(
-        {
-            "date": pd.to_datetime(rows.date.to_numpy(), format="%Y-%m"),
-            "value": rows.value.to_numpy(float),
-            "se": rows.se.to_numpy(float),
-            "label": rows.id.to_numpy(),
-        }
-    )[cols]
+    method: str
+    outcome: str
+    indices: pd.DataFrame
 
 
-def projection_start(points: pd.DataFrame) -> pd.Timestamp | None:
-    """The month after the last observed survey point: where the projection starts."""
-    if points.empty:
-        return None
-    return points.date.max() + pd.offsets.MonthBegin(1)
-
-
-def _percent(ax, axis: str = "y", points: bool = False) -> None:
-    fmt = (
-        FuncFormatter(lambda v, _: "0" if abs(v) < 5e-5 else f"{100 * v:+.1f} pp")
-        if points
-        else PercentFormatter(1.0, decimals=0)
-    )
-    (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(fmt)
-
-
-def _observed(ax, points: pd.DataFrame, start: pd.Timestamp | None) -> None:
-    if not points.empty:
-        ax.errorbar(
-            points.date,
-            points.value,
-            yerr=2 * points.se,
-            fmt="o",
-            color="k",
-            ms=4,
-            capsize=3,
-            lw=1,
-            zorder=5,
-            label="AI-barometer (its frame: firms 10+), observed ± 2 se",
-        )
-    if start is not None:
-        ax.axvline(start, color="0.4", ls=":", lw=1)
-        ax.text(
-            start,
-            0.98,
-            " projection →",
-            transform=ax.get_xaxis_transform(),
-            fontsize=7,
-            color="0.3",
-            va="top",
-        )
-
-
-def _footer(fig, lines: list[str]) -> float:
-    """Draw the footer; returns the share of the figure's height it takes."""
-    import textwrap
-
-    # characters of 7-pt text per inch: 17, not the average 19, so lines of wide letters fit too
-    width = int(fig.get_figwidth() * 17)
-    text = "\n".join(textwrap.fill(x, width) for x in lines if x)
-    fig.text(0.01, 0.005, text, fontsize=7, color="0.3", va="bottom")
-    # 7-pt lines at matplotlib's 1.2 line spacing, plus a little air above the text
-    return (text.count("\n") + 1) * 7 * 1.2 / 72 / fig.get_figheight() + 0.01 if text else 0.0
-
-
-def _finish(
-    fig: plt.Figure, footer: list[str], *, bottom: float, path: str | Path | None, dpi: int
-) -> plt.Figure:
-    """Every figure of this module ends here: footer, layout, and the PNG if asked for.
-
-    Args:
-        fig: the figure, all panels drawn.
-        footer: lines of small grey text at the bottom (definition, band meaning, provenance);
-            empty ones are left out.
-        bottom: share of the figure's height kept free for the footer (more if the footer's
-            lines need it, so a long caption never runs into the axes).
-        path: where to save the PNG, or None to only return the figure.
-        dpi: resolution of the PNG.
-    """
-    needed = _footer(fig, footer)
-    fig.tight_layout(rect=(0, max(bottom, needed), 1, 1))
-    if path is not None:
-        fig.savefig(path, dpi=dpi)
-    return fig
-
-
-def _band_text(adoption: pd.DataFrame) -> str:
-    drawn = "draw" in adoption and adoption["draw"].nunique() > 1
-    return BAND_PARAMETER if drawn else BAND_STOCHASTIC
-
-
-def _fan(ax, table: pd.DataFrame, column: str, label: str, color=None, ls="-") -> None:
-    b = band_summary(table, column)
-    x = pd.to_datetime(b["date"], format="%Y-%m")
-    line = ax.plot(x, b["median"], label=label, color=color, ls=ls)[0]
-    ax.fill_between(x, b["p05"], b["p95"], alpha=0.2, color=line.get_color(), linewidth=0)
+FIT_ROWS_SHOWN = 120  # most targets the fit figure shows (a line each); the rest: fit.csv
 
 
 def fan_chart(
@@ -205,12 +64,13 @@ def fan_chart(
     caption: str = "",
     path: str | Path | None = None,
     scenario: Scenario | str | None = None,
+    frames: pd.DataFrame | None = None,
 ) -> plt.Figure:
     """Share of firms using AI and using it at scale, overall and by size class.
 
     Left: median and 5–95 % band over replications of the share using AI and using it at scale,
-    with the observed survey points and where the projection starts. Right: the share using AI
-    by size class.
+    the observed survey points with the model read through each survey's own frame beside them,
+    and where the projection starts. Right: the share using AI by size class.
 
     Args:
         adoption: the tidy table of [`simulate`][adoptsim.simulation.simulate] (``.adoption``).
@@ -219,34 +79,46 @@ def fan_chart(
         path: if given, the figure is saved there (PNG, 120 dpi).
         scenario: the scenario simulated: names the population covered and picks the survey
             points to show.
+        frames: the run in each survey's frame
+            ([`survey_frames`][adoptsim.observe.survey_frames] of the result); without it the
+            survey points are drawn alone.
     """
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 5), sharey=True)
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 5.2), sharey=True)
     points = observed_points(scenario)
-    start = projection_start(points)
+    start = projection_start()
     overall = adoption[adoption.segment_type == "all"]
-    _fan(ax1, overall, "adopters_share", "uses AI", "tab:blue")
-    _fan(ax1, overall, "at_scale_share", "uses AI at scale", "tab:purple", ls="--")
-    _observed(ax1, points, start)
+    _fan(ax1, overall, "adopters_share", "uses AI (all firms of the population)", "tab:blue")
+    _fan(
+        ax1,
+        overall,
+        "at_scale_share",
+        f"uses AI at scale ({AT_SCALE_CAVEAT})",
+        "tab:purple",
+        ls="--",
+    )
+    _observed(ax1, points, start, frames)
     ax1.set_title("All firms")
     sizes = adoption[adoption.segment_type == "size"]
-    greens = plt.get_cmap("viridis")(np.linspace(0.05, 0.85, sizes.segment.nunique()))
-    for colour, (segment, part) in zip(greens, sizes.groupby("segment", sort=False), strict=True):
-        _fan(ax2, part, "adopters_share", f"{segment} employees", colour)
-    if start is not None:
-        ax2.axvline(start, color="0.4", ls=":", lw=1)
-    ax2.set_title("Uses AI, by size class")
+    colours = plt.get_cmap("tab10").colors
+    for k, (segment, part) in enumerate(sizes.groupby("segment", sort=False)):
+        _fan_edges(ax2, part, "adopters_share", f"{segment} employees", colours[k % 10])
+    _projection_line(ax2, start)
+    ax2.set_title("Uses AI, by size class (median; dotted: 5–95 %)")
     for ax in (ax1, ax2):
         ax.set_ylim(0, 1)
         _percent(ax)
         ax.grid(alpha=0.3)
-        ax.legend(loc="upper left", fontsize=8)
+        ax.legend(loc="upper left", fontsize=7)
     ax1.set_ylabel("share of firms (weighted to the population)")
     n_rep = adoption["replication"].nunique()
     fig.suptitle(f"{title or 'AI adoption'} — {population_label(scenario)}")
     return _finish(
         fig,
         [
-            f"{USES_AI} Lines: median of {n_rep} replications. {_band_text(adoption)}",
+            f"{USES_AI} Lines: median of {n_rep} replications. {_band_text(adoption)} "
+            "Survey points are in their survey's own frame (denominator, definition); the "
+            "dashed line beside them is the model read the same way. At scale: "
+            f"{AT_SCALE_CAVEAT}, so it follows its prior.",
             caption,
         ],
         bottom=0.06,
@@ -264,7 +136,7 @@ def backtest_figure(
     value ± 2 se and the naive trend forecast the model has to beat.
 
     Args:
-        forecast: the table written to `forecast.csv` by `adoptsim.backtest.backtest`.
+        forecast: the table written to `forecast.csv` by `adoptsim.fit.backtest.backtest`.
         origin: the last month whose targets were fitted ("YYYY-MM").
         path: if given, the figure is saved there (PNG, 120 dpi).
         caption: provenance and scores line.
@@ -337,14 +209,17 @@ def _segment_effects(ax, comp: Comparison, seg: str, colours: dict, last: str) -
         if lab in small:
             ax.text(
                 j,
-                0,
-                f"too few\nagents\n(<{MIN_AGENTS})",
+                0.5,
+                f"too few agents (<{MIN_AGENTS})",
+                transform=ax.get_xaxis_transform(),
+                rotation=90,
                 ha="center",
                 va="center",
                 fontsize=6,
                 color="0.45",
             )
     ax.set_xticks(np.arange(len(labels)), labels, fontsize=8)
+    ax.set_xlim(-0.6, len(labels) - 0.4)  # room for a flagged last segment's label
     ax.axhline(0, color="k", lw=0.8)
 
 
@@ -353,14 +228,17 @@ def comparison_figure(
 ) -> plt.Figure:
     """Figure of a scenario comparison: trajectories, paired differences and effects by segment.
 
-    Panels: the share using AI per scenario with bands and survey points; the paired difference
-    with the reference over time; and the final-month effect by size class and by sector (median
-    and 5–95 % of the paired differences). One colour per scenario in every panel.
+    Panels: the share using AI per scenario with bands, the survey points and the reference read
+    through each survey's frame, every scenario's last value in the legend (levels that
+    coincide stay legible); the paired difference with the reference over time; and the
+    final-month effect by size class and by sector (median and 5–95 % of the paired
+    differences). One colour per scenario in every panel. The footer names the replications and
+    seed of the comparison.
 
     Args:
         comp: the result of [`compare`][adoptsim.comparison.compare].
         path: if given, the figure is saved there (PNG, 110 dpi).
-        caption: provenance line (scenarios, seed, firms, version).
+        caption: provenance line (e.g. the adoptsim version).
 
     Returns:
         The matplotlib figure.
@@ -373,11 +251,17 @@ def comparison_figure(
         getattr(comp, "scenarios", {}).get(comp.reference) if hasattr(comp, "scenarios") else None
     )
     points = observed_points(scenario)
-    start = projection_start(points)
+    start = projection_start()
     overall = comp.adoption[comp.adoption.segment_type == "all"]
     for name, part in overall.groupby("scenario", sort=False):
-        _fan(ax1, part, "adopters_share", name, colours[name])
-    _observed(ax1, points, start)
+        final = part[part.date == part.date.max()]
+        # the last value in the legend: where levels coincide the lines hide each other
+        value = f"{final.date.iloc[0]}: {100 * final.adopters_share.median():.1f} %"
+        _fan(ax1, part, "adopters_share", f"{name} ({value})", colours[name])
+    frames = getattr(comp, "frames", None)
+    if frames is not None and not frames.empty:
+        frames = frames[frames.scenario == comp.reference]
+    _observed(ax1, points, start, frames)
     ax1.set_ylim(0, 1)
     _percent(ax1)
     ax1.set_title("Uses AI, all firms (median, 5–95 % band)")
@@ -385,13 +269,13 @@ def comparison_figure(
     for name, part in dall.groupby("scenario", sort=False):
         g = part.groupby("date").adopters_share
         x = pd.to_datetime(g.median().index, format="%Y-%m")
-        ax2.plot(x, g.median().to_numpy(), label=name, color=colours[name])
+        label = f"{name} ({g.median().index[-1]}: {100 * g.median().iloc[-1]:+.2f} pp)"
+        ax2.plot(x, g.median().to_numpy(), label=label, color=colours[name])
         ax2.fill_between(
             x, g.quantile(0.05), g.quantile(0.95), alpha=0.2, color=colours[name], lw=0
         )
     ax2.axhline(0, color="k", lw=0.8)
-    if start is not None:
-        ax2.axvline(start, color="0.4", ls=":", lw=1)
+    _projection_line(ax2, start)
     _percent(ax2, points=True)
     ax2.set_title(f"Difference with {comp.reference}: median of paired differences")
     last = comp.differences.date.max()
@@ -406,13 +290,20 @@ def comparison_figure(
         ax.grid(alpha=0.3)
         ax.legend(fontsize=7, loc="upper left")
     fig.suptitle(f"Scenarios compared — {population_label(scenario)}")
+    n_rep = comp.adoption["replication"].nunique()
+    seed = getattr(comp, "seed", None)
+    n_firms = getattr(comp, "n_firms", None)
+    run = f"{n_rep} paired replications" + (f", seed {seed}" if seed is not None else "")
+    run += f", {n_firms:,} agents" if n_firms else ""
     return _finish(
         fig,
         [
             f"{USES_AI} Differences are the median (dot/line) and 5–95 % (whisker/band) of "
             "paired differences: each replication of a scenario against the same replication "
-            "of the reference (common random numbers).",
-            caption,
+            "of the reference (common random numbers). Survey points are in their survey's own "
+            f"frame; the dashed line beside them is {comp.reference} read the same way.",
+            f"{run} (each with its own posterior and prior draws where the scenario names them: "
+            f"bands = parameter + stochastic uncertainty). {caption}".strip(),
         ],
         bottom=0.06,
         path=path,
@@ -427,7 +318,7 @@ def fit_figure(fit: pd.DataFrame, path: str | Path | None = None, caption: str =
     Targets outside max(2 se, 2 pp) are marked ✗.
 
     Args:
-        fit: the fit table of [`validate`][adoptsim.validation.validate] (columns id, survey,
+        fit: the fit table of [`validate`][adoptsim.fit.validation.validate] (columns id, survey,
             observed, se, sim_mean, sim_p05, sim_p95, within); targets not simulated are left
             out.
         path: if given, the figure is saved there (PNG, 120 dpi).
@@ -437,6 +328,10 @@ def fit_figure(fit: pd.DataFrame, path: str | Path | None = None, caption: str =
         The matplotlib figure.
     """
     shown = fit[fit.sim_mean.notna()].reset_index(drop=True)
+    left_out = max(len(shown) - FIT_ROWS_SHOWN, 0)
+    if left_out:  # a readable figure: the targets outside first, the rest in fit.csv only
+        order = np.argsort(shown.within.to_numpy().astype(bool), kind="stable")
+        shown = shown.iloc[np.sort(order[:FIT_ROWS_SHOWN])].reset_index(drop=True)
     fig, ax = plt.subplots(figsize=(8.5, 0.28 * len(shown) + 2))
     y = np.arange(len(shown))[::-1]
     colours = {"barometer": "tab:blue", "ict_survey": "tab:orange", "ict_survey_old": "tab:gray"}
@@ -479,6 +374,7 @@ def fit_figure(fit: pd.DataFrame, path: str | Path | None = None, caption: str =
         [
             "Each target is simulated through its survey's observation model (population, "
             "definition: barometer = broad notion, ICT survey about half of it).",
+            f"{left_out} more targets in fit.csv only (those outside shown)." if left_out else "",
             caption,
         ],
         bottom=0.04,
@@ -488,7 +384,7 @@ def fit_figure(fit: pd.DataFrame, path: str | Path | None = None, caption: str =
 
 
 def indices_figure(
-    result: SensitivityResult, path: str | Path | None = None, title: str = "", caption: str = ""
+    result: IndicesResult, path: str | Path | None = None, title: str = "", caption: str = ""
 ) -> plt.Figure:
     """Bar chart of the sensitivity indices with their confidence intervals.
 
@@ -566,15 +462,7 @@ def allocation_figure(
     ax2.legend(loc="upper left", fontsize=8)
     for ax in (ax1, ax2):
         ax.grid(alpha=0.3)
-        ax.axvline(pd.Timestamp("2025-01-01"), color="0.4", ls=":", lw=1)
-        ax.text(
-            pd.Timestamp("2025-02-01"),
-            ax.get_ylim()[1],
-            " projection →",
-            va="top",
-            fontsize=8,
-            color="0.3",
-        )
+        _projection_line(ax, projection_start())  # the same start as every other figure
     ax1.legend(loc="upper left", fontsize=8)
     fig.suptitle("Weighted adoption does not depend on how agents are allocated to cells")
     return _finish(fig, [caption], bottom=0.07, path=path, dpi=120)

@@ -1,6 +1,6 @@
 """Calibrated parameters: what is fitted (names, priors, scenario keys) and the shipped draws.
 
-One joint calibration covers Flanders/Belgium and the Netherlands (`adoptsim.calibrate`). Its
+One joint calibration covers Flanders/Belgium and the Netherlands (`adoptsim.fit`). Its
 parameters (`JOINT`) are of three kinds:
 
 - **shared**: one value for both countries (size offsets, scale-up intercept, sector offsets,
@@ -13,10 +13,11 @@ parameters (`JOINT`) are of three kinds:
 Each country's simulation sees the *effective* parameters of
 `PARAMETERS` (the same names for both). The shipped posterior
 is `calibration/joint/posterior.csv` (one row per draw, one column per joint parameter); a
-scenario that names a posterior (`[calibration] posterior = "flanders"`) runs replication r with
-the effective values of draw `r mod n_draws` for that country, laid just above the scenario's
-root file (see `Scenario.with_draw`). Whole draws travel together, so a comparison of the two
-countries transfers whole posterior draws fitted on the same data window.
+scenario that names a posterior (`[calibration] posterior = "flanders"`) runs each replication
+with the effective values of one draw for that country — in `simulate`, the draw its stratified
+design gives it (`adoptsim.precision`), elsewhere draw `r mod n_draws` — laid just above the
+scenario's root file (see `Scenario.with_draw`). Whole draws travel together, so a comparison of
+the two countries transfers whole posterior draws fitted on the same data window.
 """
 
 from __future__ import annotations
@@ -431,6 +432,11 @@ def _posterior_table(name: str) -> pd.DataFrame:
     if name not in COUNTRIES:
         raise ScenarioError("calibration.posterior", name, f"must be one of {', '.join(COUNTRIES)}")
     return effective_table(_joint_table(POSTERIOR_NAME), name)
+
+
+def n_draws(name: str) -> int:
+    """Number of shipped draws of posterior ``name`` (``flanders`` or ``netherlands``)."""
+    return len(_posterior_table(name))
 
 
 def posterior_draw(name: str, replication: int) -> tuple[int, dict[str, float]]:

@@ -1,15 +1,18 @@
 """Prior-only parameters: effect sizes and lever details that no calibration target identifies.
 
-Each one has a documented range (``docs/evidence.md``, generated from this table). When a
-scenario says ``[calibration] priors = "policy"`` (the baseline does, and every scenario that
-extends it), replication r of a run draws every prior-only parameter uniformly from its range,
-from its own random stream: ``SeedSequence(seed, spawn_key=(r, PRIOR_STREAM))``, a child of the
-replication's seed that the model itself never uses. The draws therefore depend only on (seed,
-replication) — not on the number of replications or workers — and two scenarios run with the
-same seed get the same draws (paired comparisons stay paired). The bands over replications then
-include policy-effect uncertainty; `use_priors=False` in
-[`simulate`][adoptsim.simulation.simulate] turns this source off (as ``use_posterior=False`` turns
-off the calibrated parameters' draws), which is how ``docs/uncertainty.md`` separates the sources.
+Each one has a documented range (``docs/evidence.md``, generated from this table). When a scenario
+says ``[calibration] priors = "policy"`` (the baseline does, and every scenario that extends it),
+replication r of a run draws every prior-only parameter uniformly from its range, from its own
+random stream: ``SeedSequence(seed, spawn_key=(r, PRIOR_DRAW))`` (`adoptsim.streams`), a child of
+the replication's seed that the model itself never uses. The draws therefore depend only on (seed,
+replication) — not on the number of replications or workers — and two scenarios run with the same
+seed get the same draws (paired comparisons stay paired). `simulate` instead takes each
+replication's uniforms from the run's stratified design (`adoptsim.precision.run_design`, a
+function of (seed, replications) only), so that few replications span the priors. The bands
+over replications then include
+policy-effect uncertainty; `use_priors=False` in [`simulate`][adoptsim.simulation.simulate] turns
+this source off (as ``use_posterior=False`` turns off the calibrated parameters' draws), which is
+how ``docs/uncertainty.md`` separates the sources.
 
 Draws are laid just above the scenario's root file, like posterior draws: a scenario that sets a
 key deliberately (a policy choice such as a training reach) keeps its value.
@@ -22,10 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from adoptsim.parameters import Parameter
-
-# Children 0–4 of a replication's seed are the model's (population, network, dynamics, Mesa,
-# levers); the prior draws use a child index the model never spawns.
-PRIOR_STREAM = 1_000
+from adoptsim.policy import DEADWEIGHT, VOUCHER_EFFECT, evidence_range
+from adoptsim.streams import prior_seed
 
 
 @dataclass(frozen=True)
@@ -52,9 +53,6 @@ class Prior:
     group: str = "policy"
 
 
-PRIOR_GROUPS = ("policy", "behaviour")
-
-
 def _p(name, keys, lo, hi, doc, unit, mechanism, source, integer=False, group="policy") -> Prior:
     return Prior(
         Parameter(name, tuple(keys), lo, hi, doc=doc), unit, mechanism, source, integer, group
@@ -69,28 +67,6 @@ JUDGEMENT = "no direct evidence; prior range by judgement"
 
 PRIORS: tuple[Prior, ...] = (
     _p(
-        "theta_subsidy",
-        ["rule.theta_subsidy"],
-        0.0,
-        6.0,
-        "start: additionality of a subsidised AI project per unit share of cost covered",
-        "logit per unit cover",
-        "while a project runs a non-user's start hazard rises by θ × cover (30 % cover, θ = 4: "
-        "hazard × 3.3); fades after the project",
-        f"{NESTA}; innovation-voucher evaluations find additionality in the short run. "
-        "The logit size has no direct estimate: range by judgement.",
-    ),
-    _p(
-        "scale_theta_subsidy",
-        ["rule.scale_theta_subsidy"],
-        0.0,
-        3.0,
-        "scale: subsidised project per unit share of cost covered",
-        "logit per unit cover",
-        "the same for a user's hazard of scaling up",
-        JUDGEMENT + " (smaller than for starting: projects are training and advice)",
-    ),
-    _p(
         "project_months",
         ["levers.projects.months"],
         3,
@@ -102,35 +78,34 @@ PRIORS: tuple[Prior, ...] = (
         integer=True,
     ),
     _p(
-        "fade_half_life",
-        ["levers.projects.fade_half_life_months"],
-        3.0,
-        36.0,
-        "half-life of the additionality effect after a project ends",
-        "months",
-        "after the project the effect halves every half-life",
-        NESTA + " (fade within a year: lower end); the Dutch voucher lottery's long-run "
-        "follow-up (Roelandt & van der Wiel, IGL 2020) found effects that persist (upper end)",
+        "subsidy_effect",
+        ["levers.projects.effect"],
+        *VOUCHER_EFFECT,
+        "chance that an additional subsidised AI project makes a non-user adopt",
+        "probability",
+        "spread over the project's months as the firm's own start chance on top of its hazard; "
+        "deadweight projects do nothing",
+        "lever_evidence.csv subsidy_effect_12m: first-year adoption effect of light-touch "
+        "vouchers +0.03 to +0.15 (Nesta Creative Credits RCT, Bakhshi et al. 2013/2015; UK "
+        "Growth Vouchers RCT 2014-15; Cornet et al. 2006 CPB DP 58)",
     ),
     _p(
         "deadweight",
         ["levers.projects.deadweight"],
-        0.1,
-        0.6,
-        "share of subsidised projects that change nothing (would have happened anyway)",
+        *DEADWEIGHT,
+        "share of subsidised projects at 30 % cover that change nothing",
         "share",
-        "deadweight firms (a fixed draw per firm) get no effect from their project",
-        "Dutch innovation-voucher lottery (Cornet, Vroomen & van der Steeg 2006, CPB "
-        "Discussion Paper 58): of 10 vouchers 8 funded a project that would not have happened, "
-        "1 one that would have (lower end); adopting AI is a larger step than one assignment, "
-        "so more deadweight is allowed: upper end by judgement",
+        "a project is additional with chance (1 − deadweight) × cover / 30 % (at most 1), a fixed "
+        "draw per firm; with the effect above, the 12-month effect per treated firm",
+        "lever_evidence.csv subsidy_effect_12m: additionality of a 20-30 % co-subsidy 0.2-0.6, "
+        "below the 0.8 of a free Dutch voucher (Cornet, Vroomen & van der Steeg 2006, CPB DP 58)",
     ),
     _p(
         "kmo_employer_share",
         ["levers.kmo_portefeuille.employer_share"],
         0.3,
         0.8,
-        "share of KMO-portefeuille users that are employer firms",
+        "share of KMO-portefeuille projects started by employer firms",
         "share",
         "scales the yearly AI projects spread over the model's employer SMEs",
         "VLAIO publishes users (55,000 in 2025), not their size; 84 % of Flemish enterprises "
@@ -139,13 +114,13 @@ PRIORS: tuple[Prior, ...] = (
     _p(
         "kmo_ai_share",
         ["levers.kmo_portefeuille.ai_share"],
-        0.03,
-        0.15,
-        "share of employer users' portfolio projects about AI",
+        0.01,
+        0.05,
+        "share of portfolio projects about AI",
         "share",
         "scales the yearly AI projects",
-        "digitalisation is one of 8 themes (VLAIO 2023 reform); the AI part is not published: "
-        "judgement",
+        "lever_evidence.csv kmo_ai_projects_per_year: 55,000 user firms × 2.4 projects × AI share "
+        "0.01-0.05 (judgement: no theme breakdown published; digitalisation is 1 of 8 themes)",
     ),
     _p(
         "kmo_take_up_elasticity",
@@ -168,35 +143,25 @@ PRIORS: tuple[Prior, ...] = (
         JUDGEMENT,
     ),
     _p(
-        "training_efficacy",
-        ["levers.training.efficacy"],
-        0.2,
-        0.8,
-        "chance a reached firm loses its knowledge barrier",
+        "training_effect",
+        ["levers.training.effect"],
+        *evidence_range("training_effect_12m"),
+        "chance that hands-on AI training (incl. Art. 4 literacy training) makes a non-user adopt",
         "probability",
-        "training reaches firms (users and non-users) and removes the knowledge barrier",
-        JUDGEMENT,
+        "the trained firm's own start chance, spread over training.effect_months",
+        "lever_evidence.csv training_effect_12m (Humlum & Vestergaard 2025 PNAS; McKenzie 2020 "
+        "WB PRWP 9408; Cullen et al. 2025 CEPR DP 20894)",
     ),
     _p(
-        "literacy_efficacy",
-        ["levers.literacy.efficacy"],
-        0.2,
-        0.8,
-        "chance a firm reached by Art. 4 literacy offers loses its knowledge barrier",
-        "probability",
-        "as training, from the Art. 4 date (2025-02)",
-        JUDGEMENT,
-    ),
-    _p(
-        "literacy_user_reach",
-        ["levers.literacy.user_reach"],
-        0.1,
-        0.6,
-        "AI users reached per year by the Art. 4 literacy duty",
-        "per year",
-        "users' knowledge barrier (matters for scaling up)",
-        "Art. 4 binds deployers; compliance unknown and softened by the Digital Omnibus: "
-        + JUDGEMENT,
+        "training_months",
+        ["levers.training.effect_months"],
+        3,
+        12,
+        "months over which a training's effect arrives",
+        "months",
+        "window of the trained firm's extra start chance",
+        JUDGEMENT + " (inside the evidence's 12-month horizon)",
+        integer=True,
     ),
     _p(
         "literacy_nonuser_reach",
@@ -205,19 +170,81 @@ PRIORS: tuple[Prior, ...] = (
         0.2,
         "non-users reached per year by literacy offers spurred by Art. 4",
         "per year",
-        "non-users' knowledge barrier (matters for starting)",
+        "from 2025-02 each reached non-user gets the training effect (hands-on literacy training)",
         JUDGEMENT,
     ),
     _p(
-        "coaching_efficacy",
-        ["levers.coaching.efficacy"],
-        0.3,
-        0.9,
-        "chance a coached firm loses its partner and assessment barriers",
+        "coaching_effect",
+        ["levers.coaching.effect"],
+        *evidence_range("coaching_effect_12m"),
+        "chance that knowledge-partner coaching makes a non-user adopt",
         "probability",
-        "coaching reaches firms and removes the 'no knowledge partner' and 'hard to assess' "
-        "barriers (permanently)",
-        JUDGEMENT,
+        "the coached firm's own start chance, spread over coaching.effect_months",
+        "lever_evidence.csv coaching_effect_12m: light-touch advice +0.07 (voucher RCTs); "
+        "intensive consulting +0.26 in year 1, an upper bound (Bloom et al. 2013 QJE)",
+    ),
+    _p(
+        "coaching_months",
+        ["levers.coaching.effect_months"],
+        3,
+        12,
+        "months over which coaching's effect arrives",
+        "months",
+        "window of the coached firm's extra start chance",
+        "intensive implementation support lasted about 4 months in Bloom et al. 2013: " + JUDGEMENT,
+        integer=True,
+    ),
+    _p(
+        "information_effect",
+        ["levers.information.effect"],
+        *evidence_range("information_effect_12m"),
+        "chance that awareness or information alone makes a non-user adopt",
+        "probability",
+        "the reached firm's own start chance, spread over information.effect_months",
+        "lever_evidence.csv information_effect_12m (Humlum & Vestergaard 2025: randomised "
+        "information, no meaningful shift in use; Cullen et al. 2025: no AI effect)",
+    ),
+    _p(
+        "information_reach",
+        ["levers.information.reach"],
+        0.01,
+        0.2,
+        "Flemish firms reached per year by AI awareness and information campaigns",
+        "per year",
+        "reach of the information programme (Flemish AI plan, EUR 5M a year incl. training)",
+        "policy_timeline.csv flemish_ai_plan; reach not published: " + JUDGEMENT,
+    ),
+    _p(
+        "exit_induced_extra",
+        ["exit.induced_extra"],
+        0.05,
+        0.3,
+        "extra yearly exit of policy-induced light users",
+        "per year",
+        "a user whose start a lever caused stops at light + this rate while a light user",
+        "lever_evidence.csv subsidy_retention_24m 0.5-0.95: Creative Credits and Growth Vouchers "
+        "(effects gone after a year: upper end); Bloom et al. 2020 (~0.92 a year: lower end)",
+    ),
+    _p(
+        "exit_light",
+        ["exit.light"],
+        *evidence_range("light_user_exit_per_year"),
+        "yearly exit of light AI users",
+        "per year",
+        "light users (not at scale) stop using AI; survey readings are current use",
+        "lever_evidence.csv light_user_exit_per_year (judgement: at most the ~8 % a year drop "
+        "of adopted practices in Bloom et al. 2020)",
+    ),
+    _p(
+        "exit_at_scale",
+        ["exit.at_scale"],
+        0.0,
+        0.06,
+        "yearly fall-back of at-scale users to light use",
+        "per year",
+        "at-scale users scale back",
+        "Bloom et al. 2020 AEJ Applied: gross retention ~0.92 a year of adopted practices "
+        "(upper end); " + JUDGEMENT,
     ),
     _p(
         "peer_learning_knowledge",
@@ -247,8 +274,10 @@ PRIORS: tuple[Prior, ...] = (
         "start: logit per unit peer share",
         "logit per unit share",
         "a firm whose peers all use AI has its start odds × e^θ",
-        "not separately identified from the intercept by two survey series: " + JUDGEMENT,
-        group="behaviour",
+        "lever_evidence.csv peer_slope_12m 0.05-0.57 per unit share (ECB WP 3246 upper bound; "
+        "ECB Blog 2026 0.19; Cullen et al. 2025 null): at the 2025 hazards of the model's "
+        "non-users this logit range gives a 12-month slope across that range (adoptsim "
+        "evidence measures it); the calibration fits or marginalises it",
     ),
     _p(
         "theta_burden",
@@ -262,75 +291,46 @@ PRIORS: tuple[Prior, ...] = (
         "the response has no estimate: judgement",
     ),
     _p(
-        "theta_clarity",
-        ["rule.theta_clarity"],
-        0.0,
-        0.5,
-        "start: legal clarity from the AI Act",
-        "logit",
-        "ramps in over 12 months after entry into force",
-        JUDGEMENT,
+        "clarity_effect",
+        ["regulation.clarity_effect"],
+        *evidence_range("clarity_effect_12m"),
+        "chance that full legal clarity makes an unsure non-user adopt within 12 months",
+        "probability",
+        "unsure non-users get this yearly chance × clarity (0..1) on top of their hazard",
+        "lever_evidence.csv clarity_effect_12m (a labelled judgement range: no evaluation "
+        "found; Eurostat 2025, unclear legal consequences cited by 7.5-8.1 %)",
     ),
     _p(
-        "high_risk_share_k",
-        ["regulation.high_risk_share_annex_iii.K"],
-        0.05,
-        0.30,
-        "share of financial firms with an Annex III use (credit scoring, insurance pricing)",
+        "clarity_share",
+        ["regulation.clarity_share"],
+        *evidence_range("clarity_target_share"),
+        "share of firms unsure whether their AI use is high-risk",
         "share",
-        "only these firms carry the burden",
-        "Commission impact assessment SWD(2021) 84: 5–15 % of AI systems high-risk; finance "
-        "above average: judgement",
+        "the only firms legal clarity acts on (a fixed draw per firm)",
+        "lever_evidence.csv clarity_target_share (appliedAI 2023: 40 % of enterprise AI "
+        "systems unclear; Eurostat 2025)",
     ),
     _p(
-        "high_risk_share_c",
-        ["regulation.high_risk_share_annex_i.C"],
-        0.01,
-        0.10,
-        "share of manufacturers with AI in an Annex I product (machinery, medical devices)",
-        "share",
-        "only these firms carry the burden",
-        "as above: judgement",
+        "clarity_level",
+        ["regulation.clarity_level"],
+        0.2,
+        0.8,
+        "clarity the AI Act's own texts and guidance give the unsure firms",
+        "0..1",
+        "ramps in after entry into force; ai_act_clarity sets full clarity from 2027-01",
+        "guidelines on the Art. 6 classification came late and the Digital Omnibus moved the "
+        "high-risk dates: " + JUDGEMENT,
     ),
     _p(
-        "high_risk_share_n",
-        ["regulation.high_risk_share_annex_iii.N"],
-        0.01,
-        0.10,
-        "share of administrative-services firms with an Annex III use (recruitment agencies)",
-        "share",
-        "only these firms carry the burden",
-        "Annex III point 4 (employment); employment agencies are part of section N: judgement",
-    ),
-    _p(
-        "high_risk_share_utilities",
-        ["regulation.high_risk_share_annex_iii.D", "regulation.high_risk_share_annex_iii.E"],
-        0.01,
-        0.10,
-        "share of energy and water firms with an Annex III use (critical infrastructure)",
-        "share",
-        "only these firms carry the burden",
-        "Annex III point 2 (critical infrastructure): judgement",
-    ),
-    _p(
-        "high_risk_share_j",
-        ["regulation.high_risk_share_annex_iii.J", "regulation.high_risk_share_annex_i.J"],
-        0.0,
-        0.06,
-        "share of information and communication firms providing a high-risk system",
-        "share",
-        "only these firms carry the burden",
-        "software providers of Annex III systems: judgement",
-    ),
-    _p(
-        "high_risk_share_other",
-        [f"regulation.high_risk_share_annex_iii.{s}" for s in "CFGHILM"],
-        0.0,
-        0.03,
-        "share of firms in other sections with an Annex III use they provide (HR tools)",
-        "share",
-        "only these firms carry the burden",
-        "deployers of recruitment tools bear lighter duties than providers: judgement",
+        "high_risk_share",
+        ["regulation.high_risk_share"],
+        *evidence_range("high_risk_share_of_users"),
+        "share of AI users with a high-risk use (Annex III or I)",
+        "share of users",
+        "these firms carry the compliance burden (by sector profile, a fixed draw per firm)",
+        "lever_evidence.csv high_risk_share_of_users (Commission impact assessment SWD(2021) "
+        "84: 5-15 % of AI applications; appliedAI 2023: 18 % clearly high-risk; SMEs mostly "
+        "deployers of general tools)",
     ),
     _p(
         "clarity_ramp_months",
@@ -339,7 +339,7 @@ PRIORS: tuple[Prior, ...] = (
         24,
         "months over which legal clarity ramps in after entry into force",
         "months",
-        "with theta_clarity",
+        "with clarity_level and clarity_effect",
         JUDGEMENT,
         integer=True,
     ),
@@ -475,31 +475,26 @@ PRIORS: tuple[Prior, ...] = (
 )
 
 
-def prior_parameters(group: str = "all") -> tuple[Parameter, ...]:
-    """The prior-only parameters of one group (or ``"all"``).
-
-    Returns them as [`Parameter`][adoptsim.parameters.Parameter] objects.
-    """
-    return tuple(p.parameter for p in PRIORS if group in ("all", p.group))
-
-
-def prior_seed(seed: int, replication: int) -> np.random.SeedSequence:
-    """The seed of replication ``replication``'s prior draws (see module doc)."""
-    return np.random.SeedSequence(seed, spawn_key=(replication, PRIOR_STREAM))
-
-
-def prior_draw(seed: int, replication: int, which: str = "policy") -> dict[str, float]:
+def prior_draw(
+    seed: int, replication: int, which: str = "policy", uniforms: np.ndarray | None = None
+) -> dict[str, float]:
     """Dotted-key overrides: one uniform draw of the prior-only parameters for a replication.
 
     Args:
         seed: the run's seed.
         replication: the replication index.
         which: ``"policy"`` (the policy group), ``"all"`` or ``"none"``.
+        uniforms: the uniform number of every entry of `PRIORS`, given by the run's design
+            ([`run_design`][adoptsim.precision.run_design], which `simulate` uses); None draws
+            them independently from `prior_seed`.
 
     Every prior gets its uniform number whatever ``which`` is, so a parameter's draw for
     (seed, replication) never depends on which others are drawn.
     """
-    u = np.random.default_rng(prior_seed(seed, replication)).random(len(PRIORS))
+    if uniforms is None:
+        u = np.random.default_rng(prior_seed(seed, replication)).random(len(PRIORS))
+    else:
+        u = np.asarray(uniforms, dtype=float)
     out: dict[str, float] = {}
     for prior, x in zip(PRIORS, u, strict=True):
         if which == "none" or (which == "policy" and prior.group != "policy"):

@@ -7,12 +7,14 @@ bands such as 10–49 or 500+ — is an exact sum afterwards, without touching f
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from adoptsim.errors import AdoptsimError
 from adoptsim.months import format_month
 from adoptsim.population import Firms
 from adoptsim.taxonomy import (
@@ -33,6 +35,8 @@ ADOPTION_COLUMNS = [
     "at_scale_share",
     "draw",
 ]
+#: The commit record of a run folder: written last, names the SHA-256 of its siblings.
+RUN_RECORD = "run.json"
 
 
 @dataclass
@@ -248,6 +252,10 @@ def agent_counts(record: CellRecord) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["segment_type", "segment", "agents"])
 
 
+class RunFolderError(AdoptsimError):
+    """A run folder is missing, damaged or inconsistent with its ``run.json``."""
+
+
 @dataclass
 class SimulationResult:
     """Outcome of [`simulate`][adoptsim.simulation.simulate].
@@ -275,35 +283,50 @@ class SimulationResult:
     resolved: dict | None = None
     run_info: dict = field(default_factory=dict)
 
-    def save(self, out: str | Path) -> Path:
+    def save(self, out: str | Path, extra: Mapping[str, bytes] | None = None) -> Path:
         """Write ``adoption.csv``, ``scenario.toml`` and ``run.json`` into folder ``out``.
+
+        The folder is committed as a whole ([`FolderCommit`][adoptsim.atomic.FolderCommit]):
+        every file is written beside its destination first, then swapped in, ``run.json`` last;
+        ``run.json`` names the SHA-256 of each sibling (``files``), which
+        [`load_run`][adoptsim.results.load_run] checks. A full disk or a missing permission
+        ends in one line (`OutputError`) and leaves an earlier run in ``out`` as it was.
 
         Identical runs give identical ``adoption.csv`` bytes, and ``adoptsim run
         out/scenario.toml`` with the seed, agents and replications of ``run.json`` reproduces
-        it byte for byte. Returns the path of ``adoption.csv``.
+        it byte for byte. Shares are written with 17 significant digits, so `load_run` reads
+        back exactly the numbers of the run. Returns the path of ``adoption.csv``.
+
+        Args:
+            out: the run folder (created if missing).
+            extra: more files of the run, by file name (e.g. ``{"adoption.png": png_bytes}``),
+                committed with the others.
         """
         import json
 
         import tomli_w
 
+        from adoptsim.atomic import FolderCommit, csv_bytes
+
         out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
-        path = out / "adoption.csv"
-        self.adoption.to_csv(path, index=False, float_format="%.6f", lineterminator="\n")
-        if self.resolved is not None:
-            header = (
-                f"# Scenario {self.scenario!r} fully resolved by adoptsim "
-                f"{self.run_info.get('adoptsim', '')}: every value, no extends.\n"
-                f"# Reproduce: {self.run_info.get('rerun', '')}\n\n"
-            )
-            (out / "scenario.toml").write_text(
-                header + tomli_w.dumps(self.resolved), encoding="utf-8"
-            )
-        info = {**self.run_info, "parameters": self.parameters}
-        (out / "run.json").write_text(
-            json.dumps(info, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
-        )
-        return path
+        with FolderCommit(out) as commit:
+            commit.add("adoption.csv", csv_bytes(self.adoption, float_format="%.17g"))
+            if self.resolved is not None:
+                header = (
+                    f"# Scenario {self.scenario!r} fully resolved by adoptsim "
+                    f"{self.run_info.get('adoptsim', '')}: every value, no extends.\n"
+                    f"# Reproduce: {self.run_info.get('rerun', '')}\n\n"
+                )
+                commit.add("scenario.toml", (header + tomli_w.dumps(self.resolved)).encode())
+            for name, data in (extra or {}).items():
+                commit.add(name, data)
+
+            def record(sums: dict[str, str]) -> str:
+                info = {**self.run_info, "parameters": self.parameters, "files": sums}
+                return json.dumps(info, indent=2, ensure_ascii=False) + "\n"
+
+            commit.commit(RUN_RECORD, record)
+        return out / "adoption.csv"
 
     def tidy(self) -> pd.DataFrame:
         """The adoption table with ``date`` as a datetime (first day of the month)."""
@@ -388,7 +411,12 @@ def run_info(scenario, *, seed: int, n_firms: int, replications: int) -> dict:
 
 
 def load_run(folder: str | Path) -> SimulationResult:
-    """Read a run folder written by ``adoptsim run`` (or `SimulationResult.save`).
+    """Read a run folder written by ``adoptsim run`` (or `SimulationResult.save`), checked.
+
+    What is read is validated: the files ``run.json`` lists have the SHA-256 it records (a
+    folder left between two renames, or a file edited since, is refused); ``adoption.csv`` has
+    the columns of `ADOPTION_COLUMNS`, dates ``YYYY-MM``, shares within [0, 1], and the
+    replications, seed and scenario that ``run.json`` says.
 
     Args:
         folder: holds ``adoption.csv`` and, when written by this version, ``run.json`` and
@@ -398,38 +426,128 @@ def load_run(folder: str | Path) -> SimulationResult:
         A [`SimulationResult`][adoptsim.results.SimulationResult] without per-cell records.
 
     Raises:
-        AdoptsimError: the folder has no ``adoption.csv``.
+        RunFolderError: not a run folder, or what it holds is damaged or inconsistent (one line
+            naming the file and what is wrong).
     """
     import json
     import tomllib
 
-    from adoptsim.errors import AdoptsimError
+    from adoptsim.atomic import file_sha256
 
+    if not isinstance(folder, str | Path) or str(folder) == "":
+        raise RunFolderError(f"folder = {folder!r} — must be the path of a run folder")
     folder = Path(folder)
     csv = folder / "adoption.csv"
     if not csv.is_file():
-        raise AdoptsimError(f"{folder}: no adoption.csv here (not a run folder)")
-    adoption = pd.read_csv(csv, dtype={"date": str, "segment": str})
-    info = (
-        json.loads((folder / "run.json").read_text("utf-8"))
-        if (folder / "run.json").is_file()
-        else {}
-    )
+        raise RunFolderError(f"{folder}: no adoption.csv here (not a run folder)")
+    record = folder / RUN_RECORD
+    info: dict = {}
+    if record.exists() or record.is_symlink():
+        if not record.is_file():
+            raise RunFolderError(f"{record}: is not a file (a run record is a JSON file)")
+        try:
+            info = json.loads(record.read_text("utf-8"))
+        except (OSError, ValueError) as exc:
+            raise RunFolderError(f"{record}: not a readable JSON run record ({exc})") from None
+        if not isinstance(info, dict):
+            raise RunFolderError(f"{record}: must hold a JSON object, not {type(info).__name__}")
+    files = info.get("files", {})
+    if not isinstance(files, dict):
+        raise RunFolderError(f"{record}: files must map file names to SHA-256")
+    for name, digest in files.items():
+        path = folder / str(name)
+        if Path(str(name)).name != name or not path.is_file():
+            raise RunFolderError(f"{path}: listed in {RUN_RECORD} but missing")
+        if file_sha256(path) != digest:
+            raise RunFolderError(
+                f"{path}: its SHA-256 differs from {RUN_RECORD} (written by another run, "
+                "edited, or damaged); run it again"
+            )
+    try:
+        adoption = pd.read_csv(csv, dtype={"date": str, "segment": str, "segment_type": str})
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise RunFolderError(f"{csv}: cannot be read as CSV ({exc})".splitlines()[0]) from None
+    _check_adoption(adoption, csv, info)
     resolved = None
     if (folder / "scenario.toml").is_file():
-        with (folder / "scenario.toml").open("rb") as fh:
-            resolved = tomllib.load(fh)
+        try:
+            with (folder / "scenario.toml").open("rb") as fh:
+                resolved = tomllib.load(fh)
+        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as exc:
+            raise RunFolderError(f"{folder / 'scenario.toml'}: not valid TOML ({exc})") from None
     name = info.get("scenario") or (resolved or {}).get("scenario", {}).get("name", folder.name)
     return SimulationResult(
         adoption,
         [],
-        name,
-        int(info.get("seed", -1)),
-        int(info.get("n_firms", -1)),
+        str(name),
+        _whole(info.get("seed", -1), record, "seed"),
+        _whole(info.get("n_firms", -1), record, "n_firms"),
         list(info.get("parameters", [])),
         resolved,
         {k: v for k, v in info.items() if k != "parameters"},
     )
+
+
+def _whole(value: object, record: Path, key: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise RunFolderError(f"{record}: {key} = {value!r} — must be a whole number")
+    return value
+
+
+def _check_adoption(adoption: pd.DataFrame, csv: Path, info: dict) -> None:
+    """Refuse an adoption table that is not what `SimulationResult.save` writes."""
+    import re
+
+    missing = [c for c in ADOPTION_COLUMNS if c not in adoption.columns]
+    if missing:
+        raise RunFolderError(
+            f"{csv}: column {missing[0]!r} missing; a run table has {', '.join(ADOPTION_COLUMNS)}"
+        )
+    if adoption.empty:
+        raise RunFolderError(f"{csv}: has no rows")
+    for column in ("replication", "draw", "adopters_share", "at_scale_share"):
+        if not pd.api.types.is_numeric_dtype(adoption[column]):
+            raise RunFolderError(f"{csv}: column {column!r} holds text; it must be numbers")
+    for column in ("adopters_share", "at_scale_share"):
+        values = adoption[column].to_numpy(dtype=float)
+        bad = ~((values >= 0) & (values <= 1))
+        if bad.any():
+            raise RunFolderError(
+                f"{csv}: {column} = {float(values[bad][0])!r} in row {int(np.argmax(bad)) + 2} — "
+                "a share must be within [0, 1]"
+            )
+    dates = adoption["date"].astype(str)
+    good = dates.str.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", flags=re.ASCII)
+    if not good.all():
+        row = int(np.argmax(~good.to_numpy()))
+        raise RunFolderError(
+            f"{csv}: date = {dates.iloc[row]!r} in row {row + 2} — must be YYYY-MM"
+        )
+    reps = adoption["replication"]
+    if not (reps == reps.round()).all() or (reps < 0).any():
+        raise RunFolderError(f"{csv}: replication must hold whole numbers >= 0")
+    # every replication holds the same months, and each month of a replication the same
+    # segments (which segments exist can differ between replications): a cut table does not
+    per_month = adoption.groupby(["replication", "date"]).size()
+    months = per_month.groupby(level=0).size()
+    uneven = per_month.groupby(level=0).nunique() > 1
+    if months.nunique() > 1 or uneven.any():
+        rep = int(uneven.idxmax()) if uneven.any() else int(months.idxmin())
+        raise RunFolderError(
+            f"{csv}: replication {rep} has fewer months or segments than the others "
+            "(a truncated or edited table)"
+        )
+    wanted = info.get("replications")
+    if wanted is not None and (reps.nunique() != wanted or int(reps.max()) != wanted - 1):
+        raise RunFolderError(
+            f"{csv}: holds replications {int(reps.min())}..{int(reps.max())}, but "
+            f"{RUN_RECORD} says {wanted}"
+        )
+    draws = info.get("posterior_draws")
+    if isinstance(draws, list) and len(draws) == reps.nunique():
+        found = adoption.groupby("replication")["draw"].first().tolist()
+        if [int(d) for d in found] != [int(d) for d in draws]:
+            raise RunFolderError(f"{csv}: posterior draws differ from {RUN_RECORD}")
 
 
 def band_summary(

@@ -64,7 +64,9 @@ class AdoptionRule:
     kind: ClassVar[str] = ""
     PARAMS: ClassVar[dict[str, S.Field]] = {}
     uses_barriers: ClassVar[bool] = False  # draw barrier dynamics only when a rule reads them
-    uses_subsidy: ClassVar[bool] = True  # draw subsidised-project applications each month
+    # Whether the model applies the levers' treatments (subsidised projects, programmes, legal
+    # clarity) and the exit hazards to this rule's firms; the Bass validation rule does not.
+    uses_subsidy: ClassVar[bool] = True
     needs_peer_scale: bool = True  # compute the peers' at-scale share (a second sparse product)
 
     def __init__(self, **params: object) -> None:
@@ -95,8 +97,10 @@ def register_rule(cls: type[AdoptionRule]) -> type[AdoptionRule]:
     A built-in kind (``bass``, ``logit``, ...) cannot be taken over: worker processes of a sweep
     import only adoptsim, so a replaced built-in would run differently with 1 and 2 workers.
     """
-    if not cls.kind:
-        raise ValueError("a rule class needs a non-empty `kind`")
+    if not (isinstance(cls, type) and issubclass(cls, AdoptionRule)):
+        raise ScenarioError("rule class", cls, "must be a subclass of adoptsim.AdoptionRule")
+    if not isinstance(cls.kind, str) or not cls.kind:
+        raise ScenarioError("rule.kind", cls.kind, "a rule class needs a non-empty text `kind`")
     if cls.kind in BUILTIN_RULES and RULES.get(cls.kind) is not cls:
         raise ScenarioError(
             "rule.kind", cls.kind, "is a built-in rule; register your rule under another kind"
@@ -333,10 +337,11 @@ class BarrierSums:
 class LogitRule(AdoptionRule):
     """Logit hazards built from segment, maturity, peers, subsidy, barriers, regulation and shocks.
 
-    start: σ(α + α_sector + α_size + θ_mat·maturity + θ_peer·peer + θ_sub·subsidy − Σ δ_k b_k
-    + θ_clarity·clarity − θ_burden·burden + θ_genai·genai); scale: the same form with the
-    ``scale_`` parameters (data quality and incompatibility weigh most there) and the peers'
-    at-scale share.
+    start: σ(α + α_sector + α_size + θ_mat·maturity + θ_peer·peer − Σ δ_k b_k − θ_burden·burden
+    + θ_genai·genai); scale: the same form with the ``scale_`` parameters (data quality and
+    incompatibility weigh most there) and the peers' at-scale share. Levers (subsidised
+    projects, training, coaching, information, legal clarity) are not terms of the logit: the
+    model adds each treated firm's own start chance to this hazard (`adoptsim.levers.Levers`).
     """
 
     kind = "logit"
@@ -347,15 +352,7 @@ class LogitRule(AdoptionRule):
         "alpha_size": S.mapping(SIZE_LABELS, 0.0, -10, 10, "start offset by size class", "logit"),
         "theta_maturity": S.number(0.5, -10, 10, "start: per sd of latent maturity", "logit"),
         "theta_peer": S.number(2.0, -20, 20, "start: peer share of users", "logit per unit share"),
-        "theta_subsidy": S.number(
-            2.0,
-            -20,
-            20,
-            "start: additionality of a subsidised project, per unit share of cost covered (E)",
-            "logit per unit",
-        ),
         "delta": S.mapping(BARRIERS, 0.2, -10, 10, "start: barrier penalties", "logit"),
-        "theta_clarity": S.number(0.2, -10, 10, "start: AI Act legal clarity", "logit"),
         "theta_burden": S.number(0.5, -10, 10, "start: high-risk compliance burden", "logit"),
         "theta_genai": S.number(
             1.0, -10, 10, "start: response to generative-AI capability (at capability 1)", "logit"
@@ -364,9 +361,6 @@ class LogitRule(AdoptionRule):
         "scale_alpha_size": S.mapping(SIZE_LABELS, 0.0, -10, 10, "scale offset by size", "logit"),
         "scale_theta_maturity": S.number(0.5, -10, 10, "scale: per sd of maturity", "logit"),
         "scale_theta_peer": S.number(2.0, -20, 20, "scale: peer at-scale share", "logit"),
-        "scale_theta_subsidy": S.number(
-            1.0, -20, 20, "scale: subsidised project, per unit share of cost covered (E)", "logit"
-        ),
         "scale_delta": S.mapping(BARRIERS, 0.1, -10, 10, "scale: barrier penalties", "logit"),
         "scale_theta_genai": S.number(
             0.5, -10, 10, "scale: response to generative-AI capability", "logit"
@@ -395,15 +389,14 @@ class LogitRule(AdoptionRule):
         """Start and scale-up hazards of every firm this month (the formulas above)."""
         # Evaluated block by block (adoptsim._blocks), each term added in the order of the
         # formula above, so the result is the same as whole-array NumPy arithmetic, bit for bit:
-        # η = static + θ_peer·peer + θ_sub·subsidy − b·δ + regulation + θ_genai·genai.
+        # η = static + θ_peer·peer − b·δ − θ_burden·burden + θ_genai·genai.
         sums = self._barrier_sums
         code = sums.codes(ctx.firms.barriers)
         direct = sums.direct(ctx.firms.barriers) if code is None else None
         n = ctx.firms.n
         start, scale = np.empty(n), np.empty(n)
-        clarity = self.theta_clarity * ctx.clarity
         genai, scale_genai = self.theta_genai * ctx.genai, self.scale_theta_genai * ctx.genai
-        burden, subsidy = np.asarray(ctx.burden), np.asarray(ctx.subsidy)
+        burden = np.asarray(ctx.burden)
         # Before any high-risk deadline the burden is +0.0 for every firm: then the regulation
         # terms are the same scalars for all firms and are added as such (identical values).
         uniform = burden.ndim == 0 or (
@@ -413,7 +406,6 @@ class LogitRule(AdoptionRule):
         )
         if uniform:
             burden_term = self.theta_burden * (float(burden) if burden.ndim == 0 else 0.0)
-            regulation = clarity - burden_term
 
         def barrier_sum(i: int, sl: slice, out: np.ndarray) -> np.ndarray:
             if code is None:
@@ -422,8 +414,7 @@ class LogitRule(AdoptionRule):
 
         def block(sl: slice) -> None:
             eta, eta2 = start[sl], scale[sl]
-            t, bd = np.empty_like(eta), np.empty_like(eta)
-            sub = subsidy[sl] if subsidy.ndim else subsidy
+            bd = np.empty_like(eta)
             if uniform:
                 tb = burden_term
             else:
@@ -431,22 +422,14 @@ class LogitRule(AdoptionRule):
 
             np.multiply(ctx.peer_share[sl], self.theta_peer, out=eta)
             eta += self._static[sl]
-            np.multiply(sub, self.theta_subsidy, out=t)
-            eta += t
             eta -= barrier_sum(0, sl, bd)
-            if uniform:
-                eta += regulation
-            else:
-                np.subtract(clarity, tb, out=t)
-                eta += t
+            eta -= tb
             if genai != 0.0:  # adding ±0.0 changes at most the sign of a zero, which σ ignores
                 eta += genai
             _sigmoid_inplace(eta)
 
             np.multiply(ctx.peer_scale_share[sl], self.scale_theta_peer, out=eta2)
             eta2 += self._scale_static[sl]
-            np.multiply(sub, self.scale_theta_subsidy, out=t)
-            eta2 += t
             eta2 -= barrier_sum(1, sl, bd)
             eta2 -= tb
             if scale_genai != 0.0:

@@ -1,32 +1,33 @@
 """Scenario files (TOML): schema, loading, ``extends`` and dotted overrides, all validated.
 
 A scenario is one TOML file with the tables ``[scenario] [population] [barriers] [network] [rule]
-[levers.*] [regulation] [shocks.*]``; every table and key is optional and takes the documented
-default (population ``flanders``, rule ``logit``, network ``sector_region``). ``extends = "name"``
-starts from another scenario and overrides single values. Built-in scenarios live in the
-repository's ``scenarios/`` folder, shipped inside the wheel.
+[levers.*] [regulation] [shocks.*] [exit]``; every table and key is optional and takes the
+documented default (population ``flanders``, rule ``logit``, network ``sector_region``).
+``extends = "name"`` starts from another scenario and overrides single values. Built-in
+scenarios live in the repository's ``scenarios/`` folder, shipped inside the wheel.
 """
 
 from __future__ import annotations
 
 import copy
-import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from adoptsim import arguments
 from adoptsim import schema as S
-from adoptsim.errors import AdoptsimError, ScenarioError
-from adoptsim.levers import LEVER_SPEC, REGULATION_SPEC, SHOCK_SPEC
+from adoptsim.errors import ScenarioError
 from adoptsim.months import format_month, parse_month
 from adoptsim.network import NETWORK_KINDS
+from adoptsim.policy import EXIT_SPEC, LEVER_SPEC, REGULATION_SPEC, SHOCK_SPEC
 from adoptsim.population import ALLOCATIONS
 from adoptsim.posterior import PARAMETERS
 from adoptsim.priors import PRIORS
 from adoptsim.rules import rule_class
 from adoptsim.schedule import Schedule, parse_schedule
 from adoptsim.taxonomy import BARRIERS, POPULATIONS
+from adoptsim.toml_files import ScenarioFileError, check_depth, not_a_file, read_toml  # noqa: F401
 
 # Keys a replication's posterior or prior draw may set (see Scenario.resolved and with_draw).
 _DRAWN_KEYS = {k for ps in PARAMETERS.values() for p in ps for k in p.keys} | {
@@ -108,12 +109,9 @@ SPEC: dict = {
     },
     "regulation": REGULATION_SPEC,
     "shocks": SHOCK_SPEC,
+    "exit": EXIT_SPEC,
 }
 TOP_KEYS = (*SPEC, "rule", "extends")
-
-
-class ScenarioFileError(AdoptsimError):
-    """A scenario file cannot be read or is not valid TOML."""
 
 
 def scenario_dirs() -> list[Path]:
@@ -128,36 +126,28 @@ def builtin_scenarios() -> list[str]:
     return sorted(names)
 
 
-def _resolve(name_or_path: str | Path) -> Path:
+#: Most files an ``extends`` chain may stack (the shipped ones use 2); deeper is a mistake.
+MAX_EXTENDS = 64
+
+
+def _resolve(name_or_path: str | Path, field: str = "scenario") -> Path:
     path = Path(name_or_path)
-    if path.suffix == ".toml" or path.exists():
-        if not path.is_file():
-            raise ScenarioError("scenario", str(name_or_path), "no such file")
+    # a folder named like a built-in scenario (a results folder, say) does not hide it
+    builtin = path.suffix != ".toml" and not path.is_file()
+    if builtin:
+        for d in scenario_dirs():
+            if (d / f"{name_or_path}.toml").is_file():
+                return d / f"{name_or_path}.toml"
+    if path.suffix == ".toml" or path.exists() or path.is_symlink():
+        why = not_a_file(path)
+        if why is not None:
+            raise ScenarioError(field, str(name_or_path), why)
         return path
-    for d in scenario_dirs():
-        if (d / f"{name_or_path}.toml").is_file():
-            return d / f"{name_or_path}.toml"
     raise ScenarioError(
-        "scenario",
+        field,
         str(name_or_path),
         f"unknown scenario; built-in: {', '.join(builtin_scenarios())}",
     )
-
-
-def read_toml(path: Path) -> dict:
-    """Parse a TOML file, turning syntax errors into one readable line."""
-    try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioFileError(f"{path}: not valid TOML: {exc}") from None
-    except UnicodeDecodeError as exc:
-        raise ScenarioFileError(
-            f"{path}: not a TOML text file (not UTF-8 at byte {exc.start}); "
-            "a scenario or sweep spec is UTF-8 text"
-        ) from None
-    except OSError as exc:
-        raise ScenarioFileError(f"{path}: cannot be read: {exc.strerror}") from None
 
 
 def _same_rule(a: object, b: object) -> bool:
@@ -212,7 +202,7 @@ def _parent_chain(
     chain: list[tuple[Path, dict]] = []
     for name in names:
         rel = folder / name if (folder is not None and name.endswith(".toml")) else name
-        path = _resolve(rel).resolve()
+        path = _resolve(rel, "extends").resolve()
         if path in seen:
             raise ScenarioError("extends", name, "scenarios extend each other in a cycle")
         for key, layer in _keyed_layers(path, seen):
@@ -222,6 +212,10 @@ def _parent_chain(
 
 
 def _keyed_layers(path: Path, seen: tuple[Path, ...] = ()) -> list[tuple[Path, dict]]:
+    if len(seen) >= MAX_EXTENDS:
+        raise ScenarioError(
+            "extends", path.name, f"chain of more than {MAX_EXTENDS} files (or a runaway chain)"
+        )
     raw = read_toml(path)
     parent = raw.pop("extends", None)
     here = path.resolve()
@@ -467,12 +461,15 @@ class Scenario:
     def _from_own_layers(cls, layers: list[dict], origin: str) -> Scenario:
         """`from_layers` for tables nobody else holds (a scenario never changes its layers)."""
         layers = tuple(layers)
+        for layer in layers:
+            S.tables_are_tables(layer, SPEC, "")
         return cls(layers, validate(merge_layers(layers)), origin)
 
     @classmethod
     def from_dict(cls, raw: dict, origin: str = "<dict>") -> Scenario:
         """Validate a raw scenario dict (as read from TOML; ``extends`` is honoured)."""
-        raw = copy.deepcopy(raw)
+        raw = copy.deepcopy(arguments.table(raw, "scenario"))
+        check_depth(raw, "scenario")
         parent = raw.pop("extends", None)
         if parent is None:
             return cls.from_layers([raw], origin)
@@ -499,8 +496,17 @@ class Scenario:
         """Last month (month index)."""
         return parse_month(self.data["scenario"]["end"])
 
+    def n_agents(self, n_firms: int | None = None) -> int:
+        """Agents per run: ``n_firms`` if given, else the scenario's ``population.n_firms``.
+
+        The one place this default is worked out (runs, sweeps, calibration, memory checks).
+        """
+        return n_firms or self.data["population"]["n_firms"]
+
     def get(self, dotted: str) -> Any:
         """The validated value at a dotted key such as ``rule.q``."""
+        if not isinstance(dotted, str):
+            raise ScenarioError("key", dotted, "must be a dotted key (text), e.g. rule.q")
         node: Any = self.data
         for part in dotted.split("."):
             if not isinstance(node, dict) or part not in node:
@@ -509,7 +515,7 @@ class Scenario:
         return node
 
     def with_overrides(self, overrides: dict[str, Any], name: str | None = None) -> Scenario:
-        """A new scenario with dotted keys (``"levers.kmo_portefeuille.take_up"``) replaced.
+        """A new scenario with dotted keys (``"levers.kmo_portefeuille.ai_share"``) replaced.
 
         A dated table overrides a schedule from its first month on, as in a file that extends
         another; a `Schedule` object replaces the whole schedule.
@@ -518,24 +524,33 @@ class Scenario:
             overrides: dotted key → value, as in a scenario file.
             name: the new scenario's name. Without it (and without ``"scenario.name"`` in
                 ``overrides``) the name is this one's plus the keys changed, e.g.
-                ``baseline+take_up=0.5``, so results of the changed scenario never land in the
+                ``baseline+ai_share=0.1``, so results of the changed scenario never land in the
                 original's folder or column.
         """
-        layer = nest(overrides)
+        return Scenario._from_own_layers([*self.layers, self._top(overrides, name)], self.origin)
+
+    def _top(self, overrides: dict[str, Any], name: str | None = None) -> dict:
+        """The layer `with_overrides` lays on top (named as its docstring says)."""
+        layer = nest(arguments.table(overrides, "overrides"))
+        if name is not None and not isinstance(name, str):
+            raise ScenarioError("name", name, "must be text")
         if name is None and "scenario.name" not in overrides and overrides:
             name = derived_name(self.name, overrides)
         if name is not None:
             layer = deep_merge(layer, {"scenario": {"name": name}})
-        return Scenario._from_own_layers([*self.layers, copy.deepcopy(layer)], self.origin)
+        return copy.deepcopy(layer)
 
-    def with_draw(self, draw: dict[str, Any]) -> Scenario:
+    def with_draw(self, draw: dict[str, Any], overrides: dict[str, Any] | None = None) -> Scenario:
         """The scenario with a parameter draw laid just above its root file (see class doc).
 
-        Keys listed in ``[calibration] keep`` are left out of the draw.
+        Keys listed in ``[calibration] keep`` are left out of the draw. With ``overrides`` (which
+        must not touch ``calibration.*``), the result is ``with_overrides(overrides)`` with the
+        draw laid in, validated once instead of twice.
         """
         keep = set(self.data["calibration"]["keep"])
         draw = {k: v for k, v in draw.items() if k not in keep}
-        layers = [self.layers[0], copy.deepcopy(nest(draw)), *self.layers[1:]]
+        top = [self._top(overrides)] if overrides else []
+        layers = [self.layers[0], copy.deepcopy(nest(draw)), *self.layers[1:], *top]
         return Scenario._from_own_layers(layers, self.origin)
 
     def resolved(self) -> dict:
@@ -555,8 +570,11 @@ class Scenario:
         return out
 
 
-def load_scenario(name_or_path: str | Path) -> Scenario:
+def load_scenario(name_or_path: str | Path | dict) -> Scenario:
     """Load a built-in scenario by name (e.g. ``"baseline"``) or a TOML file by path.
+
+    A raw scenario table (a dict, as read from TOML) is validated as
+    [`Scenario.from_dict`][adoptsim.scenario.Scenario.from_dict] does.
 
     Raises:
         ScenarioError: unknown name or an invalid value (the message names the field).
@@ -564,7 +582,9 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
     """
     if isinstance(name_or_path, Scenario):
         return name_or_path
-    path = _resolve(name_or_path)
+    if isinstance(name_or_path, dict):
+        return Scenario.from_dict(name_or_path)
+    path = _resolve(arguments.path_or_name(name_or_path, "scenario"))
     layers = _layers_of(path)
     own = layers[-1].get("scenario")
     if not (isinstance(own, dict) and "name" in own):

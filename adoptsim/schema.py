@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from adoptsim.bounds import check_number
+from adoptsim.bounds import check_number, whole_number
 from adoptsim.errors import ScenarioError
 from adoptsim.months import parse_month
 from adoptsim.schedule import parse_schedule
@@ -87,10 +87,7 @@ def convert(value: object, spec: Field, name: str) -> Any:
     if k == "number":
         return check_number(value, name, spec.lo, spec.hi)
     if k == "integer":
-        v = check_number(value, name, spec.lo, spec.hi)
-        if v != int(v):
-            raise ScenarioError(name, value, "must be a whole number")
-        return int(v)
+        return whole_number(value, name, spec.lo, spec.hi, integral_floats=True)
     if k == "flag":
         if not isinstance(value, bool):
             raise ScenarioError(name, value, "must be true or false")
@@ -162,3 +159,19 @@ def validate_table(raw: object, spec: dict, path: str) -> dict:
         else:
             out[key] = default_of(sub, name)
     return out
+
+
+def tables_are_tables(layer: object, spec: dict, path: str) -> None:
+    """Refuse a value where the schema has a table (``scenario = "hello"``) in any one layer.
+
+    Merged alone, a later layer's table would replace such a value and hide the mistake.
+    """
+    if not isinstance(layer, dict):
+        return
+    for key, value in layer.items():
+        sub = spec.get(key)
+        if isinstance(sub, dict) and sub:
+            name = f"{path}.{key}" if path else key
+            if not isinstance(value, dict):
+                raise ScenarioError(name, value, "must be a table")
+            tables_are_tables(value, sub, name)

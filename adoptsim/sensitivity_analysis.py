@@ -25,18 +25,50 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from adoptsim.errors import ScenarioError
 from adoptsim.months import format_month, parse_month
-from adoptsim.parameters import EFFECT_SIZES, LEVERS, Parameter
+from adoptsim.parameters import LEVERS, Parameter
 from adoptsim.posterior import PARAMETERS, posterior_table, split_overrides
-from adoptsim.runner import SHARD_DIR, SweepSpec, Task, sweep, task_id
+from adoptsim.priors import PRIORS
 from adoptsim.scenario import Scenario, load_scenario
+from adoptsim.sweeps import store
+from adoptsim.sweeps.dispatch import sweep
+from adoptsim.sweeps.spec import SweepSpec, Task, task_id
 
 DUMMY = "dummy"
+# Prior-only inputs that are factors by default (their prior ranges, adoptsim/priors.py): every
+# lever's effect size (in the evidence's units), legal clarity, the burden, the peer effect, the
+# exit hazards and the network's density. Lever details that only scale an effect (deadweight,
+# windows, shares of firms) stay at their scenario values: each factor costs 2 N runs. The AI
+# share of KMO-portefeuille projects sets how many subsidised AI projects there are at all.
+PRIOR_FACTORS = (
+    "kmo_ai_share",
+    "theta_peer",
+    "subsidy_effect",
+    "training_effect",
+    "coaching_effect",
+    "information_effect",
+    "clarity_effect",
+    "theta_burden",
+    "exit_light",
+    "exit_induced_extra",
+    "mean_degree",
+)
+
+
+def effect_sizes() -> list[Parameter]:
+    """The prior-only factors of `PRIOR_FACTORS`, with their prior ranges."""
+    by_name = {p.parameter.name: p.parameter for p in PRIORS}
+    return [by_name[name] for name in PRIOR_FACTORS]
+
+
+if TYPE_CHECKING:
+    import matplotlib.pyplot as plt
 
 
 def default_factors(scenario: Scenario, dummy: bool = False) -> list[Parameter]:
@@ -61,7 +93,7 @@ def default_factors(scenario: Scenario, dummy: bool = False) -> list[Parameter]:
             if not hi > lo:
                 continue  # held fixed by the calibration: a constant, not an uncertainty
             out.append(Parameter(p.name, p.keys, float(lo), float(hi), doc=p.doc))
-    out += [*EFFECT_SIZES, *LEVERS]
+    out += [*effect_sizes(), *LEVERS]
     if dummy:
         out.append(Parameter(DUMMY, (), 0.0, 1.0, role="dummy"))
     return out
@@ -147,6 +179,29 @@ class SensitivityResult:
     X: np.ndarray
     Y: np.ndarray
     factors: list[Parameter] = field(default_factory=list)
+    scenario: Scenario | None = None
+    design_note: str = ""
+
+    def figure(self, path: str | Path | None = None) -> plt.Figure:
+        """The indices as a bar chart ([`indices_figure`][adoptsim.plots.indices_figure]).
+
+        Args:
+            path: if given, the figure is saved there (PNG).
+
+        Returns:
+            The matplotlib figure, titled with the scenario and outcome, captioned with the
+            population, the definition of "uses AI" and the design.
+        """
+        from adoptsim.plots import indices_figure, population_label
+
+        title, caption = self.outcome, self.design_note
+        if self.scenario is not None:
+            title = f"{self.scenario.name}: {self.outcome}"
+            caption = (
+                f'{population_label(self.scenario)}; "uses AI" as in the AI barometer (any use). '
+                f"{self.design_note}."
+            )
+        return indices_figure(self, path, title, caption)
 
 
 def problem_of(factors: Sequence[Parameter]) -> dict:
@@ -266,7 +321,7 @@ def run_sensitivity(
 
 @dataclass
 class ModelEvaluator:
-    """Evaluates a design by running the model through [`sweep`][adoptsim.runner.sweep].
+    """Evaluates a design by running the model through [`sweep`][adoptsim.sweeps.dispatch.sweep].
 
     Calibrated parameters not among the factors are held at their posterior median, and
     prior-only parameters at their scenario values (the posterior's and the priors' draws would
@@ -371,10 +426,12 @@ class DesignSweep(SweepSpec):
 
 def read_shard(out: Path, task_id_: str) -> pd.DataFrame:
     """One finished task's table (raises ScenarioError if the task did not finish)."""
-    path = Path(out) / SHARD_DIR / f"{task_id_}.parquet"
-    if not path.exists():
-        raise ScenarioError("sensitivity", task_id_, f"task did not finish (no {path}); rerun")
-    return pd.read_parquet(path)
+    try:
+        return store.read_shard(out, task_id_)
+    except FileNotFoundError as exc:
+        raise ScenarioError(
+            "sensitivity", task_id_, f"task did not finish (no {exc}); rerun"
+        ) from None
 
 
 def sensitivity(
@@ -415,8 +472,9 @@ def sensitivity(
         noise: ``independent`` (own seeds per sample point) or ``crn``.
         second_order: also compute Sobol second-order indices (costs 2N·(2k + 2) points).
         out: folder for the sweep's shards (resumable) and ``indices.csv``, ``convergence.csv``,
-            ``indices.png``, ``design.json``. Default ``None``: the runs go to a temporary
-            folder that is removed afterwards and nothing is written (nothing to resume).
+            ``design.json`` (the figure: ``result.figure(path)``). Default ``None``: the runs go
+            to a temporary folder that is removed afterwards and nothing is written (nothing to
+            resume).
         workers: processes of the default pool (default: one per core).
         executor: any ``concurrent.futures.Executor`` to run the sweep on instead.
         progress: show a progress bar.
@@ -425,11 +483,23 @@ def sensitivity(
         A [`SensitivityResult`][adoptsim.sensitivity_analysis.SensitivityResult] with the indices
         at 2N, the convergence table (N and 2N), the design and the outputs.
     """
+    from adoptsim import arguments, memory
+
     sc = load_scenario(scenario)
     if noise not in ("independent", "crn"):
         raise ScenarioError("noise", noise, "must be independent or crn")
-    if samples < 2:
-        raise ScenarioError("samples", samples, "must be >= 2")
+    samples = arguments.whole_number(samples, "samples", 2)
+    seed = arguments.seed(seed)
+    n_firms = arguments.n_firms(n_firms)
+    replications = arguments.whole_number(replications, "replications", 1)
+    if not isinstance(outcome, str):
+        raise ScenarioError("outcome", outcome, "must be text, e.g. share:2028-12")
+    if params is not None and (
+        not isinstance(params, list | tuple)
+        or not params
+        or not all(isinstance(p, str) and p for p in params)
+    ):
+        raise ScenarioError("params", params, "must be a non-empty list of factor names")
     target = Outcome.parse(outcome)
     if target.date is not None and not sc.start <= parse_month(target.date) <= sc.end:
         raise ScenarioError(
@@ -446,6 +516,16 @@ def sensitivity(
         factors = [known[p] for p in params] + (
             [known[DUMMY]] if dummy and DUMMY not in params else []
         )
+    # the design (2N base points × (k + 2) or (2k + 2) rows of k numbers) and the sweep plan
+    # of its runs, before SALib allocates either
+    k = len(factors)
+    points = 2 * samples * ((2 * k + 2) if second_order else (k + 2))
+    memory.check(
+        "samples",
+        samples,
+        points * (8 * k + replications * memory.BYTES_PER_TASK),
+        "use fewer samples",
+    )
     with contextlib.ExitStack() as stack:
         # Without ``out`` the runs go to a folder removed on return: nothing lands in the cwd.
         runs = (
@@ -475,13 +555,24 @@ def sensitivity(
             second_order=second_order,
             outcome=target.label(),
         )
+    result.scenario = sc
+    result.design_note = (
+        f"{method.capitalize()}, N = {samples}, {len(result.Y):,} runs of {n_firms:,} agents "
+        f"({replications} per point, seed {seed})"
+    )
     if out is None:
         return result
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    result.indices.to_csv(out / "indices.csv", index=False, float_format="%.5f")
-    result.convergence.to_csv(out / "convergence.csv", index=False, float_format="%.5f")
-    (out / "design.json").write_text(
+    from adoptsim.atomic import output_error, write_csv, write_text
+
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise output_error(out, exc) from None
+    write_csv(out / "indices.csv", result.indices, float_format="%.5f")
+    write_csv(out / "convergence.csv", result.convergence, float_format="%.5f")
+    write_text(
+        out / "design.json",
         json.dumps(
             {
                 "scenario": sc.name,
@@ -497,18 +588,6 @@ def sensitivity(
             },
             indent=2,
             default=list,
-        )
-    )
-    from adoptsim.plots import indices_figure, population_label
-
-    design_note = (
-        f"{method.capitalize()}, N = {samples}, {len(result.Y):,} runs of {n_firms:,} agents "
-        f"({replications} per point, seed {seed})"
-    )
-    indices_figure(
-        result,
-        out / "indices.png",
-        f"{sc.name}: {target.label()}",
-        f'{population_label(sc)}; "uses AI" as in the AI barometer (any use). {design_note}.',
+        ),
     )
     return result

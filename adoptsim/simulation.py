@@ -10,13 +10,13 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from adoptsim import memory
 from adoptsim.errors import AdoptsimError, ScenarioError
 from adoptsim.model import AdoptionModel
-from adoptsim.posterior import posterior_draw, split_overrides
+from adoptsim.posterior import n_draws, posterior_draw, split_overrides
+from adoptsim.precision import run_design, surrogate
 from adoptsim.priors import prior_draw
 from adoptsim.results import (
     ADOPTION_COLUMNS,
@@ -27,16 +27,7 @@ from adoptsim.results import (
 )
 from adoptsim.rules import BUILTIN_RULES, RULES, AdoptionRule
 from adoptsim.scenario import Scenario, load_scenario
-
-
-def replication_seed(seed: int, replication: int) -> np.random.SeedSequence:
-    """The seed of one replication: child ``replication`` of ``SeedSequence(seed)``.
-
-    A child's identity depends only on (seed, replication), never on how many replications or
-    workers there are, which makes results independent of the execution plan; the same seed gives
-    every scenario the same firms, network and uniform draws (common random numbers).
-    """
-    return np.random.SeedSequence(seed, spawn_key=(replication,))
+from adoptsim.streams import replication_seed
 
 
 def run_replication(
@@ -49,27 +40,47 @@ def run_replication(
     barrier_months: set[int] | None = None,
     use_posterior: bool = True,
     use_priors: bool = True,
+    replications: int | None = None,
+    overrides: dict | None = None,
 ) -> CellRecord:
     """Run one replication to the end; returns its [`CellRecord`][adoptsim.results.CellRecord].
 
+    ``overrides`` (dotted keys) are applied as by ``scenario.with_overrides`` — together with
+    the replication's draws, so the scenario is validated once per replication.
+
     If the scenario names a posterior (``[calibration] posterior``) and ``use_posterior`` is
-    true, the replication runs with posterior draw ``replication mod n_draws``
-    ([`posterior_draw`][adoptsim.posterior.posterior_draw]); the record's ``draw`` says which (−1:
-    none). If the scenario asks for prior draws (``[calibration] priors``) and ``use_priors`` is
-    true, it also draws the prior-only parameters from ``(seed, replication)``
-    ([`prior_draw`][adoptsim.priors.prior_draw]); the record's ``priors`` holds the values.
+    true, the replication runs with a posterior draw: with ``replications`` (the run's count, as
+    `simulate` passes it) the draw of stratum ``replication`` of the run's stratified design
+    ([`run_design`][adoptsim.precision.run_design]), else draw ``replication mod n_draws``
+    ([`posterior_draw`][adoptsim.posterior.posterior_draw]); the record's ``draw`` says which
+    (−1: none). If the scenario asks for prior draws (``[calibration] priors``) and
+    ``use_priors`` is true, it also draws the prior-only parameters
+    ([`prior_draw`][adoptsim.priors.prior_draw]) — the design's uniforms with ``replications``,
+    else independent ones from ``(seed, replication)``; the record's ``priors`` holds the values.
     """
+    if overrides and any(k.split(".")[0] == "calibration" for k in overrides):
+        # they may change which draws are made: apply them first
+        scenario, overrides = scenario.with_overrides(overrides), None
     draw_index = -1
     layer: dict = {}
+    design = run_design(seed, replications) if replications is not None else None
     posterior = scenario.data["calibration"]["posterior"]
     if use_posterior and posterior != "none":
-        draw_index, draw = posterior_draw(posterior, replication)
+        index = replication
+        if design is not None and len(surrogate()[0]) == n_draws(posterior):
+            index = int(design[0][replication])
+        draw_index, draw = posterior_draw(posterior, index)
         layer.update(split_overrides(draw)[0])
     priors = scenario.data["calibration"].get("priors", "none")
-    drawn = prior_draw(seed, replication, priors) if use_priors and priors != "none" else {}
+    drawn = {}
+    if use_priors and priors != "none":
+        uniforms = design[1][replication] if design is not None else None
+        drawn = prior_draw(seed, replication, priors, uniforms)
     if drawn or layer:
         # Calibrated draws win over priors should a key ever be in both.
-        scenario = scenario.with_draw({**drawn, **layer})
+        scenario = scenario.with_draw({**drawn, **layer}, overrides)
+    elif overrides:
+        scenario = scenario.with_overrides(overrides)
     model = AdoptionModel(
         scenario,
         n_firms=n_firms,
@@ -100,9 +111,11 @@ def simulate(
     """Simulate ``scenario`` ``replications`` times and collect the tidy adoption table.
 
     Args:
-        scenario: a [`Scenario`][adoptsim.scenario.Scenario], a built-in name or a TOML path.
-        n_firms: agents per run (default: the scenario's ``population.n_firms``).
-        seed: base seed; replication r uses ``SeedSequence(seed, spawn_key=(r,))``.
+        scenario: a [`Scenario`][adoptsim.scenario.Scenario], a built-in name, a TOML path or
+            a raw scenario table (a dict, as read from TOML).
+        n_firms: agents per run, 100..5·10⁷ (default: the scenario's ``population.n_firms``).
+        seed: base seed (a whole number >= 0); replication r uses
+            ``SeedSequence(seed, spawn_key=(r,))``.
         replications: number of stochastic replications.
         rule: an adoption rule object overriding the scenario's ``[rule]``.
         parameter_draws: per replication, dotted-key overrides (cycled); they win over the
@@ -123,14 +136,14 @@ def simulate(
         replication × month × segment; its ``draw`` column names the posterior draw used (−1: none),
         so bands over replications are parameter + stochastic uncertainty when draws vary.
     """
-    check_arguments(replications, n_firms, workers)
+    replications, n_firms, workers, seed = check_arguments(replications, n_firms, workers, seed)
     sc = load_scenario(scenario)
     processes = min(workers, replications)
     if processes > 1:
         check_portable(sc, rule, workers)
     # Before the pool and the progress bar: a refusal is one line.
-    memory.check_scenario(sc, n_firms, concurrent=processes)
-    with replication_pool(processes) as pool:
+    memory.check_scenario(sc, n_firms, concurrent=processes, replications=replications)
+    with replication_pool(processes) as pool, memory.checked():
         return run_replications(
             sc,
             n_firms=n_firms,
@@ -146,18 +159,67 @@ def simulate(
         )
 
 
-def check_arguments(replications: object, n_firms: object, workers: object) -> None:
-    """Refuse bad run arguments in one line each (a `ScenarioError` naming the field)."""
+def simulate_to_precision(
+    scenario: Scenario | str,
+    *,
+    precision: float = 0.005,
+    first: int = 40,
+    maximum: int = 640,
+    seed: int = 0,
+    notify: Callable[[str], None] | None = None,
+    **kwargs: Any,
+) -> SimulationResult:
+    """`simulate` with as many replications as the headline's Monte-Carlo precision needs.
 
-    def whole(value: object) -> bool:
-        return isinstance(value, int) and not isinstance(value, bool)
+    Runs ``first`` replications; if the MC standard error of the last month's all-firm median
+    ([`headline_mc_error`][adoptsim.precision.headline_mc_error]) is above ``precision``, runs
+    again with R = first·(se/precision)² · 1.2 (the error of a median falls about as 1/√R),
+    rounded up to a multiple of ``first`` and at most ``maximum``. Deterministic: the same seed
+    gives the same count and results, whatever the worker count.
 
-    if not whole(replications) or replications < 1:  # type: ignore[operator]
-        raise ScenarioError("replications", replications, "must be a whole number >= 1")
-    if n_firms is not None and (not whole(n_firms) or n_firms < 100):  # type: ignore[operator]
-        raise ScenarioError("n_firms", n_firms, "must be a whole number >= 100")
-    if not whole(workers) or workers < 1:  # type: ignore[operator]
-        raise ScenarioError("workers", workers, "must be a whole number >= 1")
+    Args:
+        scenario: as for `simulate`.
+        precision: target MC standard error, a share (0.005 = 0.5 pp).
+        first: replications of the first pass.
+        maximum: most replications run.
+        seed: base seed.
+        notify: called with one line when a second pass runs (e.g. ``print``).
+        **kwargs: passed to `simulate` (``n_firms``, ``workers``, ``progress``, …).
+
+    Returns:
+        The result of the last pass; its ``run_info["replications"]`` says how many.
+    """
+    from adoptsim.precision import headline_mc_error
+
+    result = simulate(scenario, seed=seed, replications=first, **kwargs)
+    se = headline_mc_error(result.adoption, seed)
+    if se <= precision or first >= maximum:
+        return result
+    need = first * (se / precision) ** 2 * 1.2
+    replications = int(min(maximum, max(2 * first, -(-need // first) * first)))
+    if notify is not None:
+        notify(
+            f"Monte-Carlo s.e. {100 * se:.1f} pp with {first} replications, above the "
+            f"precision asked ({100 * precision:.1f} pp): running {replications}"
+        )
+    return simulate(scenario, seed=seed, replications=replications, **kwargs)
+
+
+def check_arguments(
+    replications: object, n_firms: object, workers: object, seed: object = 0
+) -> tuple[int, int | None, int, int]:
+    """Refuse bad run arguments in one line each (a `ScenarioError` naming the field).
+
+    Returns (replications, n_firms, workers, seed) as Python ints (NumPy integers accepted).
+    """
+    from adoptsim import arguments
+
+    return (
+        arguments.whole_number(replications, "replications", 1),
+        arguments.n_firms(n_firms),
+        arguments.workers(workers),
+        arguments.seed(seed),
+    )
 
 
 def check_portable(sc: Scenario, rule: AdoptionRule | None, workers: int) -> None:
@@ -189,7 +251,7 @@ def replication_pool(processes: int) -> Iterator[cf.ProcessPoolExecutor | None]:
     if processes < 2:
         yield None
         return
-    from adoptsim import worker_pool
+    from adoptsim.sweeps import pool as worker_pool
 
     pool = worker_pool.started_pool(processes)
     try:
@@ -239,6 +301,7 @@ def run_replications(
         barrier_months=barrier_months,
         use_posterior=use_posterior,
         use_priors=use_priors,
+        replications=replications,  # stratified draws over the run (adoptsim.precision)
     )
     try:
         if pool is None:
@@ -260,7 +323,7 @@ def run_replications(
         frames.append(table)
         params.append(_drawn_parameters(sc, record, draws[r]))
     adoption = pd.concat(frames, ignore_index=True)[ADOPTION_COLUMNS]
-    n = n_firms or sc.data["population"]["n_firms"]
+    n = sc.n_agents(n_firms)
     info = run_info(sc, seed=seed, n_firms=n, replications=replications)
     info["posterior_draws"] = [int(rec.draw) for rec in records]
     info["wall_time_s"] = round(time.perf_counter() - t0, 3)
@@ -268,10 +331,12 @@ def run_replications(
 
 
 def _replication(sc: Scenario, replication: int, draw: dict, **kwargs: object) -> CellRecord:
-    """One replication with its explicit overrides (a worker's task: module level, picklable)."""
-    return run_replication(
-        sc.with_overrides(draw) if draw else sc, replication=replication, **kwargs
-    )
+    """One replication with its explicit overrides (a worker's task: module level, picklable).
+
+    `simulate` checked the memory of the whole job; the replication does not check again.
+    """
+    with memory.checked():
+        return run_replication(sc, replication=replication, overrides=draw, **kwargs)
 
 
 # Tasks in flight at once: enough to keep any local pool busy, few enough that the queued

@@ -90,8 +90,9 @@ def measure(quick: bool, dask: bool) -> dict:
     """Run the measurements; returns the numbers the docs section is written from."""
     import adoptsim
     from adoptsim.results import segment_table
-    from adoptsim.runner import _write_shard, load_sweep_spec
     from adoptsim.simulation import run_replication
+    from adoptsim.sweeps.spec import load_sweep_spec
+    from adoptsim.sweeps.store import write_shard
 
     res: dict = {"load_before": round(os.getloadavg()[0], 2), "cpus": os.cpu_count()}
     res["date_utc"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
@@ -111,7 +112,7 @@ def measure(quick: bool, dask: bool) -> dict:
     with tempfile.TemporaryDirectory() as td:
         t0, c0 = time.perf_counter(), time.process_time()
         for _ in range(20):
-            _write_shard(table, task, Path(td), 0.0)
+            write_shard(table, task.task_id, {**task.meta(), "simulation_s": 0.0}, Path(td))
         res["shard"] = {
             "rows": len(table),
             "wall_s": (time.perf_counter() - t0) / 20,

@@ -37,7 +37,7 @@ GRID = [(n, d) for n in (250_000, 1_000_000) for d in (5.0, 20.0)]
 
 TASKS_CHILD = r"""
 import sys, tracemalloc
-from adoptsim.runner import load_sweep_spec
+from adoptsim.sweeps.spec import load_sweep_spec
 points, reps = int(sys.argv[1]), int(sys.argv[2])
 spec = {"sweep": {"scenarios": ["baseline"], "replications": reps,
         "grid": {"rule.theta_peer": [1 + i / points for i in range(points)]}}}

@@ -3,9 +3,9 @@
     python calibration/backtests.py [--budget 450] [--rounds 4] [--firms 10000]
     python calibration/backtests.py --rescore   # scores only, from the shipped forecast.csv
 
-For each origin (2022-12, 2023-12) runs `adoptsim.backtest.backtest` into results/backtest/ORIGIN
-(resumable: evaluations are kept there) and copies forecast.csv, score.csv, summary.txt,
-backtest.png and the fit's fit.json into calibration/backtest/ORIGIN/.
+For each origin (2022-12, 2023-12) runs `adoptsim.fit.backtest.backtest` into
+results/backtest/ORIGIN (resumable: evaluations are kept there) and copies forecast.csv,
+score.csv, summary.txt, backtest.png and the fit's fit.json into calibration/backtest/ORIGIN/.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from adoptsim.backtest import backtest, write_scores
+from adoptsim.fit.backtest import backtest, write_scores
 
 ORIGINS = ("2022-12", "2023-12")
 
@@ -44,7 +44,9 @@ def main() -> None:
             ship = Path(__file__).resolve().parent / "backtest" / origin
             forecast = pd.read_csv(ship / "forecast.csv")
             fit = json.loads((ship / "fit.json").read_text(encoding="utf-8"))
-            print(write_scores(origin, forecast, fit, ship).summary())
+            result = write_scores(origin, forecast, fit, ship)
+            result.figure(ship / "backtest.png")
+            print(result.summary())
             continue
         work = Path("results") / "backtest" / origin
         result = backtest(
@@ -57,6 +59,7 @@ def main() -> None:
             fit_replications=args.fit_replications,
             rounds=args.rounds,
         )
+        result.figure(work / "backtest.png")
         ship = Path(__file__).resolve().parent / "backtest" / origin
         ship.mkdir(parents=True, exist_ok=True)
         for name in ("forecast.csv", "score.csv", "summary.txt", "backtest.png"):

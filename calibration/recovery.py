@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from adoptsim.calibrate import calibrate, held_at_reference, synthetic_targets
+from adoptsim.fit.calibrate import calibrate
+from adoptsim.fit.recovery import held_at_reference, synthetic_targets
 from adoptsim.observe import load_targets
 from adoptsim.posterior import joint_parameters
 

@@ -23,7 +23,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import PercentFormatter
 
-from adoptsim.calibrate import calibration_scenario
+from adoptsim.fit.targets import calibration_scenario
+from adoptsim.fit.validation import validate
 from adoptsim.months import format_month, parse_month
 from adoptsim.observe import BREAK_2025_PRIOR, TARGET_CUTOFF, Observation, load_targets, observe
 from adoptsim.plots import fit_figure
@@ -37,7 +38,6 @@ from adoptsim.posterior import (
     split_overrides,
 )
 from adoptsim.simulation import run_replication
-from adoptsim.validation import validate
 
 ROOT = Path(__file__).resolve().parents[1]
 IMG = ROOT / "docs" / "img"
@@ -287,6 +287,12 @@ def backtest_section(origin: str) -> str:
             f"{cell(r.get('interval_score_90'), lambda v: f'{v:.3f}')} | "
             f"{cell(r.get('mean_width_90'), lambda v: pct(v))} |"
         )
+    if (folder / "skill.csv").is_file():  # the model beside each benchmark, on its rows
+        from adoptsim.fit.scores import scores_markdown
+
+        skill = pd.read_csv(folder / "skill.csv")
+        lines += ["", "Beside each benchmark, on the rows that benchmark can forecast:", ""]
+        lines.append(scores_markdown(skill.assign(method=skill.method + " (" + skill.rows + ")")))
     lines += [
         "",
         "| id | date | observed | forecast mean [5 %, 95 %] | naive (method) |",
@@ -449,6 +455,15 @@ each finished simulation is appended to `evals.jsonl`, so an interrupted calibra
 """
 
 
+def _load_docs_generator(name: str):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, ROOT / "docs" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--replications", type=int, default=20)
@@ -483,6 +498,8 @@ def main() -> None:
         "Reproduce (the numbers below come from these commands; runtimes are on this 2-core "
         "machine, shared with other jobs):",
         "",
+        "<!-- doc-test: skip — the full recalibration and its studies take hours; "
+        "tests/test_calibrate.py runs the fit at small size -->",
         "```bash",
         f"adoptsim calibrate --budget {report['budget']} --rounds {len(report['rounds'])} "
         f"--firms {n_firms} --replications {report['replications']} "
@@ -529,6 +546,8 @@ def main() -> None:
         "Raftery (2007), lower is better.",
         "",
         *[backtest_section(o) + "\n" for o in ORIGINS],
+        _load_docs_generator("gen_benchmark").markdown(),  # the panel benchmark, its own script
+        "",
         "## Parameter recovery",
         "",
         recovery_section(),

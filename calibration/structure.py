@@ -24,7 +24,8 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import least_squares
 
-from adoptsim.calibrate import SIM_INDEX, Likelihood, prepare
+from adoptsim.fit.likelihood import Likelihood, prepare
+from adoptsim.fit.targets import SIM_INDEX
 from adoptsim.observe import load_targets
 from adoptsim.posterior import COUNTRIES, DEFAULT_FIXED, JOINT, effective_values, joint_table
 

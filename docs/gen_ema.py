@@ -40,6 +40,8 @@ lever_start)` returns an [EMA Workbench](https://emaworkbench.readthedocs.io) `M
   class and by sector at each of `dates` (default 2028-12), e.g. `uses_ai_2028_12_all`.
 
 ```python
+import inspect
+
 import numpy as np
 from ema_workbench import perform_experiments
 from ema_workbench.analysis import prim
@@ -50,7 +52,9 @@ experiments, outcomes = perform_experiments(model, scenarios={n_s}, policies={n_
 share = outcomes["uses_ai_2028_12_all"]
 y = share > np.quantile(share, 0.75)  # the top quarter of adoption outcomes
 x = experiments[[p.name for p in [*model.uncertainties, *model.levers]]]
-box = prim.Prim(x, y, threshold=0.7).find_box()  # EMA 3.x: prim.Prim(x, y) (no threshold)
+# EMA 2.5 requires the density a box must reach (threshold); EMA 3.x has no such argument
+kw = {{"threshold": 0.7}} if "threshold" in inspect.signature(prim.Prim).parameters else {{}}
+box = prim.Prim(x, y, **kw).find_box()
 box.inspect()
 ```
 

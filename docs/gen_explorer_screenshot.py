@@ -21,6 +21,13 @@ from adoptsim.explorer import CHROMIUM_ARGS
 OUT = Path(__file__).resolve().parent / "img" / "explorer.png"
 CHROMIUM = "/usr/bin/chromium"
 ARGS = list(CHROMIUM_ARGS)
+# The last plotted median (2028-12) of "your choice", read from the chart's data source.
+LAST = """(() => { try {
+  for (const doc of Bokeh.documents) {
+    const m = doc.get_model_by_name('projection');
+    if (m && m.data.median.length) return m.data.median[m.data.median.length - 1];
+  }
+} catch (e) {} return null; })()"""
 
 
 def main() -> None:
@@ -40,16 +47,19 @@ def main() -> None:
             time.sleep(0.5)
         with sync_playwright() as pw:
             browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-            page = browser.new_page(viewport={"width": 1100, "height": 900})
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(f"http://127.0.0.1:{port}/", timeout=300_000)
             page.get_by_text("ready", exact=True).wait_for(timeout=300_000)
+            page.wait_for_function(f"typeof Bokeh !== 'undefined' && {LAST} !== null")
+            before = page.evaluate(LAST)
             handle = page.locator(".slider-genai_path_speed .noUi-handle").first
             handle.focus()
             for _ in range(20):  # capability speed from 2025: 1.0 -> 2.0 (x as fitted)
                 handle.press("ArrowRight")
-            # The app redraws after a pause in the slider's moves: wait for that run to start,
-            # then to end ("ready" is still on screen until it starts).
-            page.get_by_text("simulating…", exact=True).wait_for(timeout=120_000)
+            # The app redraws after a pause in the slider's moves; the status may never show
+            # "simulating…" (Panel can send both status changes at once): wait for the plotted
+            # value to change, as the browser test does, then for "ready".
+            page.wait_for_function(f"{LAST} !== {before}", timeout=600_000)
             page.get_by_text("ready", exact=True).wait_for(timeout=600_000)
             page.wait_for_timeout(1000)
             page.screenshot(path=str(OUT), full_page=True)

@@ -20,9 +20,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's 
 
 import pandas as pd
 
-from adoptsim.levers import high_risk_dates
 from adoptsim.months import format_month
 from adoptsim.observe import Observation
+from adoptsim.policy import high_risk_dates
 from adoptsim.posterior import PARAMETERS, calibration_dir, held_parameters, posterior_table
 from adoptsim.rules import rule_class
 from adoptsim.scenario import SPEC, load_scenario, merge_layers
@@ -170,7 +170,8 @@ def parameters_markdown() -> str:
     if uses == POPULATION:
         note += (
             f' The baseline names this posterior (`calibration.posterior = "{uses}"`): '
-            "replication r runs with draw r mod n_draws, laid above the baseline file."
+            "`simulate` runs replication r with the draw of stratum r of its stratified design "
+            "(`adoptsim.precision`), laid above the baseline file."
         )
     else:
         note += (

@@ -55,9 +55,9 @@ ST below 0.01 (`tests/test_sensitivity.py`).
 
 def run() -> None:
     """Run the analysis with the shipped code and keep its tables and figure."""
-    from adoptsim.runner import scenario_hash
     from adoptsim.scenario import load_scenario
     from adoptsim.sensitivity_analysis import sensitivity
+    from adoptsim.sweeps.spec import scenario_hash
 
     work = ROOT / "results" / "sensitivity" / "docs"
     if work.exists():
@@ -79,7 +79,7 @@ def run() -> None:
     DATA.mkdir(parents=True, exist_ok=True)
     for name in ("indices.csv", "convergence.csv", "design.json"):
         shutil.copy(work / name, DATA / name)
-    shutil.copy(work / "indices.png", FIGURE)
+    result.figure(FIGURE)
     info = {
         "runs": len(result.Y),
         "seconds": round(seconds, 1),

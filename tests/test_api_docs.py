@@ -55,10 +55,11 @@ def test_api_reference_lists_and_links_the_public_objects(site):
     html = (site / "api" / "index.html").read_text(encoding="utf-8")
     for name in (
         "adoptsim.simulation.simulate",
-        "adoptsim.runner.sweep",
-        "adoptsim.calibrate.calibrate",
+        "adoptsim.sweeps.dispatch.sweep",
+        "adoptsim.fit.calibrate.calibrate",
         "adoptsim.sensitivity_analysis.sensitivity",
         "adoptsim.comparison.compare",
+        "adoptsim.evidence.evidence_check",
         "adoptsim.plots.fan_chart",
         "adoptsim.schedule.Schedule",
         "adoptsim.parameters.Parameter",

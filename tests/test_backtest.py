@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from adoptsim.backtest import interval_score, naive_forecast, score
 from adoptsim.cli import main
+from adoptsim.fit.backtest import interval_score, naive_forecast, score
 
 
 def test_naive_benchmark_extends_the_last_two_waves():

@@ -47,12 +47,35 @@ CASES = [
         "population.name = 'wallonia' — must be one of flanders, belgium, netherlands",
     ),
     (
-        "[regulation.high_risk_share_annex_iii]\nZ = 0.1\n",
-        "regulation.high_risk_share_annex_iii.Z = 0.1 — unknown key; allowed: C, D",
+        "[regulation.high_risk_profile_annex_iii]\nZ = 0.1\n",
+        "regulation.high_risk_profile_annex_iii.Z = 0.1 — unknown key; allowed: C, D",
     ),
     ("[levers.training]\nreach_small = { ramp = 0.3 }\n", "a ramp is written"),
+    # Effect sizes, retention and shares outside their documented (evidence) bounds.
+    (
+        "[levers.coaching]\neffect = 0.5\n",
+        "levers.coaching.effect = 0.5 — must be within [0.03, 0.3]",
+    ),
+    (
+        "[levers.training]\neffect = -0.1\n",
+        "levers.training.effect = -0.1 — must be within [0, 0.1]",
+    ),
+    (
+        "[levers.projects]\ndeadweight = 0.1\n",
+        "levers.projects.deadweight = 0.1 — must be within [0.4, 0.8]",
+    ),
+    ("[exit]\ninduced_extra = 0.6\n", "exit.induced_extra = 0.6 — must be within [0, 0.3]"),
+    ("[exit]\nlight = 0.5\n", "exit.light = 0.5 — must be within [0, 0.1]"),
+    (
+        "[regulation]\nclarity_share = 0.9\n",
+        "regulation.clarity_share = 0.9 — must be within [0.2, 0.4]",
+    ),
+    (
+        "[regulation]\nhigh_risk_share = 0.5\n",
+        "regulation.high_risk_share = 0.5 — must be within [0.02, 0.15]",
+    ),
     ("[policy]\nx = 1\n", "policy = {'x': 1} — unknown table; allowed: scenario, population"),
-    ('extends = "nonexistent"\n', "scenario = 'nonexistent' — unknown scenario; built-in:"),
+    ('extends = "nonexistent"\n', "extends = 'nonexistent' — unknown scenario; built-in:"),
     ("[population]\ninclude_micro = 1\n", "population.include_micro = 1 — must be true or false"),
 ]
 
@@ -325,12 +348,12 @@ ROW = "X1,ict_survey,belgium,all,10+,{date},0.1,0.01,,d,s,V,n{extra}\n"
     ],
 )
 def test_bad_targets_csv_is_one_line_naming_the_row(tmp_path, monkeypatch, capsys, text, said):
-    import adoptsim.validation
+    import adoptsim.fit.validation
 
     def never(*args, **kwargs):
         raise AssertionError("simulated before checking the targets")
 
-    monkeypatch.setattr(adoptsim.validation, "simulate", never, raising=False)
+    monkeypatch.setattr(adoptsim.fit.validation, "simulate", never, raising=False)
     path = tmp_path / "t.csv"
     path.write_text(text)
     out = tmp_path / "v"
@@ -340,7 +363,7 @@ def test_bad_targets_csv_is_one_line_naming_the_row(tmp_path, monkeypatch, capsy
     assert not out.exists()
 
 
-@pytest.mark.parametrize("second", ["2016-04-15", " 2016-04", "2016-04-01"])
+@pytest.mark.parametrize("second", ["2016-04-15", "2016-04-01"])
 def test_schedule_with_two_keys_for_one_month_is_refused(tmp_path, capsys, second):
     path = tmp_path / "dup.toml"
     path.write_text(

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from adoptsim.data import read_table
-from adoptsim.levers import timeline_points
+from adoptsim.policy import timeline_points
 from adoptsim.population_tables import assumptions, joint_table
 from adoptsim.posterior import posterior_table
 

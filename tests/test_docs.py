@@ -65,7 +65,7 @@ def test_evidence_doc_is_current():
 def test_evidence_doc_covers_every_lever_and_behavioural_parameter():
     """Every lever and regulation key appears; each is a prior with a range, a calibrated
     parameter, or a policy setting with a source; every logit effect size is listed."""
-    from adoptsim.levers import LEVER_SPEC, REGULATION_SPEC, SHOCK_SPEC
+    from adoptsim.policy import LEVER_SPEC, REGULATION_SPEC, SHOCK_SPEC
     from adoptsim.posterior import PARAMETERS
     from adoptsim.priors import PRIORS
 
@@ -81,32 +81,81 @@ def test_evidence_doc_covers_every_lever_and_behavioural_parameter():
     calibrated = {k for ps in PARAMETERS.values() for p in ps for k in p.keys}
     # Effect sizes of the logit rule: prior or calibrated, never a bare point value.
     for key in (
-        "theta_subsidy",
         "theta_peer",
         "theta_genai",
         "theta_burden",
-        "theta_clarity",
         "theta_maturity",
-        "scale_theta_subsidy",
         "scale_theta_peer",
         "scale_theta_genai",
     ):
         assert f"rule.{key}" in prior_keys | calibrated, key
-    # Lever effect parameters (efficacies, deadweight, fade, additionality) all have ranges.
+    # Lever effect sizes (in the evidence's units), deadweight, windows, legal clarity, the
+    # high-risk share and the exit hazards all have ranges.
     for key in (
-        "levers.training.efficacy",
-        "levers.literacy.efficacy",
-        "levers.coaching.efficacy",
+        "levers.projects.effect",
         "levers.projects.deadweight",
-        "levers.projects.fade_half_life_months",
         "levers.projects.months",
+        "levers.training.effect",
+        "levers.training.effect_months",
+        "levers.coaching.effect",
+        "levers.coaching.effect_months",
+        "levers.information.effect",
+        "levers.information.reach",
         "levers.kmo_portefeuille.ai_share",
         "levers.kmo_portefeuille.employer_share",
         "levers.peer_learning.knowledge_skills",
         "levers.peer_learning.hard_to_assess",
         "levers.peer_learning.cost_benefit",
+        "regulation.clarity_effect",
+        "regulation.clarity_share",
+        "regulation.clarity_level",
+        "regulation.high_risk_share",
+        "exit.light",
+        "exit.induced_extra",
+        "exit.at_scale",
     ):
         assert key in prior_keys, key
+
+
+def test_evidence_table_is_the_shared_one_with_sources_intact():
+    """The shipped table keeps every shared row as it is; added rows say judgement or a source."""
+    import pandas as pd
+
+    shipped = pd.read_csv(ROOT / "adoptsim/data/lever_evidence.csv")
+    shared = [  # the eleven rows of shared/data/lever_evidence.csv, first and in order
+        "kmo_ai_projects_per_year",
+        "subsidy_effect_12m",
+        "subsidy_retention_24m",
+        "coaching_effect_12m",
+        "training_effect_12m",
+        "information_effect_12m",
+        "peer_slope_12m",
+        "high_risk_share_of_users",
+        "clarity_target_share",
+        "genai_hazard_multiplier",
+        "intensive_share_2025",
+    ]
+    assert shipped.quantity.tolist()[: len(shared)] == shared
+    added = shipped.iloc[len(shared) :]
+    assert set(added.confidence) == {"judgement"}  # added rows are labelled as such
+    assert shipped.quantity.is_unique
+    assert (shipped.low <= shipped.central).all() and (shipped.central <= shipped.high).all()
+    assert shipped.sources.str.len().min() > 40
+
+
+def test_evidence_run_is_of_the_current_baseline_and_table():
+    from adoptsim.data import read_table
+    from adoptsim.scenario import load_scenario
+    from adoptsim.sweeps.spec import scenario_hash
+
+    gen = _load("gen_evidence")
+    run = json.loads((gen.DATA / "run.json").read_text())
+    sim = __import__("pandas").read_csv(gen.DATA / "evidence.csv")
+    assert run["evidence_table"] == read_table("lever_evidence").quantity.tolist()
+    assert sim.quantity.tolist() == run["evidence_table"]
+    assert run["scenario_hash"] == scenario_hash(load_scenario(run["scenario"])), (
+        "the baseline changed: rerun python docs/gen_evidence.py --run"
+    )
 
 
 @pytest.mark.slow
@@ -127,9 +176,9 @@ def test_ema_doc_is_current():
 
 def test_sensitivity_doc_is_current():
     """The page is written from the kept analysis, and that analysis is of today's baseline."""
-    from adoptsim.runner import scenario_hash
     from adoptsim.scenario import load_scenario
     from adoptsim.sensitivity_analysis import default_factors
+    from adoptsim.sweeps.spec import scenario_hash
 
     gen = _load("gen_sensitivity")
     actual = (ROOT / "docs/sensitivity.md").read_text(encoding="utf-8")

@@ -24,7 +24,7 @@ def test_model_has_uncertainties_levers_and_outcomes():
     table = posterior_table("flanders")
     fixed = {n for n in calibrated if table[n].min() == table[n].max()}
     assert fixed and unc == {p.name for p in candidates}
-    assert calibrated - fixed <= unc and not fixed & unc and "theta_subsidy" in unc
+    assert calibrated - fixed <= unc and not fixed & unc and "subsidy_effect" in unc
     held = aema._held_by_calibration(load_scenario("baseline"), m.uncertainties)
     assert held["rule.delta.cost_benefit"] == table["barrier_penalty"].iloc[0]
     assert {lv.name for lv in m.levers} >= {"kmo_rate_small", "training_reach"}

@@ -17,7 +17,7 @@ import pytest
 
 import adoptsim
 from adoptsim import _blocks
-from adoptsim.levers import NO_PROJECT, Levers
+from adoptsim.levers import Levers
 from adoptsim.months import parse_month
 from adoptsim.network import (
     CompleteNetwork,
@@ -276,38 +276,50 @@ def test_one_and_two_threads_give_identical_bytes_at_scale(monkeypatch):
     assert _same(runs["1"], runs["2"])
 
 
-def _treatment_reference(lev: Levers, month: int) -> np.ndarray:
-    hl = lev.cfg["projects"]["fade_half_life_months"]
-    after = (month - lev.project_end).astype(np.float64)
-    if hl > 0:
-        fade = np.where(after <= 0, 1.0, 0.5 ** (np.maximum(after, 0.0) / hl))
-    else:
-        fade = (after <= 0).astype(np.float64)
-    fade[month < lev.project_start] = 0.0
-    return np.where(lev.project_end != NO_PROJECT, lev.project_effect * fade, 0.0)
+def _treatment_reference(lev: Levers, month: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per firm, plainly: the running project's cover, and the treatment's own start chance."""
+    n = lev.group.shape[0]
+    cover, lift = np.zeros(n), np.zeros(n)
+    for i in range(n):
+        a1 = a2 = 0.0
+        if lev.project_start[i] <= month <= lev.project_end[i]:
+            cover[i] = lev.project_cover[i]
+            a1 = lev.project_rate[i]
+        if lev.programme_start[i] <= month <= lev.programme_end[i]:
+            a2 = lev.programme_rate[i]
+        lift[i] = 1.0 - (1.0 - a1) * (1.0 - a2)
+    return cover, lift
 
 
-@pytest.mark.parametrize("half_life", [0.0, 3.3, 12.0])
-def test_treatment_equals_the_fade_formula_for_every_firm(half_life):
-    rng = np.random.default_rng(int(half_life * 10))
-    firms = build_population("flanders", 3000, rng)
+@pytest.mark.parametrize("months", [1, 6, 12])
+def test_treatment_and_lift_equal_a_per_firm_reference(months):
+    rng = np.random.default_rng(months)
+    firms = build_population("flanders", 1500, rng)
     d = (
         adoptsim.load_scenario("baseline")
         .with_overrides(
             {
-                "levers.projects.fade_half_life_months": half_life,
-                "levers.projects.months": int(rng.integers(1, 12)),
-                "levers.projects.deadweight": 0.5,
+                "levers.projects.months": months,
+                "levers.training.effect_months": max(1, 13 - months),
+                "levers.coaching.reach": 0.2,
             }
         )
         .data
     )
     lev = Levers(d["levers"], d["regulation"], d["shocks"], firms, deadweight_u=rng.random(firms.n))
-    m0 = parse_month("2020-01")
-    for month in range(m0, m0 + 150):  # past the first table's 64 months after an end
-        ref = _treatment_reference(lev, month)
-        assert np.array_equal(lev.treatment(month), ref), month
-        # Many applications, so firms end projects, wait, and start again; some months none.
-        lev.start_projects(month, rng.random(firms.n) * (0.02 if month % 7 else 10.0))
-    assert lev.treatment(m0 + 400).any() == (half_life > 0)  # from a table grown on demand
-    assert np.array_equal(lev.treatment(m0 + 400), _treatment_reference(lev, m0 + 400))
+    lev.induced_exit = 0.01
+    state = np.zeros(firms.n, dtype=np.int8)
+    m0 = parse_month("2024-01")
+    for month in range(m0, m0 + 60):
+        cover, lift = _treatment_reference(lev, month)
+        np.testing.assert_array_equal(lev.treatment(month), cover)
+        idx, got = lev.lift(month)
+        full = np.zeros(firms.n)
+        full[idx] = got
+        np.testing.assert_array_equal(full, lift)
+        # Many applications and programme reaches, so windows end, wait, and open again.
+        hazard = rng.random(firms.n) * 0.05
+        scale = 0.02 if month % 7 else 10.0
+        lev.start_projects(month, rng.random(firms.n) * scale, hazard)
+        lev.start_programmes(month, state, rng.random(firms.n) * scale, hazard)
+    assert lev.treatment(m0 + 30).any() and (lev.programme_rate > 0).any()

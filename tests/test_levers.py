@@ -3,12 +3,20 @@ common random numbers (same seed ⇒ same firms, network and draws in both runs)
 
 import numpy as np
 import pytest
+from levers_reference import month_signals, project_table
 
 from adoptsim import load_scenario, simulate
-from adoptsim.levers import APPLY_ORDER, Levers, high_risk_dates
+from adoptsim.levers import (
+    APPLY_ORDER,
+    REFERENCE_COVER,
+    Levers,
+    high_risk_sector_shares,
+    monthly_rate,
+)
 from adoptsim.months import parse_month
+from adoptsim.policy import high_risk_dates
 from adoptsim.population import build_population
-from adoptsim.taxonomy import BARRIERS, SECTORS
+from adoptsim.taxonomy import SECTORS
 
 N, REPS, SEED = 4_000, 2, 7
 
@@ -49,25 +57,25 @@ def test_kmo_cover_cap_advice_cut_and_eligibility(baseline):
     capped = baseline.with_overrides({"levers.kmo_portefeuille.project_cost_eur": 100_000})
     lev2 = Levers(capped.data["levers"], d["regulation"], d["shocks"], firms)
     assert lev2.kmo_covered(parse_month("2025-06"))[1] == pytest.approx(7500 / 100_000)
-    # Application rate: users × employer share × AI share over the eligible Flemish SMEs, scaled
+    # Application rate: projects × employer share × AI share over the eligible Flemish SMEs, scaled
     # by (cover now / cover in 2025)^elasticity.
     k = d["levers"]["kmo_portefeuille"]
-    p, share = lev.project_table(parse_month("2025-06"))
-    per_year = k["users_per_year"] * k["employer_share"] * k["ai_share"] / lev.eligible_firms
+    p, share = project_table(lev, parse_month("2025-06"))
+    per_year = k["projects_per_year"] * k["employer_share"] * k["ai_share"] / lev.eligible_firms
     assert p[1, 0] == pytest.approx(1 - (1 - per_year) ** (1 / 12))
-    p_after, _ = lev.project_table(parse_month("2026-06"))
+    p_after, _ = project_table(lev, parse_month("2026-06"))
     ratio = 0.5 ** k["take_up_elasticity"]
     assert p_after[1, 0] == pytest.approx(1 - (1 - per_year * ratio) ** (1 / 12))
     assert p[0].sum() == 0.0 and share[1, 0] == pytest.approx(0.30)
 
 
-def test_project_treatment_runs_then_fades_with_its_half_life(baseline):
+def test_project_treats_while_it_runs_with_its_own_start_chance(baseline):
     firms = build_population("flanders", 2_000, np.random.default_rng(0))
     sc = baseline.with_overrides(
         {
-            "levers.projects.deadweight": 0.0,
+            "levers.projects.deadweight": 0.4,
             "levers.projects.months": 6,
-            "levers.projects.fade_half_life_months": 4.0,
+            "levers.projects.effect": 0.1,
             # only the portfolio: with u = 0 a firm takes the first instrument in APPLY_ORDER
             "levers.kmo_groeisubsidie.reach": 0.0,
             "levers.ai_support.reach": 0.0,
@@ -82,21 +90,37 @@ def test_project_treatment_runs_then_fades_with_its_half_life(baseline):
     assert lev.treatment(m)[i] == 0.0  # applied this month: runs from next month
     assert lev.treatment(m + 1)[i] == pytest.approx(0.30)
     assert lev.treatment(m + 6)[i] == pytest.approx(0.30)  # last project month
-    assert lev.treatment(m + 6 + 4)[i] == pytest.approx(0.15)  # one half-life after the end
-    assert lev.treatment(m + 6 + 40)[i] == pytest.approx(0.30 / 2**10)
+    assert lev.treatment(m + 7)[i] == 0.0
+    # The lift: the effect × (1 − deadweight) × cover / 30 % (the additional share, expected
+    # without draws) as a monthly chance that adds up to it over the project's months (no
+    # hazard given: nothing to correct for); nothing after the project.
+    expected = monthly_rate(0.1 * 0.6 * 0.30 / REFERENCE_COVER, 6)
+    idx, lift = lev.lift(m + 1)
+    assert lift[idx == i][0] == pytest.approx(expected)
+    assert 1 - (1 - monthly_rate(0.1, 6)) ** 6 == pytest.approx(0.1)
+    idx, lift = lev.lift(m + 7)
+    assert i not in idx
     # A firm with a running project does not apply again.
     assert lev.start_projects(m + 2, np.zeros(firms.n)).size == 0
+    # The portfolio's starts are counted, in real firms.
+    assert lev.starts["kmo_portefeuille"][m] == pytest.approx(firms.weight[started].sum())
 
 
-def test_deadweight_firms_get_no_effect(baseline):
+def test_deadweight_firms_get_no_effect_and_more_cover_is_more_additional(baseline):
     firms = build_population("flanders", 2_000, np.random.default_rng(0))
-    d = baseline.with_overrides({"levers.projects.deadweight": 0.4}).data
+    d = baseline.with_overrides({"levers.projects.deadweight": 0.6}).data
     u = np.random.default_rng(3).random(firms.n)
     lev = Levers(d["levers"], d["regulation"], d["shocks"], firms, deadweight_u=u)
     m = parse_month("2021-03")
     started = lev.start_projects(m, np.zeros(firms.n))
-    effect = lev.treatment(m + 1)[started]
-    np.testing.assert_array_equal(effect == 0, u[started] < 0.4)
+    idx, lift = lev.lift(m + 1)
+    got = dict(zip(idx, lift, strict=True))
+    cover = lev.project_cover[started]
+    additional = u[started] < 0.4 * cover / REFERENCE_COVER
+    effect = np.array([got[i] for i in started])
+    np.testing.assert_array_equal(effect > 0, additional)
+    got = lev.additionality(np.array([0.2, 0.3, 1.0]))
+    np.testing.assert_allclose(got, [0.4 * 2 / 3, 0.4, 1.0])
 
 
 def test_ai_act_burden_only_for_firms_with_a_high_risk_use(baseline):
@@ -106,18 +130,45 @@ def test_ai_act_burden_only_for_firms_with_a_high_risk_use(baseline):
     lev = Levers(d["levers"], d["regulation"], d["shocks"], firms, high_risk_u=u)
     late = lev.signals(parse_month("2028-12")).burden
     assert parse_month("2028-12") >= max(high_risk_dates(d["regulation"]))
-    share = d["regulation"]["high_risk_share_annex_iii"]
+    share_iii, _ = high_risk_sector_shares(d["regulation"], firms)
     k = firms.sector == SECTORS.index("K")
     # Every firm with a high-risk use carries the full burden; the others none.
     assert set(np.unique(late)) <= {0.0, 1.0}
     got = np.average(late[k] > 0, weights=firms.weight[k])
-    assert got == pytest.approx(share["K"], abs=0.04)
-    assert np.average(late > 0, weights=firms.weight) < 0.1  # not whole sections
+    assert got == pytest.approx(share_iii[SECTORS.index("K")], abs=0.04)
+    assert share_iii[SECTORS.index("K")] > 2 * d["regulation"]["high_risk_share"]
+    # Over all firms (each a potential user) the share is the evidence's share of users.
+    overall = np.average(late > 0, weights=firms.weight)
+    assert overall == pytest.approx(d["regulation"]["high_risk_share"], abs=0.01)
     assert not lev.signals(parse_month("2024-06")).burden.any()
 
 
+def test_clarity_reaches_only_the_unsure_firms(baseline):
+    from adoptsim.model import AdoptionModel
+
+    sc = baseline.with_overrides(
+        {"regulation.clarity_full_from": "2025-01", "regulation.clarity_effect": 0.05}
+    )
+    model = AdoptionModel(sc, n_firms=3_000, seed=2)
+    unsure = model.levers.unsure
+    share = np.average(unsure, weights=model.firms.weight)
+    assert share == pytest.approx(sc.data["regulation"]["clarity_share"], abs=0.03)
+    while model.month < parse_month("2025-03"):
+        model.step()
+    start, _ = model.rule.hazards(model._context())
+    lifted, with_clarity, treated = model._lifted(start, model.levers.clarity(model.month))
+    c = model.levers.clarity_lift(1.0)
+    assert c == pytest.approx(monthly_rate(0.05, 12))
+    # Without the treated firms' own chances: clarity's chance for the unsure, nothing else.
+    np.testing.assert_array_equal(with_clarity[~unsure], start[~unsure])
+    np.testing.assert_allclose(with_clarity[unsure], 1 - (1 - start[unsure]) * (1 - c))
+    others = np.setdiff1d(np.arange(model.firms.n), treated)
+    np.testing.assert_array_equal(lifted[others], with_clarity[others])
+    assert treated.size > 0 and np.all(lifted[treated] >= with_clarity[treated])
+
+
 def test_genai_capability_curve():
-    from adoptsim.levers import genai_capability
+    from adoptsim.policy import genai_capability
 
     g = {
         "start": "2022-12",
@@ -182,7 +233,11 @@ def _compare(baseline, base_run, overrides, *, start, expect="higher", segment=N
 
 # Both runs of a subsidy comparison: more AI projects and a stronger additionality effect than
 # the baseline's, so that a rule change moves adoption by more than the tolerance of _compare.
-SUBSIDY_VISIBLE = {"levers.kmo_portefeuille.ai_share": 0.5, "rule.theta_subsidy": 6.0}
+SUBSIDY_VISIBLE = {
+    "levers.kmo_portefeuille.ai_share": 0.5,
+    "levers.projects.effect": 0.15,
+    "levers.projects.deadweight": 0.4,
+}
 
 
 def test_higher_subsidy_raises_adoption(baseline, base_run):
@@ -211,9 +266,8 @@ def test_keeping_ai_advice_eligible_raises_adoption(baseline, base_run):
 
 
 def test_more_training_raises_adoption(baseline, base_run):
-    # Training acts through barriers; the shipped posterior holds the barrier penalty near 0
-    # (0.06), where the effect is below this test's resolution, so the mechanism's direction is
-    # checked with a penalty of 0.5 per barrier in both runs.
+    # Training is a treatment with its own effect size (not a barrier penalty): at the top of
+    # its range in both runs.
     _compare(
         baseline,
         base_run,
@@ -222,19 +276,19 @@ def test_more_training_raises_adoption(baseline, base_run):
             "levers.training.reach_small": {"2019-01": 0.05, "2022-01": 0.4},
         },
         start="2022-01",
-        common={f"rule.delta.{b}": 0.5 for b in BARRIERS},
+        common={"levers.training.effect": 0.1},
     )
 
 
 def test_literacy_reaching_non_users_raises_adoption(baseline, base_run):
-    # Acts from the Art. 4 date (2025-02) on the knowledge barrier of non-users; as for training,
-    # checked at a visible barrier penalty (0.5 per barrier, both runs).
+    # Acts from the Art. 4 date (2025-02) on non-users, with the training effect size (at the
+    # top of its range in both runs).
     _compare(
         baseline,
         base_run,
         {"levers.literacy.nonuser_reach": 0.5},
         start="2025-02",
-        common={f"rule.delta.{b}": 0.5 for b in BARRIERS},
+        common={"levers.training.effect": 0.1},
     )
 
 
@@ -248,14 +302,16 @@ def test_more_coaching_raises_adoption(baseline, base_run):
 
 
 def test_original_ai_act_dates_lower_adoption_in_affected_sectors(baseline, base_run):
-    # Anticipation starts 12 months before the original Annex III date (2026-08).
+    # Anticipation starts regulation.anticipation_months before the original Annex III date
+    # (2026-08); that prior reaches 18 months, so the paths may part from 2025-02 on.
     _compare(
         baseline,
         base_run,
-        {"regulation.timeline": "original", "regulation.high_risk_share_annex_iii.K": 0.6},
-        start="2025-08",
+        {"regulation.timeline": "original"},
+        start="2025-02",
         expect="lower",
         segment=("sector", "K"),
+        common={"regulation.high_risk_share": 0.15, "rule.theta_burden": 1.5},
     )
 
 
@@ -271,23 +327,22 @@ def test_stronger_peer_effect_raises_adoption(baseline, base_run):
     _compare(baseline, base_run, {"rule.theta_peer": 3.0}, start="2019-01")
 
 
-def test_subsidised_projects_raise_starts_while_running_then_fade():
-    """Pathwise fade-out: one month in which many firms start a subsidised project (AI support
-    reach 90 % a year in 2021-03 only, no deadweight), same seed with and without it. The
-    treated firms' excess monthly start rate is large while the projects run and falls away
-    after they end, as the effect's half-life says."""
+def test_subsidised_projects_raise_starts_while_running_then_stop():
+    """One month in which many firms start a subsidised project (AI support reach 90 % a year
+    in 2021-03 only), same seed with and without it. The treated firms' excess monthly start
+    rate is large while the projects run and gone after they end (catch-up makes it negative:
+    firms the projects made start earlier are not there to start later)."""
     from adoptsim.model import AdoptionModel
 
     base = load_scenario("baseline").with_overrides(
         {
-            "levers.projects.deadweight": 0.0,
+            "levers.projects.deadweight": 0.4,
             "levers.projects.months": 6,
-            "levers.projects.fade_half_life_months": 3.0,
-            "rule.theta_subsidy": 6.0,
+            "levers.projects.effect": 0.15,
         }
     )
     pulse = base.with_overrides(
-        {"levers.ai_support.reach": {"2019-01": 0.0035, "2021-03": 0.9, "2021-04": 0.0035}}
+        {"levers.ai_support.reach": {"2019-03": 0.0035, "2021-03": 0.9, "2021-04": 0.0035}}
     )
     m0 = parse_month("2021-03")
     runs = {}
@@ -307,9 +362,9 @@ def test_subsidised_projects_raise_starts_while_running_then_fade():
     np.testing.assert_array_equal(base_starts[: first + 1], pulse_starts[: first + 1])
     excess = (pulse_starts[:, treated].sum(1) - base_starts[:, treated].sum(1)).astype(float)
     running = excess[first + 1 : first + 7].mean()
-    faded = excess[first + 7 + 12 : first + 7 + 24].mean()  # 4–8 half-lives after the end
+    after = excess[first + 7 + 6 : first + 7 + 24].mean()
     assert treated.sum() > 500
-    assert running > 10 and faded < 0.1 * running
+    assert running > 5 and after < 0.1 * running
 
 
 @pytest.mark.parametrize("name", ["baseline", "combined", "coaching", "ai_act_original"])
@@ -332,17 +387,13 @@ def test_month_tables_equal_the_month_by_month_reference(name, high_risk):
     w = lev.month_tables(months)
     close = {"rtol": 1e-15, "atol": 0.0}
     for i, month in enumerate(months):
-        p, share = lev.project_table(month)
+        p, share = project_table(lev, month)
         order = list(APPLY_ORDER)
         np.testing.assert_allclose(w.project_cum[i], np.cumsum(p[:, order], axis=1), **close)
         np.testing.assert_array_equal(w.project_share[i], share[:, order])
-        burden, clarity, genai = lev._month_signals(month)
+        burden, clarity, genai = month_signals(lev, month)
         np.testing.assert_array_equal(w.burden[i], burden)
         assert (w.clarity[i], w.genai[i]) == (clarity, genai)
-        not_train, coach, not_coach = lev._month_removal(month)
-        np.testing.assert_allclose(w.not_train[i], not_train, **close)
-        np.testing.assert_allclose(w.coach[i], coach, **close)
-        np.testing.assert_allclose(w.not_coach[i], not_coach, **close)
     assert np.ptp(w.project_total, axis=0).max() > 0  # the dated rule changes are inside
 
 
@@ -359,3 +410,19 @@ def test_schedule_over_months_equals_at():
     for raw in cases:
         sched = parse_schedule(raw, "x", 0, 1)
         assert sched.over(months).tolist() == [sched.at(int(m)) for m in months]
+
+
+def test_a_run_reads_every_month_from_its_window(monkeypatch):
+    """The run's precomputed tables cover every month it reaches (no one-month tables)."""
+    from adoptsim.model import AdoptionModel
+
+    real, seen = Levers._tables_at, []
+
+    def spy(self, month):
+        w, i = real(self, month)
+        seen.append(w is self._window)
+        return w, i
+
+    monkeypatch.setattr(Levers, "_tables_at", spy)
+    AdoptionModel("combined", n_firms=500, seed=1).run()
+    assert len(seen) > 100 and all(seen)

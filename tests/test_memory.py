@@ -76,3 +76,51 @@ def test_model_refuses_before_building(monkeypatch):
     monkeypatch.setattr(memory, "available_bytes", lambda: 10**9)
     with pytest.raises(memory.MemoryGuardError):
         adoptsim.AdoptionModel("baseline", n_firms=50_000_000)  # would take 32 GB
+
+
+def _count_checks(monkeypatch) -> list[int]:
+    """Count the memory checks that reach the system (one `available_bytes` call each)."""
+    calls: list[int] = []
+
+    def counted() -> int:
+        calls.append(1)
+        return 10**12
+
+    monkeypatch.setenv(memory.ENV, "1")
+    monkeypatch.setattr(memory, "available_bytes", counted)
+    return calls
+
+
+def test_simulate_checks_memory_once_per_job(monkeypatch):
+    calls = _count_checks(monkeypatch)
+    adoptsim.simulate("baseline", n_firms=300, replications=1, seed=1)
+    one = len(calls)
+    assert one >= 1
+    calls.clear()
+    adoptsim.simulate("baseline", n_firms=300, replications=3, seed=1)
+    assert len(calls) == one  # at the start of the job, not once more per replication
+    calls.clear()
+    adoptsim.AdoptionModel("baseline", n_firms=300, seed=1)
+    assert len(calls) == 1  # a model built on its own still checks
+
+
+def test_cli_run_checks_memory_once(monkeypatch, tmp_path):
+    from adoptsim.cli import main
+
+    calls = _count_checks(monkeypatch)
+    counts = []
+    for reps in ("1", "3"):
+        calls.clear()
+        argv = ["run", "baseline", "--firms", "300", "--replications", reps, "--quiet"]
+        assert main([*argv, "--out", str(tmp_path / reps)]) == 0
+        counts.append(len(calls))
+    assert counts[0] >= 1 and counts[1] == counts[0]  # the CLI's checks only, none per run
+
+
+def test_checked_job_still_refuses_outside(monkeypatch):
+    monkeypatch.setenv(memory.ENV, "1")
+    monkeypatch.setattr(memory, "available_bytes", lambda: 10**9)
+    with memory.checked():
+        memory.check_run(50_000_000, 10.0)  # inside a checked job: no second check
+    with pytest.raises(memory.MemoryGuardError, match="n_firms = 50000000"):
+        memory.check_run(50_000_000, 10.0)

@@ -50,7 +50,9 @@ def test_draws_are_reproducible_within_range_and_do_not_depend_on_other_replicat
     # The policy group draws the same values as "all" for its own keys.
     full = prior_draw(7, 3, "all")
     assert all(full[k] == v for k, v in a.items())
-    assert "rule.theta_peer" in full and "rule.theta_peer" not in a
+    assert "rule.theta_maturity" in full and "rule.theta_maturity" not in a
+    # The peer effect is not held: drawn by default (until a calibration fits it).
+    assert "rule.theta_peer" in a
     assert prior_draw(7, 3, "none") == {}
 
 
@@ -68,10 +70,10 @@ def test_replications_draw_priors_and_the_switch_turns_them_off():
 def test_a_scenario_keeps_the_values_it_sets_on_purpose():
     lit = load_scenario("literacy_push")
     drawn = prior_draw(5, 0)
-    assert drawn["levers.literacy.user_reach"] != 0.6
+    assert drawn["levers.literacy.nonuser_reach"] != 0.3
     sc = lit.with_draw(drawn)
-    assert sc.data["levers"]["literacy"]["user_reach"] == 0.6
-    assert sc.data["rule"]["theta_subsidy"] == drawn["rule.theta_subsidy"]
+    assert sc.data["levers"]["literacy"]["nonuser_reach"] == 0.3
+    assert sc.data["levers"]["training"]["effect"] == drawn["levers.training.effect"]
 
 
 def test_paired_differences_stay_zero_before_a_lever_with_priors_drawn():

@@ -42,9 +42,23 @@ def test_same_seed_identical_bytes_other_seed_differs(tmp_path):
     assert header == "replication,date,segment_type,segment,adopters_share,at_scale_share,draw"
 
 
-def test_replication_results_do_not_depend_on_replication_count():
+def test_replication_results_do_not_depend_on_replication_count_without_drawn_inputs():
+    """Replication r's own randomness (firms, network, monthly draws) is child r of the seed
+    whatever the count; only the drawn inputs follow the count's stratified design."""
     from adoptsim import simulate
 
-    two = simulate("baseline", n_firms=2000, seed=9, replications=2).adoption
-    three = simulate("baseline", n_firms=2000, seed=9, replications=3).adoption
+    kw = {"n_firms": 2000, "seed": 9, "use_posterior": False, "use_priors": False}
+    two = simulate("baseline", replications=2, **kw).adoption
+    three = simulate("baseline", replications=3, **kw).adoption
     assert three[three.replication < 2].reset_index(drop=True).equals(two)
+
+
+def test_drawn_inputs_follow_the_design_of_the_count():
+    """With posterior and prior draws on, a run of R replications runs the design of (seed, R):
+    its draw column is the design's, and a run with R + 1 takes a new design."""
+    from adoptsim import simulate
+    from adoptsim.precision import run_design
+
+    res = simulate("baseline", n_firms=500, seed=9, replications=3)
+    assert [r.draw for r in res.records] == [int(d) for d in run_design(9, 3)[0]]
+    assert list(run_design(9, 3)[0]) != list(run_design(9, 4)[0][:3])

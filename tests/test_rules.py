@@ -44,13 +44,17 @@ def test_bass_hazard_is_p_plus_q_peer_clipped(firms):
     np.testing.assert_allclose(start, 1.0)  # 0.3 + 0.9 clipped
 
 
-def test_logit_hazard_rises_with_peers_subsidy_genai_and_falls_with_barriers(firms):
+def test_logit_hazard_rises_with_peers_genai_and_falls_with_barriers(firms):
     rule = LogitRule()
     rule.prepare(firms)
     base, _ = rule.hazards(_ctx(firms))
-    for kwargs in ({"peer": 0.5}, {"subsidy": 0.3}, {"genai": 1.0}):
+    for kwargs in ({"peer": 0.5}, {"genai": 1.0}):
         higher, _ = rule.hazards(_ctx(firms, **kwargs))
         assert np.all(higher > base)
+    # Levers are not logit terms: a subsidy signal leaves the rule's hazard as it is (the model
+    # adds the project's own start chance, tests/test_levers.py).
+    same, _ = rule.hazards(_ctx(firms, subsidy=0.3))
+    np.testing.assert_array_equal(same, base)
     burdened, _ = rule.hazards(_ctx(firms, burden=1.0))
     assert np.all(burdened < base)
     has_k = firms.barriers[:, 0].copy()

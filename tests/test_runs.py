@@ -9,6 +9,7 @@ import pytest
 
 import adoptsim
 from adoptsim.cli import main
+from adoptsim.precision import run_design
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +28,9 @@ def test_run_folder_has_resolved_scenario_and_run_json(run_dir):
     assert resolved["levers"]["kmo_portefeuille"]["rate_small"]["2027-01"] == 0.45
     info = json.loads((run_dir / "run.json").read_text("utf-8"))
     assert info["seed"] == 4 and info["n_firms"] == 1500 and info["replications"] == 2
-    assert info["posterior"] == "flanders" and info["posterior_draws"] == [0, 1]
+    # the draws of the run's stratified design (adoptsim.precision.run_design), one per stratum
+    assert info["posterior"] == "flanders"
+    assert info["posterior_draws"] == [int(d) for d in run_design(4, 2)[0]]
     assert info["adoptsim"] == adoptsim.__version__
     assert {"numpy", "pandas", "mesa", "python"} <= set(info["versions"])
     assert info["command"][1:3] == ["run", "subsidy_plus"]
@@ -58,9 +61,9 @@ def test_load_run_returns_the_result(run_dir):
     res = adoptsim.load_run(run_dir)
     assert res.scenario == "subsidy_plus" and res.seed == 4 and res.n_firms == 1500
     direct = adoptsim.simulate("subsidy_plus", n_firms=1500, replications=2, seed=4)
-    np.testing.assert_allclose(
-        res.adoption.adopters_share.to_numpy(), direct.adoption.adopters_share.to_numpy(), atol=1e-6
-    )
+    # exact round trip: the CSV holds every digit of the run's shares
+    for column in ("adopters_share", "at_scale_share"):
+        assert np.array_equal(res.adoption[column].to_numpy(), direct.adoption[column].to_numpy())
     assert list(res.adoption.date[:2]) == ["2019-01", "2019-02"]
     assert res.parameters == json.loads(json.dumps(direct.parameters))
 
@@ -81,7 +84,7 @@ def test_xarray_and_datetimes():
         "replication == 1 and date == '2024-12' and segment_type == 'size' and segment == '10-19'"
     )
     assert value == pytest.approx(float(row.adopters_share.iloc[0]))
-    assert list(ds.draw.values) == [0, 1]
+    assert list(ds.draw.values) == [int(d) for d in run_design(3, 2)[0]]
     assert np.issubdtype(res.tidy().date.dtype, np.datetime64)
 
 
@@ -94,7 +97,7 @@ def test_version_scenarios_and_sweep_by_name(capsys, tmp_path):
     lines = capsys.readouterr().out.splitlines()
     for name in adoptsim.builtin_scenarios():
         assert any(line.startswith(name + " ") for line in lines), name
-    from adoptsim.cli import _sweep_path
+    from adoptsim.cli.sweep import _sweep_path
 
     assert _sweep_path("peer_grid").endswith("peer_grid.toml")
     assert main(["sweep", "no_such_sweep", "--out", str(tmp_path / "s")]) == 2

@@ -13,6 +13,7 @@ LIBRARY = [
     "subsidy_plus",
     "literacy_push",
     "ai_act_original",
+    "ai_act_clarity",
     "coaching",
     "tech_slow",
     "tech_fast",

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from png_content import assert_drawn_figure
 
+from adoptsim import load_scenario
 from adoptsim.cli import main
 from adoptsim.parameters import Parameter
 from adoptsim.sensitivity_analysis import Outcome, run_sensitivity, sensitivity
@@ -46,7 +47,7 @@ def test_morris_path_ranks_ishigami_inputs():
 def test_model_sensitivity_with_dummy_noise_floor_and_rerun(tmp_path):
     kw = {
         "samples": 16,
-        "params": ["theta_peer", "kmo_take_up"],
+        "params": ["theta_peer", "kmo_ai_share"],
         "dummy": True,
         "n_firms": 2000,
         "replications": 1,
@@ -66,10 +67,12 @@ def test_model_sensitivity_with_dummy_noise_floor_and_rerun(tmp_path):
         "ST_conf",
         "role",
     ]
+    assert not (tmp_path / "indices.png").exists()  # the computation draws nothing
+    first.figure(tmp_path / "indices.png")
     assert_drawn_figure(tmp_path / "indices.png", min_width=400, min_height=150)
     design = json.loads((tmp_path / "design.json").read_text())
     assert design["runs"] == len(first.Y) == 2 * 16 * (3 + 2)  # Saltelli, 3 factors with dummy
-    assert [f["name"] for f in design["factors"]] == ["theta_peer", "kmo_take_up", "dummy"]
+    assert [f["name"] for f in design["factors"]] == ["theta_peer", "kmo_ai_share", "dummy"]
     again = sensitivity("baseline", **{**kw, "workers": 1})  # resumes: all tasks are done
     pd.testing.assert_frame_equal(first.indices, again.indices)
 
@@ -130,3 +133,21 @@ def test_default_factors_have_a_range_in_every_builtin_scenario():
         factors = default_factors(load_scenario(name), dummy=True)
         assert factors, name
         assert all(f.hi > f.lo for f in factors), [(f.name, f.lo, f.hi) for f in factors]
+
+
+def test_the_kmo_ai_share_has_one_name_and_one_range():
+    """Prior, sensitivity factor and explorer slider of ``levers.kmo_portefeuille.ai_share``."""
+    from adoptsim.explorer import SLIDERS
+    from adoptsim.policy import LEVER_SPEC
+    from adoptsim.priors import PRIORS
+    from adoptsim.sensitivity_analysis import default_factors
+
+    key = "levers.kmo_portefeuille.ai_share"
+    (prior,) = [p.parameter for p in PRIORS if key in p.parameter.keys]
+    assert (prior.name, prior.lo, prior.hi) == ("kmo_ai_share", 0.01, 0.05)
+    assert "kmo_ai_projects_per_year" in next(p for p in PRIORS if p.parameter is prior).source
+    factors = [f for f in default_factors(load_scenario("baseline")) if key in f.keys]
+    assert [(f.name, f.lo, f.hi) for f in factors] == [("kmo_ai_share", 0.01, 0.05)]
+    sliders = [s for s in SLIDERS if key in s.keys]
+    assert [(s.name, s.lo, s.hi) for s in sliders] == [("kmo_ai_share", 0.01, 0.05)]
+    assert "prior 0.01–0.05" in LEVER_SPEC["kmo_portefeuille"]["ai_share"].doc

@@ -14,7 +14,8 @@ import pytest
 import adoptsim
 from adoptsim import ScenarioError, load_results, sweep
 from adoptsim.cli import main
-from adoptsim.runner import MANIFEST, SHARD_DIR, load_sweep_spec, read_manifest
+from adoptsim.sweeps.spec import load_sweep_spec
+from adoptsim.sweeps.store import MANIFEST, SHARD_DIR, read_manifest
 
 REPO = Path(adoptsim.__file__).resolve().parent.parent
 
@@ -304,3 +305,28 @@ def test_other_seed_into_the_same_folder_is_refused(tmp_path):
     with pytest.raises(ScenarioError) as info:
         sweep({"sweep": {**spec["sweep"], "seed": 2}}, out=tmp_path, workers=1, progress=False)
     assert info.value.field == "out"
+
+
+def test_a_task_validates_its_scenario_once(monkeypatch, tmp_path):
+    """Overrides and the replication's posterior/prior draws are validated together, once."""
+    from adoptsim import scenario as scenario_module
+    from adoptsim.simulation import run_replication
+    from adoptsim.sweeps.dispatch import run_task
+    from adoptsim.sweeps.spec import Task
+
+    base = adoptsim.load_scenario("baseline")  # draws from a posterior and from priors
+    overrides = {"network.mean_degree": 8}
+    # the same run, the two-step way (override, then draw)
+    two_step = run_replication(
+        base.with_overrides(overrides), n_firms=300, seed=4, replication=1
+    ).users
+    calls = []
+    real = scenario_module.validate
+    monkeypatch.setattr(scenario_module, "validate", lambda raw: calls.append(1) or real(raw))
+    task = Task("t", base, overrides, seed=4, replication=1, n_firms=300)
+    assert run_task(task, str(tmp_path))["status"] == "ok"
+    assert len(calls) == 1
+    calls.clear()
+    one_step = run_replication(base, n_firms=300, seed=4, replication=1, overrides=overrides)
+    assert len(calls) == 1
+    assert (one_step.users == two_step).all()  # same scenario, same run, bit for bit

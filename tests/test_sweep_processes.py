@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import adoptsim
+import adoptsim.sweeps.spec
 from adoptsim import AdoptsimError, ScenarioError, load_results, sweep
 from adoptsim.cli import main
 
@@ -145,7 +146,7 @@ def test_huge_grid_is_refused_before_it_is_built(monkeypatch):
     grid.update({"network.mean_degree": list(range(100)), "network.within_share": [0.5] * 100})
     t0 = time.monotonic()  # 10^8 points: building them alone would fill memory
     with pytest.raises(AdoptsimError, match=r"sweep.grid = 100000000 tasks — needs about"):
-        adoptsim.runner.load_sweep_spec({"sweep": {"scenarios": ["baseline"], "grid": grid}})
+        adoptsim.sweeps.spec.load_sweep_spec({"sweep": {"scenarios": ["baseline"], "grid": grid}})
     assert time.monotonic() - t0 < 5
 
 
@@ -184,7 +185,7 @@ def _pool_workers(cmdline_part: str = "spawn_main") -> set[int]:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_prestarted_workers_are_taken_over_with_the_model_imported():
-    from adoptsim import worker_pool
+    from adoptsim.sweeps import pool as worker_pool
 
     before = _pool_workers()
     worker_pool.prestart(2)
@@ -193,7 +194,7 @@ def test_prestarted_workers_are_taken_over_with_the_model_imported():
     try:
         assert pool is prestarted and worker_pool._prestarted is None
         # the workers imported the model as they started, not in their first task
-        names = ("adoptsim.simulation", "adoptsim.runner", "mesa")
+        names = ("adoptsim.simulation", "adoptsim.sweeps.dispatch", "mesa")
         assert pool.submit(_loaded, names).result() == [True, True, True]
         assert len(_pool_workers() - before) == 2
     finally:

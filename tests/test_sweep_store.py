@@ -11,13 +11,13 @@ import pytest
 
 from adoptsim import AdoptsimError, ScenarioError, load_results, sweep
 from adoptsim.cli import main
-from adoptsim.runner import (
+from adoptsim.sweeps.spec import load_sweep_spec
+from adoptsim.sweeps.store import (
     MANIFEST,
     SHARD_DIR,
     FolderLock,
     clean_leftovers,
     host_tag,
-    load_sweep_spec,
     read_manifest,
 )
 

@@ -5,12 +5,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from adoptsim.calibrate import REFERENCE_POINT, calibration_scenario
+from adoptsim.fit.recovery import REFERENCE_POINT
+from adoptsim.fit.targets import calibration_scenario
+from adoptsim.fit.validation import predict_rows, validate, within_tolerance
 from adoptsim.months import format_month, parse_month
 from adoptsim.observe import Observation, load_targets, observe
 from adoptsim.posterior import PARAMETERS, effective_table, overrides_for, split_overrides
 from adoptsim.simulation import run_replication
-from adoptsim.validation import predict_rows, validate, within_tolerance
 
 DRAW = dict(REFERENCE_POINT)
 

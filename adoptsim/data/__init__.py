@@ -12,7 +12,14 @@ from pathlib import Path
 import pandas as pd
 
 DATA_DIR = Path(__file__).resolve().parent
-TABLES = ("population", "policy_timeline", "targets", "assumptions")
+TABLES = (
+    "population",
+    "policy_timeline",
+    "targets",
+    "assumptions",
+    "lever_evidence",
+    "eu_panel",
+)
 
 
 @cache
@@ -24,7 +31,8 @@ def read_table(name: str) -> pd.DataFrame:
     """A copy of a shipped table by name.
 
     Args:
-        name: one of ``population``, ``policy_timeline``, ``targets``, ``assumptions``.
+        name: one of ``population``, ``policy_timeline``, ``targets``, ``assumptions``,
+            ``lever_evidence``, ``eu_panel``.
     """
     if name not in TABLES:
         raise KeyError(f"unknown table {name!r}; shipped tables: {', '.join(TABLES)}")

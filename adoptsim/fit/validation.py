@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from adoptsim.calibrate import (
+from adoptsim import streams
+from adoptsim.fit.targets import (
     ADOPTION_SEGMENTS,
     calibration_scenario,
     select_targets,
@@ -93,7 +94,15 @@ def validate(
         One row per target with the columns of `FIT_COLUMNS`; `within` applies the acceptance
         rule to the predictive mean.
     """
+    from adoptsim import arguments, memory
+
+    replications = arguments.whole_number(replications, "replications", 1)
+    n_firms = arguments.n_firms(n_firms)
+    seed = arguments.seed(seed)
     table = targets if isinstance(targets, pd.DataFrame) else load_targets(targets)
+    # per country: the simulated targets and their noise draws, one row per replication
+    needed = len(countries) * replications * len(table) * (1 + NOISE_DRAWS) * 8
+    memory.check("replications", replications, needed, "use fewer replications")
     draws = joint_table() if posterior is None else posterior
     fitted_with = _fitted_agents() if posterior is None and n_firms is None else {}
     parts = []
@@ -154,7 +163,7 @@ def predict_rows(
         for m, t in zip(months, rows.segment_type, strict=True)
         if str(t).startswith("barrier")
     }
-    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(4242,)))
+    rng = streams.stream(seed, streams.VALIDATION_NOISE)
     model = np.empty((replications, len(rows)))
     adoption = rows.segment_type.isin(ADOPTION_SEGMENTS).to_numpy()
     se = rows.se.to_numpy() / np.sqrt(target_weights(rows))
@@ -196,4 +205,30 @@ def predict_rows(
         model_p05=np.quantile(model, 0.05, axis=0),
         model_p95=np.quantile(model, 0.95, axis=0),
         reason="",
+    )
+
+
+def skill_report(
+    fit: pd.DataFrame, targets: pd.DataFrame | str | Path | None, out: Path, seed: int = 0
+) -> str:
+    """Write `skill.csv` (the model beside each benchmark) into ``out``; return it as text.
+
+    In sample: the model was fitted on every row, the benchmarks forecast each row one step
+    ahead (`adoptsim.fit.skill.validation_skill`).
+
+    Args:
+        fit: the table of `validate`.
+        targets: the targets table or CSV path it was compared with (None: the shipped one).
+        out: output folder.
+        seed: seed of the panel benchmark.
+    """
+    from adoptsim.fit.skill import skill_lines, validation_skill
+
+    table = targets if isinstance(targets, pd.DataFrame) else load_targets(targets)
+    skill = validation_skill(fit, table, seed=seed)
+    from adoptsim.atomic import write_csv
+
+    write_csv(Path(out) / "skill.csv", skill, float_format="%.5g")
+    return "in sample (model fitted on every row) vs benchmarks one step ahead:\n" + skill_lines(
+        skill
     )

@@ -1,27 +1,30 @@
 """Leave-future-out backtest: fit on the targets up to an origin, forecast every later target.
 
-`backtest("2023-12", ...)` runs the joint calibration ([`calibrate`][adoptsim.calibrate.calibrate])
-on targets dated up to the origin only, then simulates every observable adoption target dated
-after it and up to the target cutoff (2024-12: later waves are never used, not even here) with
-the posterior draws, and scores the predictive bands against what was observed. The naive
-benchmark extrapolates each series' linear trend from its last two waves before the origin (its
-last value if it has only one); a model that loses to it says so in the summary.
+`backtest("2023-12", ...)` runs the joint calibration
+([`calibrate`][adoptsim.fit.calibrate.calibrate]) on targets dated up to the origin only, then
+simulates every observable adoption target dated after it and up to the target cutoff (2024-12:
+later waves are never used, not even here) with the posterior draws, and scores the predictive
+bands against what was observed. The naive benchmark extrapolates each series' linear trend from
+its last two waves before the origin (its last value if it has only one); a model that loses to
+it says so in the summary.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from adoptsim.calibrate import ADOPTION_SEGMENTS, _check_origin, calibrate, select_targets
 from adoptsim.errors import ScenarioError
+from adoptsim.fit.calibrate import calibrate
+from adoptsim.fit.targets import ADOPTION_SEGMENTS, check_origin, select_targets
+from adoptsim.fit.validation import predict_rows
 from adoptsim.months import parse_month
 from adoptsim.observe import TARGET_CUTOFF, load_targets
 from adoptsim.posterior import COUNTRIES
-from adoptsim.validation import predict_rows
 
 FORECAST_COLUMNS = [
     "id",
@@ -41,8 +44,21 @@ FORECAST_COLUMNS = [
     "survey",
     "segment_type",
     "segment",
+    # the benchmarks beside the model (adoptsim.fit.skill)
+    "geography",
+    "naive_last_value",
+    "naive_linear_trend",
+    "naive_constant_hazard",
+    "panel_mean",
+    "panel_p05",
+    "panel_p25",
+    "panel_p75",
+    "panel_p95",
 ]
 SERIES = ["survey", "geography", "segment_type", "segment"]
+
+if TYPE_CHECKING:
+    import matplotlib.pyplot as plt
 
 
 def naive_forecast(history: pd.DataFrame, row: pd.Series) -> tuple[float, str]:
@@ -131,6 +147,13 @@ class Backtest:
     forecast: pd.DataFrame
     score: pd.DataFrame
     fit_report: dict
+    skill: pd.DataFrame | None = None  # model vs naive and panel benchmarks (adoptsim.fit.skill)
+
+    def skill_report(self) -> str:
+        """The model beside each benchmark (`skill.csv`), one line per row set and method."""
+        from adoptsim.fit.skill import skill_lines
+
+        return "" if self.skill is None else skill_lines(self.skill)
 
     def summary(self) -> str:
         """Plain statement of how the model did against the naive benchmark."""
@@ -152,6 +175,19 @@ class Backtest:
                 f"{100 * mm.mae:.1f} pp vs naive {100 * n.mae:.1f} pp — {verdict} the naive trend"
             )
         return text
+
+    def figure(self, path: str | Path | None = None) -> plt.Figure:
+        """Forecasts against what was observed, captioned with the summary.
+
+        Args:
+            path: if given, the figure is saved there (PNG).
+
+        Returns:
+            The matplotlib figure ([`backtest_figure`][adoptsim.plots.backtest_figure]).
+        """
+        from adoptsim.plots import backtest_figure
+
+        return backtest_figure(self.forecast, self.origin, path, caption=self.summary())
 
 
 def backtest(
@@ -177,7 +213,7 @@ def backtest(
         population: `flanders`, `netherlands` or `both` (the joint fit).
         budget: design points of the calibration.
         n_firms: agents per simulation (calibration and forecasts).
-        out: folder: `fit/` (the calibration), `forecast.csv`, `score.csv`, `backtest.png`.
+        out: folder: `fit/` (the calibration), `forecast.csv`, `score.csv`, `summary.txt`.
         replications: forecast simulations per country (each with its own posterior draw).
         seed: base seed.
         workers: processes for the calibration's simulations.
@@ -187,10 +223,11 @@ def backtest(
         fit_replications: simulations averaged per design point in the calibration.
         rounds: design rounds of the calibration.
     """
-    origin = _check_origin(origin)
+    given = origin
+    origin = check_origin(origin)
     if parse_month(origin) >= parse_month(TARGET_CUTOFF):
-        raise ScenarioError(
-            "origin", origin, f"must be before {TARGET_CUTOFF} (nothing to forecast)"
+        raise ScenarioError(  # the month given, not the cutoff it was clamped to
+            "origin", given, f"must be before {TARGET_CUTOFF} (nothing to forecast)"
         )
     if population not in (*COUNTRIES, "both"):
         raise ScenarioError("population", population, "must be flanders, netherlands or both")
@@ -235,24 +272,36 @@ def backtest(
     naive = [naive_forecast(history, r) for _, r in forecast.iterrows()]
     forecast["naive"] = [v for v, _ in naive]
     forecast["naive_method"] = [m for _, m in naive]
+    from adoptsim.fit.skill import add_benchmarks
+
+    forecast = add_benchmarks(forecast.assign(date=forecast.date.astype(str)), table, origin)
     forecast = forecast[FORECAST_COLUMNS]
-    tmp = out / "forecast.csv.tmp"
-    forecast.to_csv(tmp, index=False, float_format="%.5g", lineterminator="\n")
-    tmp.replace(out / "forecast.csv")
+    from adoptsim.atomic import write_csv
+
+    write_csv(out / "forecast.csv", forecast, float_format="%.5g")
     return write_scores(origin, forecast, fit.report, out)
 
 
 def write_scores(origin: str, forecast: pd.DataFrame, fit_report: dict, out: Path) -> Backtest:
-    """Score ``forecast`` and write `score.csv`, `summary.txt` and `backtest.png` into ``out``.
+    """Score ``forecast`` and write `score.csv`, `skill.csv` and `summary.txt` into ``out``.
+
+    The figure is the caller's: ``result.figure(out / "backtest.png")``.
 
     Everything here follows from the forecast table, so a backtest's scores can be written again
     from its `forecast.csv` (e.g. when a score is added) without refitting.
     """
     scores = score(forecast)
-    scores.to_csv(out / "score.csv", index=False, float_format="%.5g", lineterminator="\n")
-    result = Backtest(origin, forecast, scores, fit_report)
-    from adoptsim.plots import backtest_figure
+    from adoptsim.atomic import write_csv, write_text
+    from adoptsim.fit.skill import add_benchmarks, skill_table
 
-    backtest_figure(forecast, origin, out / "backtest.png", caption=result.summary())
-    (out / "summary.txt").write_text(result.summary() + "\n")
+    write_csv(out / "score.csv", scores, float_format="%.5g")
+    if "panel_mean" not in forecast:  # a forecast.csv written before the benchmarks were added
+        tg = load_targets()
+        forecast = forecast.drop(columns=["geography"], errors="ignore")
+        forecast = forecast.merge(tg[["id", "geography"]], on="id", how="left")
+        forecast = add_benchmarks(forecast.assign(date=forecast.date.astype(str)), tg, origin)
+    skill = skill_table(forecast)
+    write_csv(out / "skill.csv", skill, float_format="%.5g")
+    result = Backtest(origin, forecast, scores, fit_report, skill)
+    write_text(out / "summary.txt", result.summary() + "\n")
     return result

@@ -2,7 +2,7 @@
 
 A worker is a spawned Python process. Most of its start-up is importing the model (NumPy,
 pandas, SciPy, Mesa: about a second), so the pool is started as early as possible — the CLI asks
-for it before it imports the sweep machinery itself ([`prestart`][adoptsim.worker_pool.prestart]) —
+for it before it imports the sweep machinery itself ([`prestart`][adoptsim.sweeps.pool.prestart]) —
 and each worker imports the model in its initializer, while the parent is still reading the spec
 and checking the output folder, instead of inside its first task.
 
@@ -28,7 +28,7 @@ from pathlib import Path
 from adoptsim.errors import AdoptsimError
 
 # Imported by every worker as it starts: what a task needs, so no task waits for it.
-PRELOAD = ("adoptsim.runner", "adoptsim.simulation")
+PRELOAD = ("adoptsim.sweeps.dispatch", "adoptsim.simulation")
 
 # Thread counts of the BLAS libraries NumPy and SciPy may load (OpenBLAS, MKL, OpenMP).
 BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS")
@@ -115,10 +115,10 @@ def environment():
 
     Ctrl-C is ignored from birth (a child inherits SIG_IGN), so a Ctrl-C in the terminal reaches
     only the parent even while workers import, with ``ADOPTSIM_THREADS=1`` in their environment
-    before anything reads it, and with this process's pid for ``adoptsim._worker_guard`` (death
+    before anything reads it, and with this process's pid for ``adoptsim.sweeps.guard`` (death
     with the parent from the first import).
     """
-    from adoptsim._worker_guard import ENV as PARENT_ENV
+    from adoptsim.sweeps.guard import ENV as PARENT_ENV
 
     saved = {k: os.environ.get(k) for k in ("ADOPTSIM_THREADS", PARENT_ENV)}
     os.environ["ADOPTSIM_THREADS"] = "1"

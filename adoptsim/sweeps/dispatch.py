@@ -1,363 +1,49 @@
-"""Sweeps: scenario × parameter point × replication, on any ``concurrent.futures`` executor.
+"""Running a sweep's tasks: one process, an own pool that survives dead workers, or any executor.
 
-A sweep spec is a TOML file (or a dict) with one ``[sweep]`` table::
-
-    [sweep]
-    scenarios = ["baseline", "bass_validation"]   # built-in names or paths to TOML files
-    replications = 6
-    n_firms = 20000                                # default: each scenario's population.n_firms
-    seed = 3
-
-    [sweep.grid]                                   # optional: full factorial of dotted keys
-    "network.mean_degree" = [5, 10, 20]
-
-or ``[sweep.sample]`` instead of the grid: a list of override tables (``[[sweep.sample]]``) or a
-table of dotted keys → equal-length lists. Every task runs one replication with
-``replication_seed(seed, r)`` and writes its own Parquet shard, so the results never depend on the
-number of workers or on the order in which tasks finish, a rerun on the same folder skips what is
-done, and the parent process holds only a small status dict per task in flight.
-
-The folder (shards that carry their identity, the manifest log, the lock) and reading results
-back ([`load_results`][adoptsim.sweep_store.load_results]) live in
-[`adoptsim.sweep_store`][adoptsim.sweep_store]. What a sweep guarantees (no loss, no duplicates,
-no mixing, no orphan workers, a dead worker costs one task) is set out in docs/sweeps.md.
+Each task writes its own shard ([`adoptsim.sweeps.store`][adoptsim.sweeps.store]); the parent
+logs it in the manifest, skips what a folder already holds, and sorts out crashed workers. What a
+sweep guarantees (no loss, no duplicates, no mixing, no orphan workers, a dead worker costs one
+task) is set out in docs/sweeps.md.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
-import hashlib
-import itertools
-import json
-import math
 import os
 import socket
 import time
 import traceback
-import uuid
 from collections import Counter, deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
-from adoptsim import worker_pool
 from adoptsim.errors import AdoptsimError, ScenarioError
 from adoptsim.results import ADOPTION_COLUMNS, segment_table
-from adoptsim.scenario import Scenario, flatten, load_scenario, read_toml
-from adoptsim.sweep_store import (  # noqa: F401 (SHARD_DIR, MANIFEST, ... are used by importers)
-    LOCK,
+from adoptsim.sweeps import pool as worker_pool
+from adoptsim.sweeps.spec import SweepSpec, Task, load_sweep_spec, scenario_hash
+from adoptsim.sweeps.store import (
     MANIFEST,
-    META_FIELDS,
-    META_KEY,
-    SHARD_DIR,
-    SORT_TAIL,
     FolderLock,
     Manifest,
     canonical,
     clean_leftovers,
-    host_tag,
-    load_results,
-    normalise,
+    marker_path,
     now,
     point_key,
-    read_manifest,
     run_identity,
+    running_markers,
     scan_shards,
     set_aside,
+    shard_dir,
+    shard_path,
+    write_shard,
 )
 
-SWEEP_KEYS = ("scenarios", "replications", "n_firms", "seed", "grid", "sample", "description")
 MAX_TRIES = 3  # a task lost in this many pool breaks (without being caught dying) is failed
-
-
-# --------------------------------------------------------------------------------------- spec
-
-
-def scenario_hash(scenario: Scenario) -> str:
-    """A short SHA-256 of a scenario's validated content (changes when its file changes)."""
-    return hashlib.sha256(canonical(scenario.data).encode()).hexdigest()[:16]
-
-
-@dataclass(frozen=True)
-class Task:
-    """One run: a scenario with overrides, one replication. Small and picklable."""
-
-    task_id: str
-    scenario: Scenario  # the base scenario; the worker applies ``overrides``
-    overrides: dict
-    seed: int
-    replication: int
-    n_firms: int
-
-    @property
-    def scenario_name(self) -> str:
-        """The task's scenario's short name."""
-        return self.scenario.name
-
-    def meta(self) -> dict:
-        """What identifies the task (stored in the shard and the manifest)."""
-        from adoptsim import __version__
-
-        return {
-            "task_id": self.task_id,
-            "scenario": self.scenario_name,
-            "scenario_origin": self.scenario.origin,
-            "scenario_hash": scenario_hash(self.scenario),
-            "overrides": self.overrides,
-            "seed": self.seed,
-            "replication": self.replication,
-            "n_firms": self.n_firms,
-            "adoptsim": __version__,
-        }
-
-
-def task_id(scenario: Scenario, overrides: dict, seed: int, replication: int, n_firms: int) -> str:
-    """Stable id of a task: a hash of the scenario's content, overrides, seed, replication, n.
-
-    Overrides are normalised first (``10.0`` → ``10``), so equal points share one id.
-    """
-    text = canonical(
-        {
-            "scenario": scenario.data,
-            "overrides": normalise(dict(overrides)),
-            "seed": seed,
-            "replication": replication,
-            "n_firms": n_firms,
-        }
-    )
-    return hashlib.sha256(text.encode()).hexdigest()[:20]
-
-
-@dataclass(frozen=True)
-class SweepSpec:
-    """A validated sweep: scenarios × parameter points × replications."""
-
-    scenarios: tuple[Scenario, ...]
-    points: tuple[dict, ...]
-    replications: int
-    seed: int
-    n_firms: int | None
-    origin: str = "<dict>"
-
-    def tasks(self) -> list[Task]:
-        """All tasks, in a fixed order (scenario, point, replication)."""
-        out = []
-        for sc in self.scenarios:
-            for point in self.points:
-                n = self.n_firms
-                if n is None:
-                    n = (sc.with_overrides(point) if point else sc).data["population"]["n_firms"]
-                for r in range(self.replications):
-                    tid = task_id(sc, point, self.seed, r, n)
-                    out.append(Task(tid, sc, point, self.seed, r, n))
-        return out
-
-
-def _check_keys(point: dict, section: str) -> None:
-    for key in point:
-        if "." not in key:
-            raise ScenarioError(
-                f"{section}.{key}", point[key], "must be a dotted scenario key such as rule.q"
-            )
-
-
-def _grid_points(grid: object, tasks_per_point: int = 1) -> tuple[list[dict], list[str]]:
-    if not isinstance(grid, Mapping):
-        raise ScenarioError("sweep.grid", grid, "must be a table of dotted keys → lists")
-    flat = flatten(grid)
-    for key, values in flat.items():
-        if not isinstance(values, list) or not values:
-            raise ScenarioError(f"sweep.grid.{key}", values, "must be a non-empty list of values")
-    _check_keys(flat, "sweep.grid")
-    from adoptsim import memory
-
-    count = math.prod(len(v) for v in flat.values())
-    memory.check_tasks(count * tasks_per_point, "sweep.grid")
-    keys = list(flat)
-    points = [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*flat.values())]
-    return points, ["sweep.grid"] * len(points)
-
-
-def _sample_points(sample: object) -> tuple[list[dict], list[str]]:
-    if isinstance(sample, list):
-        if not sample:
-            raise ScenarioError("sweep.sample", sample, "must not be empty")
-        points, sections = [], []
-        for i, item in enumerate(sample):
-            if not isinstance(item, Mapping):
-                raise ScenarioError(f"sweep.sample[{i}]", item, "must be a table of dotted keys")
-            point = flatten(item)
-            _check_keys(point, f"sweep.sample[{i}]")
-            points.append(point)
-            sections.append(f"sweep.sample[{i}]")
-        return points, sections
-    if isinstance(sample, Mapping):
-        flat = flatten(sample)
-        for key, values in flat.items():
-            if not isinstance(values, list) or not values:
-                raise ScenarioError(
-                    f"sweep.sample.{key}", values, "must be a non-empty list of values"
-                )
-        lengths = {key: len(values) for key, values in flat.items()}
-        if len(set(lengths.values())) > 1:
-            raise ScenarioError("sweep.sample", lengths, "all lists must have the same length")
-        _check_keys(flat, "sweep.sample")
-        keys = list(flat)
-        points = [dict(zip(keys, vals, strict=True)) for vals in zip(*flat.values(), strict=True)]
-        return points or [{}], ["sweep.sample"] * max(len(points), 1)
-    raise ScenarioError(
-        "sweep.sample", sample, "must be a list of override tables or a table of equal-length lists"
-    )
-
-
-def _load_one(entry: object, base_dir: Path | None) -> Scenario:
-    if isinstance(entry, Scenario):
-        return entry
-    if not isinstance(entry, str | Path):
-        raise ScenarioError("sweep.scenarios", entry, "must be a scenario name or a path")
-    path = Path(entry)
-    if base_dir is not None and not path.is_absolute() and (base_dir / path).is_file():
-        entry = base_dir / path  # paths in a spec file are relative to the spec file
-    try:
-        return load_scenario(entry)
-    except ScenarioError as exc:
-        allowed = exc.allowed if exc.field == "scenario" else str(exc)
-        raise ScenarioError("sweep.scenarios", str(entry), allowed) from None
-
-
-def _whole(value: object, name: str, lo: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < lo:
-        raise ScenarioError(name, value, f"must be a whole number >= {lo}")
-    return value
-
-
-def load_sweep_spec(spec: SweepSpec | str | Path | Mapping) -> SweepSpec:
-    """Read and validate a sweep spec (TOML path or dict with a ``[sweep]`` table).
-
-    Every override is applied to every scenario up front (``Scenario.with_overrides``), so a bad
-    key or value stops the sweep before anything runs.
-
-    Raises:
-        ScenarioError: naming the field, e.g. ``sweep.replications = 0 — must be ...``.
-    """
-    if isinstance(spec, SweepSpec):
-        return spec
-    base_dir: Path | None = None
-    if isinstance(spec, str | Path):
-        path = Path(spec)
-        if not path.is_file():
-            raise ScenarioError("sweep spec", str(spec), "no such file")
-        raw, base_dir, origin = read_toml(path), path.parent, str(path)
-    elif isinstance(spec, Mapping):
-        raw, origin = dict(spec), "<dict>"
-    else:
-        raise ScenarioError(
-            "sweep spec", spec, "must be a TOML path or a dict with a [sweep] table"
-        )
-    if "sweep" not in raw:
-        raise ScenarioError(
-            "sweep", origin, "no [sweep] table; a sweep spec needs [sweep] with scenarios = [...]"
-        )
-    for key in raw:
-        if key != "sweep":
-            raise ScenarioError(key, raw[key], "unknown table; a sweep spec has only [sweep]")
-    table = raw["sweep"]
-    if not isinstance(table, Mapping):
-        raise ScenarioError("sweep", table, "must be a table")
-    for key in table:
-        if key not in SWEEP_KEYS:
-            raise ScenarioError(
-                f"sweep.{key}", table[key], f"unknown key; allowed: {', '.join(SWEEP_KEYS)}"
-            )
-    entries = table.get("scenarios")
-    if isinstance(entries, str | Path | Scenario):
-        entries = [entries]
-    if not isinstance(entries, Sequence) or isinstance(entries, str) or not entries:
-        raise ScenarioError(
-            "sweep.scenarios", entries, "must be a non-empty list of scenario names or paths"
-        )
-    scenarios = tuple(_load_one(e, base_dir) for e in entries)
-    names = [sc.name for sc in scenarios]
-    for name in names:
-        if names.count(name) > 1:
-            raise ScenarioError(
-                "sweep.scenarios", names, f"{name!r} appears twice; scenario names must differ"
-            )
-    replications = _whole(table.get("replications", 1), "sweep.replications", 1)
-    seed = _whole(table.get("seed", 0), "sweep.seed", 0)
-    n_firms = table.get("n_firms")
-    if n_firms is not None:
-        n_firms = _whole(n_firms, "sweep.n_firms", 100)
-    if "grid" in table and "sample" in table:
-        raise ScenarioError("sweep.sample", table["sample"], "give [sweep.grid] or it, not both")
-    if "grid" in table:
-        points, sections = _grid_points(table["grid"], len(scenarios) * replications)
-    elif "sample" in table:
-        points, sections = _sample_points(table["sample"])
-    else:
-        points, sections = [{}], ["sweep"]
-    from adoptsim import memory
-
-    memory.check_tasks(len(points) * len(scenarios) * replications, "sweep")
-    seen: dict[str, int] = {}
-    for i, point in enumerate(points):
-        key = point_key(point)
-        if key in seen:
-            raise ScenarioError(sections[i], point, "this parameter point appears twice")
-        seen[key] = i
-    for sc in scenarios:
-        for point, section in zip(points, sections, strict=True):
-            try:
-                sc.with_overrides(point)
-            except ScenarioError as exc:
-                raise ScenarioError(
-                    f"{section}.{exc.field}", exc.value, f"{exc.allowed} (scenario {sc.name})"
-                ) from None
-    return SweepSpec(scenarios, tuple(points), replications, seed, n_firms, origin)
-
-
-# ------------------------------------------------------------------------------------- worker
-
-
-def _write_shard(df: pd.DataFrame, task: Task, out: Path, sim_s: float) -> Path:
-    """Write ``df`` to ``out/shards/<task_id>.parquet`` atomically (temp file, then replace).
-
-    The temporary file is named after its host and process, so a sweep cleaning up after a
-    killed one removes only temporary files whose writer is gone. The file is not fsync'ed: a
-    killed process loses nothing (the data are in the operating system's cache), and after an
-    operating-system crash a shard whose data had not reached the disk is empty or truncated,
-    which the resume check finds and reruns. An fsync per shard cost more wall time than
-    writing it (12 of 19 ms), per run, on every sweep.
-    """
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    shard_dir = out / SHARD_DIR
-    shard_dir.mkdir(parents=True, exist_ok=True)
-    # One thread: pyarrow would otherwise start a thread pool for each small shard.
-    table = pa.Table.from_pandas(df, preserve_index=False, nthreads=1)
-    meta = dict(table.schema.metadata or {})
-    meta[META_KEY] = json.dumps({**task.meta(), "simulation_s": round(sim_s, 4)}).encode()
-    table = table.replace_schema_metadata(meta)
-    final = shard_dir / f"{task.task_id}.parquet"
-    tmp = shard_dir / f".{task.task_id}.{host_tag()}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
-    try:
-        with tmp.open("wb") as fh:
-            pq.write_table(table, fh)
-        os.replace(tmp, final)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return final
-
-
-def _marker(out: Path, task: Task) -> Path:
-    return out / SHARD_DIR / f".{task.task_id}.{host_tag()}.{os.getpid()}.running"
 
 
 def run_task(task: Task, out: str) -> dict:
@@ -370,7 +56,7 @@ def run_task(task: Task, out: str) -> dict:
     """
     t0 = time.perf_counter()
     status: dict[str, Any] = {"task_id": task.task_id, "host": socket.gethostname()}
-    marker = _marker(Path(out), task)
+    marker = marker_path(Path(out), task.task_id)
     try:
         marker.parent.mkdir(parents=True, exist_ok=True)
         # Named before the file exists: a SIGTERM in between must remove it.
@@ -378,9 +64,12 @@ def run_task(task: Task, out: str) -> dict:
         marker.touch()
         from adoptsim.simulation import run_replication  # the model: only where tasks run
 
-        scenario = task.scenario.with_overrides(task.overrides) if task.overrides else task.scenario
-        record = run_replication(
-            scenario, n_firms=task.n_firms, seed=task.seed, replication=task.replication
+        record = run_replication(  # the overrides and the draws validated together, once
+            task.scenario,
+            n_firms=task.n_firms,
+            seed=task.seed,
+            replication=task.replication,
+            overrides=task.overrides,
         )
         table = segment_table(record)
         table.insert(0, "replication", task.replication)
@@ -388,7 +77,12 @@ def run_task(task: Task, out: str) -> dict:
             table["draw"] = record.draw  # which posterior draw ran (as in simulate())
         sim_s = time.perf_counter() - t0
         columns = [c for c in ADOPTION_COLUMNS if c in table.columns]
-        _write_shard(table[columns], task, Path(out), sim_s)
+        write_shard(
+            table[columns],
+            task.task_id,
+            {**task.meta(), "simulation_s": round(sim_s, 4)},
+            Path(out),
+        )
         status.update(status="ok", error=None)
     except Exception as exc:
         status.update(
@@ -408,7 +102,7 @@ def run_task(task: Task, out: str) -> dict:
 
 @dataclass
 class SweepSummary:
-    """What a call to [`sweep`][adoptsim.runner.sweep] did.
+    """What a call to [`sweep`][adoptsim.sweeps.dispatch.sweep] did.
 
     ``failures`` holds the manifest entries of failed tasks; ``repaired`` the shards found broken
     (truncated, empty, foreign), set aside and rerun.
@@ -521,9 +215,9 @@ def _open_folder(
 
     Returns the tasks without a good shard, and the names of the broken shards set aside.
     """
-    shard_dir = out / SHARD_DIR
-    clean_leftovers(shard_dir)
-    good, broken = scan_shards(shard_dir)
+    folder = shard_dir(out)
+    clean_leftovers(folder)
+    good, broken = scan_shards(folder)
     _check_folder_agrees(plan, tasks, list(good.values()), out)
     repaired = set_aside(broken, manifest)
     done = {run_identity(m) for m in good.values()}
@@ -554,7 +248,7 @@ class _Recorder:
         self.out, self.manifest, self.summary, self.bar = out, manifest, summary, bar
 
     def __call__(self, task: Task, status: dict) -> None:
-        shard = self.out / SHARD_DIR / f"{task.task_id}.parquet"
+        shard = shard_path(self.out, task.task_id)
         if status.get("status") == "ok" and not shard.is_file():
             status = {
                 **status,
@@ -656,12 +350,11 @@ def _who_died(crashed: list[Task], out: Path) -> set[str]:
     Their process died while running them (workers stopped by the pool remove their marker on
     SIGTERM).
     """
-    shard_dir = out / SHARD_DIR
     died = set()
     for task in crashed:
-        if any(shard_dir.glob(f".{task.task_id}.*.running")):
+        if running_markers(out, task.task_id):
             died.add(task.task_id)
-    for path in shard_dir.glob(".*.running"):
+    for path in running_markers(out):
         path.unlink(missing_ok=True)
     return died
 
@@ -682,7 +375,7 @@ def _sort_out_crash(
     for task in suspects if len(survivors) != 1 else ():
         tries[task] += 1
     for task in reversed(crashed):
-        shard = out / SHARD_DIR / f"{task.task_id}.parquet"
+        shard = shard_path(out, task.task_id)
         if shard.is_file():
             record(task, {"status": "ok", "error": None, "runtime_s": None})
         elif survivors == {task.task_id} or (
@@ -712,11 +405,11 @@ def _run_on_own_pool(todo: list[Task], out: Path, n: int, record: _Recorder) -> 
             worker_pool.stop_pool(pool)
             _keep_finished(stop.inflight, record)
             # A worker stopped while writing leaves its temporary file (SIGTERM exits at once).
-            clean_leftovers(out / SHARD_DIR)
+            clean_leftovers(shard_dir(out))
             raise
         except BaseException:
             worker_pool.stop_pool(pool)
-            clean_leftovers(out / SHARD_DIR)
+            clean_leftovers(shard_dir(out))
             raise
         if crashed or queue:  # a worker died
             worker_pool.stop_pool(pool)
@@ -725,7 +418,7 @@ def _run_on_own_pool(todo: list[Task], out: Path, n: int, record: _Recorder) -> 
             # Workers stopped in the middle of writing a shard leave its temporary file; they are
             # dead now and we hold the folder lock, so nothing of theirs is still being written.
             # (Only after the run markers have told which task killed the pool.)
-            clean_leftovers(out / SHARD_DIR)
+            clean_leftovers(shard_dir(out))
         else:
             pool.shutdown(wait=True)
 
@@ -781,7 +474,7 @@ def sweep(
 
     Args:
         spec: a sweep TOML path, a dict with a ``[sweep]`` table, or a
-            [`SweepSpec`][adoptsim.runner.SweepSpec].
+            [`SweepSpec`][adoptsim.sweeps.spec.SweepSpec].
         executor: any ``concurrent.futures.Executor`` (e.g. ``client.get_executor()`` of a
             ``dask.distributed.Client``); its workers must see ``out`` on a shared file system.
             Default: a process pool (``spawn`` start method) of ``workers`` processes, or the
@@ -792,7 +485,7 @@ def sweep(
         progress: show a progress bar (runs done, rate, ETA).
 
     Returns:
-        A [`SweepSummary`][adoptsim.runner.SweepSummary] (tasks finished, skipped, failed,
+        A [`SweepSummary`][adoptsim.sweeps.dispatch.SweepSummary] (tasks finished, skipped, failed,
         repaired). A failing task is recorded in the manifest with its error and does not stop
         the sweep; a task whose worker process died is recorded and the pool restarted.
 
@@ -806,10 +499,14 @@ def sweep(
     t0 = time.perf_counter()
     plan = load_sweep_spec(spec)
     if workers is not None:
-        _whole(workers, "workers", 1)
+        from adoptsim.arguments import workers as check_workers
+
+        workers = check_workers(workers)
     out = writable_folder(out, "out").resolve()
     tasks = plan.tasks()
-    local = 1 if executor is not None else min(workers or os.cpu_count() or 1, len(tasks))
+    from adoptsim.arguments import usable_cpus
+
+    local = 1 if executor is not None else min(workers or usable_cpus(), len(tasks))
     _check_sweep_memory(tasks, local)
     manifest = Manifest(out / MANIFEST)
     if executor is None:
@@ -833,7 +530,7 @@ def sweep(
                 _run_here(todo, out, record)
         except KeyboardInterrupt:
             # a worker may have written its shard before it was stopped: count what is on disk
-            done_now = scan_shards(out / SHARD_DIR)[0].values()
+            done_now = scan_shards(shard_dir(out))[0].values()
             ids = {m["task_id"] for m in done_now}
             summary.ran = len({t.task_id for t in todo} & ids)
             summary.interrupted = True

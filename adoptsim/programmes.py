@@ -1,0 +1,169 @@
+"""Treatments: a lever's own start chance for the firms it reaches, and the programmes.
+
+A lever reaches a set of firms and gives each reached non-user, for a window of months, its own
+monthly chance of starting on top of the adoption rule's hazard (`own_chance`): the firm starts
+when its uniform u < 1 − (1 − h)(1 − a). The chance is set from the lever's *effect size*, a
+probability in the units of ``adoptsim/data/lever_evidence.csv`` (the treated firm's P(uses AI 12
+months later) minus its P without the lever).
+
+[`Programmes`][adoptsim.programmes.Programmes] holds the programme treatments (training, Art. 4
+literacy training, information, coaching): who each reaches per month and each firm's window.
+Subsidised projects are kept by [`Levers`][adoptsim.levers.Levers] (they have a cover and a
+deadweight draw) and use the same `own_chance`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# Programmes that treat the firms they reach (one uniform per firm and month picks at most one,
+# in this order). Art. 4 literacy offers are hands-on training: they use the training effect.
+PROGRAMMES = ("training", "literacy", "information", "coaching")
+NO_WINDOW = -(1 << 30)  # window month of a firm never treated
+
+
+def monthly_rate(effect: float, months: int) -> float:
+    """Monthly chance that adds up to ``effect`` over ``months`` months: 1 − (1 − e)^(1/m)."""
+    return 1.0 - (1.0 - min(max(effect, 0.0), 1.0)) ** (1.0 / max(months, 1))
+
+
+def yearly_to_monthly(per_year: np.ndarray | float) -> np.ndarray:
+    """Convert a yearly reach into a monthly probability."""
+    return 1.0 - (1.0 - np.clip(per_year, 0.0, 1.0)) ** (1.0 / 12.0)
+
+
+def own_chance(
+    effect: np.ndarray | float,
+    months: int | np.ndarray,
+    hazard: np.ndarray | None,
+    induced_exit: float = 0.0,
+) -> np.ndarray:
+    """Monthly start chance of a treated non-user, so that its 12-month effect is ``effect``.
+
+    Under common random numbers the difference the evidence measures is the lever's gross chance
+    g times the chance the firm would not have started anyway within 12 months, 1 − p0 with
+    p0 = 1 − (1 − h)^12 at its hazard h now, times the chance a policy-induced user is still a
+    user at month 12 (monthly ``induced_exit`` over the months left after the window's middle).
+    So g = effect / ((1 − p0)·survival), at most 1 (a firm that would very likely start anyway
+    cannot gain much), spread over the window's ``months`` as 1 − (1 − g)^(1/months) a month.
+
+    Args:
+        effect: effect size per firm (or one for all), a probability.
+        months: window length per firm (or one for all).
+        hazard: each treated firm's start hazard now without levers; None: p0 = 0.
+        induced_exit: monthly exit hazard of policy-induced users.
+    """
+    months = np.asarray(months, dtype=np.float64)
+    p0 = 0.0 if hazard is None else 1.0 - (1.0 - np.clip(hazard, 0.0, 1.0)) ** 12
+    survive = (1.0 - induced_exit) ** np.maximum(12.0 - (months + 1.0) / 2.0, 0.0)
+    keep = np.maximum((1.0 - p0) * survive, 1e-9)
+    gross = np.clip(np.asarray(effect, dtype=np.float64) / keep, 0.0, 1.0)
+    return 1.0 - (1.0 - gross) ** (1.0 / np.maximum(months, 1.0))
+
+
+def programme_effects(cfg: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Effect size and window length (months) of each programme, in `PROGRAMMES` order."""
+    spec = [
+        (cfg["training"]["effect"], cfg["training"]["effect_months"]),
+        (cfg["training"]["effect"], cfg["training"]["effect_months"]),
+        (cfg["information"]["effect"], cfg["information"]["effect_months"]),
+        (cfg["coaching"]["effect"], cfg["coaching"]["effect_months"]),
+    ]
+    return np.array([e for e, _ in spec]), np.array([m for _, m in spec], dtype=np.int32)
+
+
+def programme_table(cfg: dict, month: int, literacy_start: int) -> tuple[np.ndarray, np.ndarray]:
+    """Cumulative monthly reach over `PROGRAMMES` by segment (size × Flemish × user), total.
+
+    Segments are the 6 size classes × (not Flemish, Flemish) × (non-user, user), row-major
+    (24 rows). Training reaches firms by size class; Art. 4 literacy offers reach non-users
+    from the literacy date; information and coaching reach firms (in Flanders, if so set).
+    """
+    t, lit, info, c = (cfg[k] for k in PROGRAMMES)
+    region = np.array([False, True])
+    groups = ("micro", "small", "small", "medium", "large", "large")
+    reach = np.array([t[f"reach_{g}"].at(month) for g in groups])
+    p = np.zeros((6, 2, 2, len(PROGRAMMES)))
+    train = yearly_to_monthly(reach)[:, None, None]
+    if t["flanders_only"]:
+        train = train * region[None, :, None]
+    p[..., 0] = train
+    if month >= literacy_start:
+        p[:, :, 0, 1] = yearly_to_monthly(lit["nonuser_reach"])
+    i = float(yearly_to_monthly(info["reach"].at(month)))
+    p[..., 2] = i * (region[None, :, None] if info["flanders_only"] else 1.0)
+    k = float(yearly_to_monthly(c["reach"].at(month)))
+    p[..., 3] = k * (region[None, :, None] if c["flanders_only"] else 1.0)
+    cum = np.cumsum(p.reshape(-1, len(PROGRAMMES)), axis=1)
+    total = cum[:, -1].copy()
+    cum.flags.writeable = False
+    total.flags.writeable = False
+    return cum, total
+
+
+class Programmes:
+    """Each firm's programme window (start, end, own monthly chance, which programme).
+
+    Args:
+        cfg: the validated scenario's ``[levers]`` table.
+        segment: each firm's segment code without the user bit, (size · 2 + Flemish) · 2.
+        weight: real firms per agent (the starts are counted in real firms).
+    """
+
+    def __init__(self, cfg: dict, segment: np.ndarray, weight: np.ndarray) -> None:
+        n = segment.shape[0]
+        self.cfg, self.segment, self.weight = cfg, segment, weight
+        self.start = np.full(n, NO_WINDOW, dtype=np.int32)
+        self.end = np.full(n, NO_WINDOW, dtype=np.int32)
+        self.rate = np.zeros(n, dtype=np.float64)
+        self.kind = np.full(n, -1, dtype=np.int8)
+        # Weighted programme starts by programme and month (counts in real firms).
+        self.starts: dict[str, dict[int, float]] = {k: {} for k in PROGRAMMES}
+
+    def reach(
+        self,
+        month: int,
+        state: np.ndarray,
+        u: np.ndarray,
+        table: tuple[np.ndarray, np.ndarray],
+        hazard: np.ndarray | None,
+        induced_exit: float,
+    ) -> np.ndarray:
+        """Firms reached this month (``u``: one uniform per firm); returns their indices.
+
+        A firm is reached by the first programme, in `PROGRAMMES` order, whose cumulative
+        chance (``table``, see `programme_table`) exceeds u, unless a window of its own is still
+        open; the programme treats it from next month for its ``effect_months``.
+        """
+        cum, total = table
+        if not total.any():
+            return np.zeros(0, dtype=np.intp)
+        key = self.segment + (state > 0)
+        cand = (u < total[key]).nonzero()[0]
+        cand = cand[self.end[cand] < month]
+        if cand.size == 0:
+            return cand
+        kind = (u[cand][:, None] >= cum[key[cand]]).sum(axis=1)
+        self.begin(cand, month, kind, hazard, induced_exit)
+        return cand
+
+    def begin(
+        self,
+        firms: np.ndarray,
+        month: int,
+        kind: np.ndarray,
+        hazard: np.ndarray | None,
+        induced_exit: float,
+    ) -> None:
+        """Open programme ``kind`` (indices into `PROGRAMMES`) for ``firms`` from next month."""
+        effects, months = programme_effects(self.cfg)
+        h = None if hazard is None else hazard[firms]
+        self.start[firms] = month + 1
+        self.end[firms] = month + months[kind]
+        self.rate[firms] = own_chance(effects[kind], months[kind], h, induced_exit)
+        self.kind[firms] = kind
+        w = self.weight[firms]
+        for j, name in enumerate(PROGRAMMES):
+            hit = kind == j
+            if hit.any():
+                self.starts[name][month] = self.starts[name].get(month, 0.0) + float(w[hit].sum())
