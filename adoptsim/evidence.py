@@ -40,9 +40,8 @@ from adoptsim.errors import ScenarioError
 from adoptsim.model import AdoptionModel
 from adoptsim.months import format_month, parse_month
 from adoptsim.observe import ICT_SECTORS, Observation
-from adoptsim.posterior import posterior_draw, split_overrides
-from adoptsim.priors import prior_draw
 from adoptsim.scenario import Scenario, load_scenario
+from adoptsim.simulation import replication_draws
 from adoptsim.streams import evidence_seed, replication_seed
 from adoptsim.taxonomy import AT_SCALE, NON_USER, SECTORS, USER
 
@@ -90,15 +89,18 @@ class EvidenceResult:
         return int(self.table.inside.sum())
 
 
-def _scenario_for(sc: Scenario, seed: int, replication: int) -> tuple[Scenario, dict]:
-    """The replication's scenario (posterior and prior draws laid on) and its observe values."""
-    layer, observe = {}, {}
-    posterior = sc.data["calibration"]["posterior"]
-    if posterior != "none":
-        _, draw = posterior_draw(posterior, replication)
-        layer, observe = split_overrides(draw)
-    priors = sc.data["calibration"].get("priors", "none")
-    drawn = prior_draw(seed, replication, priors) if priors != "none" else {}
+def _scenario_for(
+    sc: Scenario, seed: int, replication: int, replications: int
+) -> tuple[Scenario, dict]:
+    """The replication's scenario (posterior and prior draws laid on) and its observe values.
+
+    The draws are those of stratum ``replication`` of the run's stratified design, as in
+    `simulate` (`adoptsim.simulation.replication_draws`): a few replications then spread over
+    the posterior instead of taking its first rows.
+    """
+    _, layer, observe, drawn = replication_draws(
+        sc, seed=seed, replication=replication, replications=replications
+    )
     if drawn or layer:
         sc = sc.with_draw({**drawn, **layer})
     return sc, observe
@@ -284,9 +286,14 @@ def _check_span(sc: Scenario) -> None:
         )
 
 
-def measure_replication(sc: Scenario, *, n_firms: int, seed: int, replication: int) -> dict:
-    """Every quantity of the evidence table in one replication (a dict quantity → value)."""
-    sc_r, observe = _scenario_for(sc, seed, replication)
+def measure_replication(
+    sc: Scenario, *, n_firms: int, seed: int, replication: int, replications: int
+) -> dict:
+    """Every quantity of the evidence table in replication ``replication`` of ``replications``.
+
+    Returns a dict quantity → value; the draws are those of the run's stratified design.
+    """
+    sc_r, observe = _scenario_for(sc, seed, replication, replications)
     rng = np.random.default_rng(evidence_seed(seed, replication))
     month = parse_month(EXPERIMENT_MONTH)
     _check_span(sc_r)
@@ -342,7 +349,12 @@ def evidence_check(
     rows = []
     for r in range(replications):
         rows.append(
-            {"replication": r, **measure_replication(sc, n_firms=n_firms, seed=seed, replication=r)}
+            {
+                "replication": r,
+                **measure_replication(
+                    sc, n_firms=n_firms, seed=seed, replication=r, replications=replications
+                ),
+            }
         )
         if bar is not None:
             bar.update(1)

@@ -30,6 +30,45 @@ from adoptsim.scenario import Scenario, load_scenario
 from adoptsim.streams import replication_seed
 
 
+def replication_draws(
+    scenario: Scenario,
+    *,
+    seed: int,
+    replication: int,
+    replications: int | None,
+    use_posterior: bool = True,
+    use_priors: bool = True,
+) -> tuple[int, dict, dict, dict]:
+    """The posterior and prior draws replication ``replication`` of a run lays on ``scenario``.
+
+    With ``replications`` (the run's count) the posterior draw and the prior uniforms are those
+    of stratum ``replication`` of the run's stratified design
+    ([`run_design`][adoptsim.precision.run_design]); without it, draw ``replication mod
+    n_draws`` and independent uniforms from ``(seed, replication)``. One function for every
+    caller (`run_replication`, the evidence experiments), so a run of R replications samples
+    the posterior the same way wherever it is made.
+
+    Returns:
+        (posterior draw index or −1, the draw's scenario overrides, its observation-model values,
+        the prior draws as dotted keys).
+    """
+    draw_index, layer, observe = -1, {}, {}
+    design = run_design(seed, replications) if replications is not None else None
+    posterior = scenario.data["calibration"]["posterior"]
+    if use_posterior and posterior != "none":
+        index = replication
+        if design is not None and len(surrogate()[0]) == n_draws(posterior):
+            index = int(design[0][replication])
+        draw_index, draw = posterior_draw(posterior, index)
+        layer, observe = split_overrides(draw)
+    priors = scenario.data["calibration"].get("priors", "none")
+    drawn = {}
+    if use_priors and priors != "none":
+        uniforms = design[1][replication] if design is not None else None
+        drawn = prior_draw(seed, replication, priors, uniforms)
+    return draw_index, layer, observe, drawn
+
+
 def run_replication(
     scenario: Scenario,
     *,
@@ -61,21 +100,14 @@ def run_replication(
     if overrides and any(k.split(".")[0] == "calibration" for k in overrides):
         # they may change which draws are made: apply them first
         scenario, overrides = scenario.with_overrides(overrides), None
-    draw_index = -1
-    layer: dict = {}
-    design = run_design(seed, replications) if replications is not None else None
-    posterior = scenario.data["calibration"]["posterior"]
-    if use_posterior and posterior != "none":
-        index = replication
-        if design is not None and len(surrogate()[0]) == n_draws(posterior):
-            index = int(design[0][replication])
-        draw_index, draw = posterior_draw(posterior, index)
-        layer.update(split_overrides(draw)[0])
-    priors = scenario.data["calibration"].get("priors", "none")
-    drawn = {}
-    if use_priors and priors != "none":
-        uniforms = design[1][replication] if design is not None else None
-        drawn = prior_draw(seed, replication, priors, uniforms)
+    draw_index, layer, _, drawn = replication_draws(
+        scenario,
+        seed=seed,
+        replication=replication,
+        replications=replications,
+        use_posterior=use_posterior,
+        use_priors=use_priors,
+    )
     if drawn or layer:
         # Calibrated draws win over priors should a key ever be in both.
         scenario = scenario.with_draw({**drawn, **layer}, overrides)
