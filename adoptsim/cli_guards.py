@@ -16,10 +16,13 @@ import io
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from adoptsim import memory
 from adoptsim.errors import AdoptsimError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: The files each command writes into its ``--out`` (checked up front: none may be a folder).
 OUT_FILES = {
@@ -59,6 +62,31 @@ def check_validate(targets: str | None, replications: int) -> None:
     # per country: the simulated targets and their noise draws, one row per replication
     needed = 2 * replications * rows * (1 + NOISE_DRAWS) * 8
     memory.check("--replications", replications, needed, "use fewer replications")
+
+
+def targets_and_cutoff(
+    targets: str | None, cutoff: str | None, origin: str | None
+) -> tuple[pd.DataFrame | None, str]:
+    """``--targets`` read and checked (None: the shipped table) and ``--cutoff`` as "YYYY-MM".
+
+    A cutoff before ``--origin`` is refused in one line; so is a cutoff after the last row of
+    the targets (and after 2024-12), which would promise waves the file does not hold.
+    """
+    from adoptsim.fit.targets import check_cutoff
+    from adoptsim.months import format_month, parse_month
+    from adoptsim.observe import TARGET_CUTOFF, load_targets
+
+    table = load_targets(targets) if targets is not None else None
+    cut = check_cutoff(cutoff)
+    if origin is not None and parse_month(str(origin), "origin") > parse_month(cut):
+        raise AdoptsimError(f"--cutoff = {cut} — must be at or after --origin ({origin})")
+    last = int((table if table is not None else load_targets()).date.map(parse_month).max())
+    if parse_month(cut) > max(last, parse_month(TARGET_CUTOFF)):
+        raise AdoptsimError(
+            f"--cutoff = {cut} — must be at most the last target month in the file "
+            f"({format_month(last)}); add the later waves with --targets FILE"
+        )
+    return table, cut
 
 
 def parse_params(text: str | None) -> list[str] | None:

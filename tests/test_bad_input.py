@@ -410,3 +410,19 @@ def test_other_commands_refuse_firm_counts_that_cannot_fit(tmp_path, capsys, com
     assert main([*command, "--firms", str(10**12), "--out", str(out), "--quiet"]) == 2
     assert "n_firms = 1000000000000 — needs about" in _one_line(capsys)
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["calibrate", "--cutoff", "2024-13"], "cutoff = '2024-13' — must be a month"),
+        (["calibrate", "--cutoff", "2026-12"], "--cutoff = 2026-12 — must be at most the last"),
+        (["backtest", "--origin", "2023-12", "--cutoff", "2023-06"], "must be at or after --origin"),
+        (["validate", "--cutoff", "2027-01"], "add the later waves with --targets FILE"),
+    ],
+)
+def test_bad_cutoff_is_one_line_before_any_work(tmp_path, capsys, args, said):
+    assert main([*args, "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and said in err
+    assert not (tmp_path / "o").exists()

@@ -232,3 +232,22 @@ def test_reference_point_is_inside_every_prior_box():
     assert not outside, outside
     assert held_at_reference(("alpha",))["discrepancy"] == 0.0
     assert "alpha" not in held_at_reference(("alpha",))
+
+
+def test_a_later_cutoff_admits_waves_a_user_adds_and_the_run_reaches_them():
+    # A user's targets file with a wave after 2024-12 (here the Dutch 2024 row moved to 2025-03).
+    late = load_targets().assign(date=lambda t: t.date.where(t.id != "NL24-ALL", "2025-03"))
+    shipped, left = select_targets(late, "netherlands")
+    assert "NL24-ALL" not in set(shipped.id)
+    assert "out-of-sample" in dict(zip(left.id, left.reason, strict=True))["NL24-ALL"]
+    rows, _ = select_targets(late, "netherlands", cutoff="2025-06")
+    assert "NL24-ALL" in set(rows.id)
+    held, left = select_targets(late, "netherlands", origin="2024-12", cutoff="2025-06")
+    assert "NL24-ALL" not in set(held.id)
+    assert "held out" in dict(zip(left.id, left.reason, strict=True))["NL24-ALL"]
+    data, _ = prepare(("netherlands",), late, None, 500, 0, 1, "2025-06")
+    nl = data["netherlands"]
+    assert "NL24-ALL" in set(nl.rows.id)
+    assert nl.model.scenario_raw["scenario"]["end"] == "2025-03"  # simulated up to the new wave
+    with pytest.raises(ScenarioError, match="cutoff = '2025-13'"):
+        select_targets(late, "netherlands", cutoff="2025-13")

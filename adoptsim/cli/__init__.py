@@ -99,7 +99,13 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--seed", type=_seed, default=0)
     cal.add_argument("--workers", type=_positive_int, default=2, help="local processes")
     cal.add_argument(
-        "--origin", default=None, help="use only targets dated up to YYYY-MM (at most 2024-12)"
+        "--origin", default=None, help="use only targets dated up to YYYY-MM (at most the cutoff)"
+    )
+    cal.add_argument("--targets", default=None, help="CSV in the targets schema (default: shipped)")
+    cal.add_argument(
+        "--cutoff",
+        default=None,
+        help="last month of targets used (default 2024-12; later for waves added with --targets)",
     )
     cal.add_argument("--mcmc-steps", type=_positive_int, default=1500, help="steps per ensemble")
     cal.add_argument(
@@ -112,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--quiet", action="store_true", help="no progress bar")
     cal.set_defaults(func=cmd_calibrate)
     bt = sub.add_parser(
-        "backtest", help="fit up to an origin, forecast every later target to 2024-12, score"
+        "backtest", help="fit up to an origin, forecast every later target to the cutoff, score"
     )
     bt.add_argument("--origin", required=True, help="last month fitted, YYYY-MM")
     bt.add_argument("--population", choices=("flanders", "netherlands", "both"), default="both")
@@ -123,12 +129,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bt.add_argument("--seed", type=_seed, default=0)
     bt.add_argument("--workers", type=_positive_int, default=2, help="local processes")
+    bt.add_argument("--targets", default=None, help="CSV in the targets schema (default: shipped)")
+    bt.add_argument(
+        "--cutoff",
+        default=None,
+        help="last month of targets used (default 2024-12; later for waves added with --targets)",
+    )
     bt.add_argument("--mcmc-steps", type=_positive_int, default=1000, help="steps per ensemble")
     bt.add_argument("--out", default=None, help="output folder (default results/backtest/ORIGIN)")
     bt.add_argument("--quiet", action="store_true", help="no progress bar")
     bt.set_defaults(func=cmd_backtest)
     val = sub.add_parser("validate", help="simulate the shipped calibration against targets")
     val.add_argument("--targets", default=None, help="CSV in the targets schema (default: shipped)")
+    val.add_argument(
+        "--cutoff",
+        default=None,
+        help="last month of targets used (default 2024-12; later for waves added with --targets)",
+    )
     val.add_argument("--replications", type=_positive_int, default=20, help="runs per country")
     val.add_argument("--firms", type=_positive_int, default=None, help="agents per simulation")
     val.add_argument("--seed", type=_seed, default=0)

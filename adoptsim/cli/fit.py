@@ -18,6 +18,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     out = guards.out_folder("calibrate", args.out, "calibration", args.population)
     memory.check_firms(args.firms, "baseline", args.workers)
     guards.check_design(args.budget, args.replications, len(countries))
+    targets, cutoff = guards.targets_and_cutoff(args.targets, args.cutoff, args.origin)
     result = calibrate(
         countries,
         out=out,
@@ -27,6 +28,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         seed=args.seed,
         workers=args.workers,
         origin=args.origin,
+        cutoff=cutoff,
+        targets=targets,
         mcmc_steps=args.mcmc_steps,
         rounds=args.rounds,
         progress=not args.quiet,
@@ -41,13 +44,14 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
-    """Fit on targets up to ``--origin``, forecast every later target to 2024-12, score it."""
+    """Fit on targets up to ``--origin``, forecast every later target to the cutoff, score it."""
     _figures()
     from adoptsim.fit.backtest import backtest
 
     out = guards.out_folder("backtest", args.out, "backtest", args.origin)
     memory.check_firms(args.firms, "baseline", args.workers)
     guards.check_design(args.budget, 1, 2 if args.population == "both" else 1)
+    targets, cutoff = guards.targets_and_cutoff(args.targets, args.cutoff, args.origin)
     result = backtest(
         args.origin,
         population=args.population,
@@ -58,6 +62,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         seed=args.seed,
         workers=args.workers,
         mcmc_steps=args.mcmc_steps,
+        targets=targets,
+        cutoff=cutoff,
         progress=not args.quiet,
     )
     result.figure(out / "backtest.png")
@@ -77,8 +83,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
     out = guards.out_folder("validate", args.out, "validate")
     memory.check_firms(args.firms, "baseline")
     guards.check_validate(args.targets, args.replications)
+    _, cutoff = guards.targets_and_cutoff(args.targets, args.cutoff, None)
     fit = validate(
         args.targets,
+        cutoff=cutoff,
         replications=args.replications,
         n_firms=args.firms,
         seed=args.seed,

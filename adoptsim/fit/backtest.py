@@ -20,10 +20,10 @@ import pandas as pd
 
 from adoptsim.errors import ScenarioError
 from adoptsim.fit.calibrate import calibrate
-from adoptsim.fit.targets import ADOPTION_SEGMENTS, check_origin, select_targets
+from adoptsim.fit.targets import ADOPTION_SEGMENTS, check_cutoff, check_origin, select_targets
 from adoptsim.fit.validation import predict_rows
 from adoptsim.months import parse_month
-from adoptsim.observe import TARGET_CUTOFF, load_targets
+from adoptsim.observe import load_targets
 from adoptsim.posterior import COUNTRIES
 
 FORECAST_COLUMNS = [
@@ -205,6 +205,7 @@ def backtest(
     progress: bool = True,
     fit_replications: int = 1,
     rounds: int = 3,
+    cutoff: str | None = None,
 ) -> Backtest:
     """Fit on targets dated up to `origin`, forecast every later target up to 2024-12.
 
@@ -222,12 +223,15 @@ def backtest(
         progress: progress bars.
         fit_replications: simulations averaged per design point in the calibration.
         rounds: design rounds of the calibration.
+        cutoff: last month of targets forecast and scored (default 2024-12, the shipped
+            targets' end; later with a `targets` table that holds later waves).
     """
     given = origin
-    origin = check_origin(origin)
-    if parse_month(origin) >= parse_month(TARGET_CUTOFF):
+    cutoff = check_cutoff(cutoff)
+    origin = check_origin(origin, cutoff)
+    if parse_month(origin) >= parse_month(cutoff):
         raise ScenarioError(  # the month given, not the cutoff it was clamped to
-            "origin", given, f"must be before {TARGET_CUTOFF} (nothing to forecast)"
+            "origin", given, f"must be before the cutoff {cutoff} (nothing to forecast)"
         )
     if population not in (*COUNTRIES, "both"):
         raise ScenarioError("population", population, "must be flanders, netherlands or both")
@@ -245,13 +249,14 @@ def backtest(
         workers=workers,
         targets=table,
         origin=origin,
+        cutoff=cutoff,
         mcmc_steps=mcmc_steps,
         rounds=rounds,
         progress=progress,
     )
     parts = []
     for country in countries:
-        rows, _ = select_targets(table, country)  # everything up to the cutoff
+        rows, _ = select_targets(table, country, cutoff=cutoff)  # everything up to the cutoff
         rows = rows[
             (rows.date.map(parse_month) > parse_month(origin))
             & rows.segment_type.isin(ADOPTION_SEGMENTS)
@@ -262,7 +267,7 @@ def backtest(
         pred["country"] = country
         parts.append(pred)
     if not parts:
-        raise ScenarioError("origin", origin, "no observable target after it up to 2024-12")
+        raise ScenarioError("origin", origin, f"no observable target after it up to {cutoff}")
     forecast = pd.concat(parts, ignore_index=True)
     forecast["observed"] = forecast.value
     history = table[

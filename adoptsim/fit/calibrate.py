@@ -47,7 +47,7 @@ from adoptsim.fit.design import design_round, prior_design, simulation_noise, wi
 from adoptsim.fit.evaluations import EvaluationStore, Evaluator, make_pool
 from adoptsim.fit.likelihood import Likelihood, fit_emulators, prepare
 from adoptsim.fit.mcmc import check_at_draws, mass_at_bounds, sample_posterior
-from adoptsim.fit.targets import check_origin, target_weights
+from adoptsim.fit.targets import check_cutoff, check_origin, target_weights
 from adoptsim.observe import (
     load_targets,
 )
@@ -123,6 +123,7 @@ def calibrate(
     workers: int = 2,
     targets: pd.DataFrame | None = None,
     origin: str | None = None,
+    cutoff: str | None = None,
     fixed: dict[str, float] | None = None,
     n_draws: int = 200,
     mcmc_steps: int = 1500,
@@ -144,7 +145,9 @@ def calibrate(
             the samplers.
         workers: local processes (spawned, one thread each) when `executor` is None.
         targets: the targets table (default: the shipped one).
-        origin: use targets dated up to this month only ("YYYY-MM", at most 2024-12).
+        origin: use targets dated up to this month only ("YYYY-MM", at most the cutoff).
+        cutoff: last month of targets any fit may use (default 2024-12, the shipped targets'
+            end); pass a later one with a `targets` table that holds later waves.
         fixed: joint parameters held at a value instead of fitted (on top of `DEFAULT_FIXED`).
         n_draws: posterior draws kept in `posterior.csv`.
         mcmc_steps: steps of each of the four emcee ensembles (half burn-in).
@@ -172,11 +175,12 @@ def calibrate(
     if unknown:
         names = ", ".join(p.name for p in all_params)
         raise ScenarioError("fixed", unknown[0], f"must be a parameter name: {names}")
-    origin = check_origin(origin)
+    cutoff = check_cutoff(cutoff)
+    origin = check_origin(origin, cutoff)
     out = Path(out)
     params = tuple(p for p in all_params if p.name not in fixed)
     table = load_targets() if targets is None else targets
-    data, left_out = prepare(countries, table, origin, n_firms, seed, replications)
+    data, left_out = prepare(countries, table, origin, n_firms, seed, replications, cutoff)
     lik = Likelihood(params, fixed, data)
     settings = {
         "countries": countries,
@@ -249,6 +253,7 @@ def calibrate(
             "ensembles from dispersed starts; survey covariance, model discrepancy and emulator "
             "variance in the likelihood",
             "origin": origin,
+            "cutoff": cutoff,
             "budget": budget,
             "rounds": rounds_report,
             "mcmc": rounds_report[-1]["mcmc"],

@@ -157,11 +157,16 @@ def prepare(
     n_firms: int | None,
     seed: int,
     replications: int,
+    cutoff: str | None = None,
 ) -> tuple[dict[str, CountryData], pd.DataFrame]:
-    """Step 1: targets per country, their covariance, latent layout; rows left out."""
+    """Step 1: targets per country, their covariance, latent layout; rows left out.
+
+    The calibration scenario runs to the last target used (past its own end when a later
+    cutoff admits later waves).
+    """
     data, left = {}, []
     for country in countries:
-        rows, left_out = select_targets(targets, country, origin)
+        rows, left_out = select_targets(targets, country, origin, cutoff)
         soft = rows.status.isin(list(NOT_FITTED_STATUS)).to_numpy()
         left_out = pd.concat(
             [left_out, rows[soft].assign(reason=rows.status[soft].map(NOT_FITTED_STATUS))],

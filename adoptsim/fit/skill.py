@@ -19,6 +19,7 @@ import pandas as pd
 
 from adoptsim.fit.scores import NAIVE_METHODS, SERIES, naive_forecasts, score_methods
 from adoptsim.months import format_month, parse_month
+from adoptsim.observe import TARGET_CUTOFF
 
 PANEL_CODES = {"belgium": "be", "netherlands": "nl"}
 LABELS = {
@@ -81,6 +82,10 @@ def add_benchmarks(
     for o, idx in origins[can].groupby(origins[can]).groups.items():
         sub = rows.loc[idx]
         if parse_month(str(o)) < parse_month("2021-03"):  # no panel wave to fit
+            continue
+        if parse_month(str(o)) > parse_month(TARGET_CUTOFF):
+            # The panel benchmark fits the 2021-2024 questionnaire only (`check_dates`): from a
+            # later origin (waves a user added) its columns stay NaN, like a row it cannot see.
             continue
         fit = benchmark_forecast(str(o), sorted(set(sub.date.astype(str))), panel, seed=seed)
         key = sub.assign(geography=sub.geography.map(PANEL_CODES), date=sub.date.astype(str))

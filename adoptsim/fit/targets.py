@@ -38,34 +38,55 @@ def calibration_scenario(population: str) -> Scenario:
 
 
 # --- step 1: targets ------------------------------------------------------------
-def check_origin(origin: str | None) -> str:
-    """The last month whose targets are used: `origin`, never later than the target cutoff."""
-    if origin is None:
+def check_cutoff(cutoff: str | None) -> str:
+    """The last month of targets a fit may use: `cutoff` ("YYYY-MM"), default `TARGET_CUTOFF`.
+
+    The shipped fit stays on the shipped targets (to 2024-12); a user who adds later survey waves
+    to a targets file passes a later cutoff to fit, validate or backtest on them.
+    """
+    if cutoff is None:
         return TARGET_CUTOFF
+    try:
+        return format_month(parse_month(str(cutoff), "cutoff"))
+    except Exception:
+        raise ScenarioError("cutoff", cutoff, 'must be a month "YYYY-MM"') from None
+
+
+def check_origin(origin: str | None, cutoff: str | None = None) -> str:
+    """The last month whose targets are used: `origin`, never later than the target cutoff."""
+    last = check_cutoff(cutoff)
+    if origin is None:
+        return last
     try:
         month = parse_month(str(origin), "origin")
     except Exception:
         raise ScenarioError("origin", origin, 'must be a month "YYYY-MM"') from None
-    return format_month(min(month, parse_month(TARGET_CUTOFF)))
+    return format_month(min(month, parse_month(last)))
 
 
 def select_targets(
-    targets: pd.DataFrame, population: str, origin: str | None = None
+    targets: pd.DataFrame,
+    population: str,
+    origin: str | None = None,
+    cutoff: str | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(observable rows of `population` dated up to `origin`, rows left out with the reason).
 
     Args:
         targets: the targets table (`load_targets`).
         population: `flanders` (Flanders and Belgium rows) or `netherlands`.
-        origin: last month used ("YYYY-MM"); default and maximum: `TARGET_CUTOFF` (2024-12).
+        origin: last month used ("YYYY-MM"); default and maximum: the cutoff.
+        cutoff: last month of targets any fit may use (default `TARGET_CUTOFF`, 2024-12);
+            later rows are out-of-sample only.
     """
-    last = parse_month(check_origin(origin))
+    cut = check_cutoff(cutoff)
+    last = parse_month(check_origin(origin, cut))
     rows = targets[targets.geography.isin(GEOGRAPHIES[population])].copy()
     reasons = [observability(r) for _, r in rows.iterrows()]
     rows["reason"] = [o.reason for o in reasons]
     ok = np.array([o.ok for o in reasons], dtype=bool)
     later = rows.date.map(parse_month).to_numpy() > last
-    label = "out-of-sample only" if last == parse_month(TARGET_CUTOFF) else "held out"
+    label = "out-of-sample only" if last == parse_month(cut) else "held out"
     rows.loc[ok & later, "reason"] = f"{label} (dated after {format_month(last)})"
     ok &= ~later
     return rows[ok].reset_index(drop=True), rows[~ok].reset_index(drop=True)

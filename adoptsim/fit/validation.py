@@ -76,6 +76,7 @@ def validate(
     progress: bool = False,
     posterior: pd.DataFrame | None = None,
     countries: tuple[str, ...] = COUNTRIES,
+    cutoff: str | None = None,
 ) -> pd.DataFrame:
     """Predictive and model-only bands for every target row (or the reason it is not observed).
 
@@ -89,6 +90,8 @@ def validate(
         posterior: joint parameter draws (columns as in `calibration/joint/posterior.csv`);
             default: the shipped posterior.
         countries: which countries' rows to simulate.
+        cutoff: last month of rows compared (default 2024-12; later to compare waves a user
+            added to `targets`, which the shipped posterior has not seen).
 
     Returns:
         One row per target with the columns of `FIT_COLUMNS`; `within` applies the acceptance
@@ -107,7 +110,7 @@ def validate(
     fitted_with = _fitted_agents() if posterior is None and n_firms is None else {}
     parts = []
     for country in countries:
-        rows, left_out = select_targets(table, country)
+        rows, left_out = select_targets(table, country, cutoff=cutoff)
         if not rows.empty:
             n = fitted_with.get(country, n_firms)
             parts.append(predict_rows(rows, country, draws, replications, n, seed, progress))
