@@ -417,7 +417,7 @@ def test_other_commands_refuse_firm_counts_that_cannot_fit(tmp_path, capsys, com
     [
         (["calibrate", "--cutoff", "2024-13"], "cutoff = '2024-13' — must be a month"),
         (["calibrate", "--cutoff", "2026-12"], "--cutoff = 2026-12 — must be at most the last"),
-        (["backtest", "--origin", "2023-12", "--cutoff", "2023-06"], "must be at or after --origin"),
+        (["backtest", "--origin", "2023-12", "--cutoff", "2023-06"], "at or after --origin"),
         (["validate", "--cutoff", "2027-01"], "add the later waves with --targets FILE"),
     ],
 )
