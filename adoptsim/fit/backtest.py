@@ -207,7 +207,7 @@ def backtest(
     rounds: int = 3,
     cutoff: str | None = None,
 ) -> Backtest:
-    """Fit on targets dated up to `origin`, forecast every later target up to 2024-12.
+    """Fit on targets dated up to `origin`, forecast every later target up to the cutoff.
 
     Args:
         origin: last month whose targets are fitted ("YYYY-MM", before 2024-12).
