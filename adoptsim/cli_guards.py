@@ -78,7 +78,8 @@ def targets_and_cutoff(
 
     table = load_targets(targets) if targets is not None else None
     cut = check_cutoff(cutoff)
-    if origin is not None and parse_month(str(origin), "origin") > parse_month(cut):
+    given = cutoff is not None  # without --cutoff, an origin past 2024-12 is the origin's error
+    if given and origin is not None and parse_month(str(origin), "origin") > parse_month(cut):
         raise AdoptsimError(f"--cutoff = {cut} — must be at or after --origin ({origin})")
     last = int((table if table is not None else load_targets()).date.map(parse_month).max())
     if parse_month(cut) > max(last, parse_month(TARGET_CUTOFF)):

@@ -502,7 +502,7 @@ def test_a_damaged_evaluations_log_is_one_line(tmp_path, capsys, kind):
 
 def test_backtest_names_the_origin_given(tmp_path, capsys):
     assert main(["backtest", "--origin", "2030-01", "--out", str(tmp_path / "b"), "--quiet"]) == 2
-    assert "origin = '2030-01' — must be before 2024-12" in _one_line(capsys)
+    assert "origin = '2030-01' — must be before the cutoff 2024-12" in _one_line(capsys)
 
 
 def test_the_bytes_per_result_row_hold_what_a_run_needs():
