@@ -53,12 +53,11 @@ def check_design(budget: int, replications: int, countries: int) -> None:
     memory.check("--budget", budget, needed, "use a smaller budget")
 
 
-def check_validate(targets: str | None, replications: int) -> None:
-    """Refuse malformed targets, or ``validate`` replications that cannot fit, up front."""
+def check_validate(targets: pd.DataFrame, replications: int) -> None:
+    """Refuse ``validate`` replications that cannot fit for the ``targets`` table, up front."""
     from adoptsim.fit.validation import NOISE_DRAWS
-    from adoptsim.observe import load_targets
 
-    rows = len(load_targets(targets))
+    rows = len(targets)
     # per country: the simulated targets and their noise draws, one row per replication
     needed = 2 * replications * rows * (1 + NOISE_DRAWS) * 8
     memory.check("--replications", replications, needed, "use fewer replications")
@@ -66,8 +65,10 @@ def check_validate(targets: str | None, replications: int) -> None:
 
 def targets_and_cutoff(
     targets: str | None, cutoff: str | None, origin: str | None
-) -> tuple[pd.DataFrame | None, str]:
-    """``--targets`` read and checked (None: the shipped table) and ``--cutoff`` as "YYYY-MM".
+) -> tuple[pd.DataFrame, str]:
+    """``--targets`` read and checked once (None: the shipped table) and ``--cutoff`` "YYYY-MM".
+
+    Malformed target rows are refused in one line naming row and column (`load_targets`).
 
     A cutoff before ``--origin`` is refused in one line; so is a cutoff after the last row of
     the targets (and after 2024-12), which would promise waves the file does not hold.
@@ -76,12 +77,12 @@ def targets_and_cutoff(
     from adoptsim.months import format_month, parse_month
     from adoptsim.observe import TARGET_CUTOFF, load_targets
 
-    table = load_targets(targets) if targets is not None else None
+    table = load_targets(targets)
     cut = check_cutoff(cutoff)
     given = cutoff is not None  # without --cutoff, an origin past 2024-12 is the origin's error
     if given and origin is not None and parse_month(str(origin), "origin") > parse_month(cut):
         raise AdoptsimError(f"--cutoff = {cut} — must be at or after --origin ({origin})")
-    last = int((table if table is not None else load_targets()).date.map(parse_month).max())
+    last = int(table.date.map(parse_month).max())
     if parse_month(cut) > max(last, parse_month(TARGET_CUTOFF)):
         raise AdoptsimError(
             f"--cutoff = {cut} — must be at most the last target month in the file "

@@ -37,6 +37,18 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
+def _add_targets_options(parser: argparse.ArgumentParser) -> None:
+    """``--targets`` and ``--cutoff``, the same for ``calibrate``, ``backtest`` and ``validate``."""
+    parser.add_argument(
+        "--targets", default=None, help="CSV in the targets schema (default: shipped)"
+    )
+    parser.add_argument(
+        "--cutoff",
+        default=None,
+        help="last month of targets used (default 2024-12; later for waves added with --targets)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``adoptsim`` argument parser."""
     from adoptsim import __version__
@@ -101,12 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument(
         "--origin", default=None, help="use only targets dated up to YYYY-MM (at most the cutoff)"
     )
-    cal.add_argument("--targets", default=None, help="CSV in the targets schema (default: shipped)")
-    cal.add_argument(
-        "--cutoff",
-        default=None,
-        help="last month of targets used (default 2024-12; later for waves added with --targets)",
-    )
+    _add_targets_options(cal)
     cal.add_argument("--mcmc-steps", type=_positive_int, default=1500, help="steps per ensemble")
     cal.add_argument(
         "--rounds",
@@ -129,23 +136,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bt.add_argument("--seed", type=_seed, default=0)
     bt.add_argument("--workers", type=_positive_int, default=2, help="local processes")
-    bt.add_argument("--targets", default=None, help="CSV in the targets schema (default: shipped)")
-    bt.add_argument(
-        "--cutoff",
-        default=None,
-        help="last month of targets used (default 2024-12; later for waves added with --targets)",
-    )
+    _add_targets_options(bt)
     bt.add_argument("--mcmc-steps", type=_positive_int, default=1000, help="steps per ensemble")
     bt.add_argument("--out", default=None, help="output folder (default results/backtest/ORIGIN)")
     bt.add_argument("--quiet", action="store_true", help="no progress bar")
     bt.set_defaults(func=cmd_backtest)
     val = sub.add_parser("validate", help="simulate the shipped calibration against targets")
-    val.add_argument("--targets", default=None, help="CSV in the targets schema (default: shipped)")
-    val.add_argument(
-        "--cutoff",
-        default=None,
-        help="last month of targets used (default 2024-12; later for waves added with --targets)",
-    )
+    _add_targets_options(val)
     val.add_argument("--replications", type=_positive_int, default=20, help="runs per country")
     val.add_argument("--firms", type=_positive_int, default=None, help="agents per simulation")
     val.add_argument("--seed", type=_seed, default=0)

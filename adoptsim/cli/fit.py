@@ -82,10 +82,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     out = guards.out_folder("validate", args.out, "validate")
     memory.check_firms(args.firms, "baseline")
-    guards.check_validate(args.targets, args.replications)
-    _, cutoff = guards.targets_and_cutoff(args.targets, args.cutoff, None)
+    targets, cutoff = guards.targets_and_cutoff(args.targets, args.cutoff, None)
+    guards.check_validate(targets, args.replications)
     fit = validate(
-        args.targets,
+        targets,
         cutoff=cutoff,
         replications=args.replications,
         n_firms=args.firms,
@@ -102,7 +102,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     observed = fit[fit.sim_mean.notna()]
     for _, row in fit[fit.sim_mean.isna()].iterrows():
         print(f"not observed: {row.id}: {row.reason}")
-    print(skill_report(fit, args.targets, out, args.seed))  # writes skill.csv
+    print(skill_report(fit, targets, out, args.seed))  # writes skill.csv
     print(
         f"{int(observed.within.sum())} of {len(observed)} observed targets within "
         f"max(2 se, 0.02); wrote {out / 'fit.csv'} and {out / 'fit.png'}"
