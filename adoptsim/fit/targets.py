@@ -38,18 +38,21 @@ def calibration_scenario(population: str) -> Scenario:
 
 
 # --- step 1: targets ------------------------------------------------------------
+def _month(value: object, name: str) -> int:
+    """``value`` as a month index; one line naming ``name`` if it is not "YYYY-MM"."""
+    try:
+        return parse_month(str(value), name)
+    except Exception:
+        raise ScenarioError(name, value, 'must be a month "YYYY-MM"') from None
+
+
 def check_cutoff(cutoff: str | None) -> str:
     """The last month of targets a fit may use: `cutoff` ("YYYY-MM"), default `TARGET_CUTOFF`.
 
     The shipped fit stays on the shipped targets (to 2024-12); a user who adds later survey waves
     to a targets file passes a later cutoff to fit, validate or backtest on them.
     """
-    if cutoff is None:
-        return TARGET_CUTOFF
-    try:
-        return format_month(parse_month(str(cutoff), "cutoff"))
-    except Exception:
-        raise ScenarioError("cutoff", cutoff, 'must be a month "YYYY-MM"') from None
+    return TARGET_CUTOFF if cutoff is None else format_month(_month(cutoff, "cutoff"))
 
 
 def check_origin(origin: str | None, cutoff: str | None = None) -> str:
@@ -57,11 +60,7 @@ def check_origin(origin: str | None, cutoff: str | None = None) -> str:
     last = check_cutoff(cutoff)
     if origin is None:
         return last
-    try:
-        month = parse_month(str(origin), "origin")
-    except Exception:
-        raise ScenarioError("origin", origin, 'must be a month "YYYY-MM"') from None
-    return format_month(min(month, parse_month(last)))
+    return format_month(min(_month(origin, "origin"), parse_month(last)))
 
 
 def select_targets(
