@@ -392,16 +392,27 @@ SHOCK_SPEC: dict = {
             0.1, 0.005, 2, "logistic growth rate of capability after release", "per month"
         ),
         "midpoint_months": S.number(
-            18.0, 0, 240, "months from release to the steepest capability growth", "months"
+            8.0, 0, 240, "months from release to the steepest capability growth", "months"
         ),
         "path_from": S.month(
-            "2025-01", "scenarios change the technology path from this month (after the data)"
+            "2024-04",
+            "the month after the last fitted wave (ICT survey 2024-03): the fitted curve stops "
+            "here and capability then drifts at `drift` a year",
+        ),
+        "drift": S.number(
+            0.0,
+            -1,
+            1,
+            "change of capability per year after path_from, in units of its long-run level "
+            "(0: the hazard the data show holds)",
+            "per year",
         ),
         "path_speed": S.number(
             1.0,
             0,
             10,
-            "clock of the capability curve from path_from: 0.5 slower, 2 faster technology",
+            "clock of the capability path from path_from: 0.5 slower, 2 faster (multiplies "
+            "`drift`)",
             "× calendar time",
         ),
     }
@@ -436,13 +447,15 @@ EXIT_SPEC: dict = {
 
 
 def genai_capability(months: float, genai: dict) -> float:
-    """Generative-AI capability (0 before release, rising to 1, the long-run level).
+    """Generative-AI capability (0 before release; 1 is the curve's long-run level).
 
-    c(m) = jump + (1 − jump)·(L(m) − L(0)) / (1 − L(0)), L(m) = logistic(speed·(m − midpoint)),
-    m = months since release; from ``path_from`` the curve's clock runs ``path_speed`` times as
-    fast as calendar time (scenarios about the technology path to 2028). ``jump`` = 1 is a
-    one-off step; a small jump with a late midpoint is a continuing acceleration. The rule's
-    ``theta_genai`` is the logit response at capability 1.
+    Up to ``path_from`` (the month after the last fitted wave): c(m) = jump + (1 − jump)·(L(m) −
+    L(0)) / (1 − L(0)), L(m) = logistic(speed·(m − midpoint)), m = months since release; ``jump``
+    = 1 is a one-off step. From ``path_from`` the fitted curve stops growing — nothing in the
+    data says it keeps accelerating — and capability changes linearly by ``drift`` a year
+    (a prior, `adoptsim.priors`), with ``path_speed`` as the clock of that change (scenarios
+    about the technology path to 2028); it never falls below 0. The rule's ``theta_genai`` is
+    the logit response at capability 1.
     """
     return capability_at(
         months, parse_month(genai["start"]), parse_month(genai["path_from"]), genai
@@ -451,16 +464,17 @@ def genai_capability(months: float, genai: dict) -> float:
 
 def capability_at(months: float, start: int, path_from: int, genai: dict) -> float:
     """`genai_capability` with the release and path months already parsed."""
-    frm = path_from - start
     m = months - start
     if m < 0:
         return 0.0
-    if m > frm:
-        m = max(frm, 0) + genai["path_speed"] * (m - max(frm, 0))
+    frm = path_from - start
+    after = max(m - max(frm, 0), 0.0)
+    m = min(m, max(frm, 0))
     jump, k, mid = genai["jump"], genai["speed"], genai["midpoint_months"]
     lo = 1.0 / (1.0 + math.exp(k * mid))
     grown = (1.0 / (1.0 + math.exp(-k * (m - mid))) - lo) / (1.0 - lo)
-    return jump + (1.0 - jump) * grown
+    level = jump + (1.0 - jump) * grown
+    return max(level + genai["drift"] * genai["path_speed"] * after / 12.0, 0.0)
 
 
 def high_risk_dates(regulation: dict) -> tuple[int, int]:

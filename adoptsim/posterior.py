@@ -114,6 +114,21 @@ EFFECTIVE: tuple[Parameter, ...] = (
         doc="logistic growth rate of generative-AI capability after release (per month)",
     ),
     Parameter(
+        "genai_midpoint",
+        ("shocks.genai.midpoint_months",),
+        0.0,
+        16.0,
+        doc="months from release (2022-12) to the steepest capability growth; at most the "
+        "months to path_from (2024-04), so the fitted curve grows inside the data",
+    ),
+    Parameter(
+        "theta_peer",
+        ("rule.theta_peer",),
+        0.5,
+        4.0,
+        doc="start: logit per unit peer share (a firm whose peers all use AI: odds × e^θ)",
+    ),
+    Parameter(
         "size_small",
         ("rule.alpha_size.10-19", "rule.alpha_size.20-49"),
         -1.0,
@@ -234,6 +249,8 @@ JOINT: tuple[JointParameter, ...] = (
     ),
     _shared("genai_jump", physical=(True, True)),
     _shared("genai_speed"),
+    _shared("genai_midpoint"),
+    _shared("theta_peer"),
     _shared("size_small"),
     _shared("size_medium"),
     _shared("size_large"),
@@ -285,24 +302,24 @@ JOINT: tuple[JointParameter, ...] = (
         physical=(True, False),
         doc="model discrepancy: sd φ·sqrt(p(1 − p)) of what the model cannot represent",
     ),
+    JointParameter(
+        "discrepancy_corr",
+        "",
+        "discrepancy",
+        0.0,
+        1.0,
+        physical=(True, True),
+        doc="correlation ρ^|Δt| (Δt in years) of the discrepancy between waves of one series "
+        "(adoptsim.fit.discrepancy); 0: independent per target",
+    ),
 )
 
 
-# Held at documented values in the shipped fit (and by default in `calibrate`): with a few hundred
-# simulations on two cores the emulator cannot resolve all 22 dimensions to the targets' precision
-# (held-out error ~3 target se at 18 dimensions, so the posterior stayed at the prior). Values: the
-# 0.1.0 fits' posterior means (sector offsets from the Dutch CBS sector fit, barrier penalty and
-# at-scale start share from the Flemish fit) and the capability curve's documented default speed.
-# Their uncertainty is NOT in the bands; docs/calibration.md says so.
-DEFAULT_FIXED: dict[str, float] = {
-    "sector_J": 2.327,
-    "sector_M": 1.643,
-    "sector_K": 1.722,
-    "sector_FI": -0.239,
-    "barrier_penalty": 0.06,
-    "initial_at_scale": 0.2,
-    "genai_speed": 0.1,
-}
+# Held at documented values by default in `calibrate`: none. Every calibration parameter is
+# fitted; the prior-only parameters (`adoptsim.priors`, both groups) are marginalised in the fit
+# (each design point draws its own) and drawn in every band. `calibrate(fixed=...)` can still
+# hold some for an experiment; the fit's `fit.json` lists what it held.
+DEFAULT_FIXED: dict[str, float] = {}
 
 
 def joint_parameters(countries: Iterable[str] = COUNTRIES) -> tuple[JointParameter, ...]:

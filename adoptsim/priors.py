@@ -267,17 +267,19 @@ PRIORS: tuple[Prior, ...] = (
         JUDGEMENT,
     ),
     _p(
-        "theta_peer",
-        ["rule.theta_peer"],
-        0.5,
-        4.0,
-        "start: logit per unit peer share",
-        "logit per unit share",
-        "a firm whose peers all use AI has its start odds × e^θ",
-        "lever_evidence.csv peer_slope_12m 0.05-0.57 per unit share (ECB WP 3246 upper bound; "
-        "ECB Blog 2026 0.19; Cullen et al. 2025 null): at the 2025 hazards of the model's "
-        "non-users this logit range gives a 12-month slope across that range (adoptsim "
-        "evidence measures it); the calibration fits or marginalises it",
+        "genai_drift",
+        ["shocks.genai.drift"],
+        -0.15,
+        0.15,
+        "change of generative-AI capability per year after the data (from 2024-04)",
+        "capability (long-run level = 1) per year",
+        "after the fitted curve stops, the start (and scale-up) logit moves by θ_genai × drift "
+        "a year: at θ_genai = 2.5 the start odds change by a factor e^(±0.375) a year at the ends",
+        "no wave after 2024-03 is fitted (the EU-27 panel's last wave is 2024): the range is a "
+        "labelled judgement, symmetric around 'the hazard the data show holds', anchored on the "
+        "US Census BTOS path (firm AI use 3.7 % Sep 2023 → 5.4 % Feb 2024 → ~10 % late 2025, "
+        "'grows steadily': a hazard of ~4 %/yr then ~3 %/yr, i.e. no acceleration; "
+        "shared/research/lever_evidence.md F4)",
     ),
     _p(
         "theta_burden",

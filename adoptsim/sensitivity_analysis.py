@@ -42,13 +42,14 @@ from adoptsim.sweeps.spec import SweepSpec, Task, task_id
 
 DUMMY = "dummy"
 # Prior-only inputs that are factors by default (their prior ranges, adoptsim/priors.py): every
-# lever's effect size (in the evidence's units), legal clarity, the burden, the peer effect, the
-# exit hazards and the network's density. Lever details that only scale an effect (deadweight,
-# windows, shares of firms) stay at their scenario values: each factor costs 2 N runs. The AI
-# share of KMO-portefeuille projects sets how many subsidised AI projects there are at all.
+# lever's effect size (in the evidence's units), legal clarity, the burden, the technology drift
+# after the data, the exit hazards and the network's density. Lever details that only scale an
+# effect (deadweight, windows, shares of firms) stay at their scenario values: each factor costs
+# 2 N runs. The AI share of KMO-portefeuille projects sets how many subsidised AI projects there
+# are at all.
 PRIOR_FACTORS = (
     "kmo_ai_share",
-    "theta_peer",
+    "genai_drift",
     "subsidy_effect",
     "training_effect",
     "coaching_effect",

@@ -53,6 +53,9 @@ VALIDATION_NOISE = 4242
 PANEL_BENCHMARK = 20
 # Shock prior: the jump of one country drawn from the pool.
 SHOCK_ONE_COUNTRY = 21
+# Calibration: the prior-only parameters marginalised at a design point (key (CALIBRATION_PRIORS,
+# h0, h1, r): h the design point's hash, r the replication).
+CALIBRATION_PRIORS = 22
 
 # Precision (analysis keys (key, R, i), R the run's replication count): the run's stratified
 # design of posterior and prior draws; the MC-error bootstrap of its medians (i = 0: redrawn
@@ -76,6 +79,7 @@ KEYS: dict[str, int] = {
     "VALIDATION_NOISE": VALIDATION_NOISE,
     "PANEL_BENCHMARK": PANEL_BENCHMARK,
     "SHOCK_ONE_COUNTRY": SHOCK_ONE_COUNTRY,
+    "CALIBRATION_PRIORS": CALIBRATION_PRIORS,
     "RUN_DESIGN": RUN_DESIGN,
     "MC_BOOTSTRAP": MC_BOOTSTRAP,
     "SURROGATE_PILOT": SURROGATE_PILOT,

@@ -26,7 +26,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     # Defaults: the shipped calibration's settings (calibration/joint/fit.json), MCMC length
     # included: with 2,000 steps per ensemble the 2022-12 fit's R-hat reached 1.087.
-    ap.add_argument("--budget", type=int, default=450)
+    ap.add_argument("--budget", type=int, default=640)
     ap.add_argument("--rounds", type=int, default=4)
     ap.add_argument("--firms", type=int, default=10000)
     ap.add_argument("--fit-replications", type=int, default=2)

@@ -33,11 +33,11 @@ def test_parameters_doc_lists_every_calibrated_key():
 
 def test_held_calibration_parameters_are_not_called_calibrated():
     """A parameter the shipped fit holds constant is marked held on both pages, never given a
-    degenerate 'calibrated' interval that reads as a precise estimate."""
+    degenerate 'calibrated' interval that reads as a precise estimate (the shipped fit holds
+    none: then no row may say held, and every calibrated key says calibrated)."""
     from adoptsim.posterior import PARAMETERS
 
     held = json.loads((ROOT / "calibration/joint/fit.json").read_text())["fixed"]
-    assert held, "the shipped fit holds no parameter: drop this test or the held status"
     rows = (ROOT / "docs/parameters.md").read_text(encoding="utf-8").splitlines()
     evidence = (ROOT / "docs/evidence.md").read_text(encoding="utf-8").splitlines()
     for p in PARAMETERS["flanders"]:

@@ -176,20 +176,26 @@ def test_genai_capability_curve():
         "speed": 0.1,
         "midpoint_months": 18.0,
         "path_from": "2025-01",
+        "drift": 0.0,
         "path_speed": 1.0,
     }
-    start = parse_month("2022-12")
+    start, frm = parse_month("2022-12"), parse_month("2025-01")
     assert genai_capability(start - 1, g) == 0.0
     assert genai_capability(start, g) == pytest.approx(0.3)
-    values = [genai_capability(start + m, g) for m in range(0, 120)]
-    assert np.all(np.diff(values) > 0) and values[-1] < 1.0 and values[-1] > 0.99
+    before = [genai_capability(start + m, g) for m in range(0, frm - start + 1)]
+    assert np.all(np.diff(before) > 0)  # the logistic curve rises up to path_from ...
+    # ... and stops there without drift: no acceleration after the data by assumption
+    after = [genai_capability(frm + m, g) for m in range(0, 60)]
+    assert after == pytest.approx([before[-1]] * 60, abs=0)
     assert genai_capability(start + 5, {**g, "jump": 1.0}) == 1.0  # a one-off step
-    # The technology path changes only after path_from: faster later, identical before.
-    fast = {**g, "path_speed": 2.0}
-    frm = parse_month("2025-01")
-    assert genai_capability(frm, fast) == genai_capability(frm, g)
-    assert genai_capability(frm - 3, fast) == genai_capability(frm - 3, g)
-    assert genai_capability(frm + 12, fast) > genai_capability(frm + 12, g)
+    # Drift changes the path only after path_from, linearly, by `drift` a year; path_speed is
+    # its clock; capability never goes below 0.
+    up = {**g, "drift": 0.1}
+    assert genai_capability(frm - 3, up) == genai_capability(frm - 3, g)
+    assert genai_capability(frm + 12, up) == pytest.approx(before[-1] + 0.1, abs=1e-12)
+    fast = {**up, "path_speed": 2.0}
+    assert genai_capability(frm + 12, fast) == pytest.approx(before[-1] + 0.2, abs=1e-12)
+    assert genai_capability(frm + 600, {**g, "drift": -0.5}) == 0.0
 
 
 def test_ai_act_dates_original_and_omnibus(baseline):
@@ -320,7 +326,9 @@ def test_later_generative_ai_lowers_adoption(baseline, base_run):
 
 
 def test_faster_technology_path_raises_adoption(baseline, base_run):
-    _compare(baseline, base_run, {"shocks.genai.path_speed": 2.0}, start="2025-01")
+    # the drift at the top of its prior against the baseline's drawn drifts (all below it),
+    # identical before the month the fitted curve stops
+    _compare(baseline, base_run, {"shocks.genai.drift": 0.15}, start="2024-04")
 
 
 def test_stronger_peer_effect_raises_adoption(baseline, base_run):

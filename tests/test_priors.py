@@ -51,15 +51,16 @@ def test_draws_are_reproducible_within_range_and_do_not_depend_on_other_replicat
     full = prior_draw(7, 3, "all")
     assert all(full[k] == v for k, v in a.items())
     assert "rule.theta_maturity" in full and "rule.theta_maturity" not in a
-    # The peer effect is not held: drawn by default (until a calibration fits it).
-    assert "rule.theta_peer" in a
+    # The technology path after the data is not held: drawn by default. The peer effect is
+    # fitted (a calibration parameter), so no prior draw sets it.
+    assert "shocks.genai.drift" in a and "rule.theta_peer" not in full
     assert prior_draw(7, 3, "none") == {}
 
 
 def test_replications_draw_priors_and_the_switch_turns_them_off():
     base = load_scenario("baseline")
     rec = run_replication(base, n_firms=500, seed=5, replication=2, use_posterior=False)
-    assert rec.priors == prior_draw(5, 2)
+    assert rec.priors == prior_draw(5, 2, "all")  # the baseline draws both groups
     off = run_replication(
         base, n_firms=500, seed=5, replication=2, use_posterior=False, use_priors=False
     )

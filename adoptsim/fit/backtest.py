@@ -263,7 +263,11 @@ def backtest(
         ].reset_index(drop=True)
         if rows.empty:
             continue
-        pred = predict_rows(rows, country, fit.draws, replications, n_firms, seed, progress)
+        # the fitted waves: the discrepancy of a later wave is drawn given their residuals
+        fitted = fit.likelihood.data[country].rows if fit.likelihood is not None else None
+        pred = predict_rows(
+            rows, country, fit.draws, replications, n_firms, seed, progress, history=fitted
+        )
         pred["country"] = country
         parts.append(pred)
     if not parts:

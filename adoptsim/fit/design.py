@@ -106,8 +106,11 @@ def simulation_noise(
 ) -> dict[str, np.ndarray]:
     """Step 2b: seed-to-seed covariance of the latent outputs at joint draw `theta`.
 
-    `n` extra replications (seeds not used by the design) per country; the covariance is
-    divided by the replications per design point and stored in `lik.sim_var`.
+    `n` extra replications (seeds not used by the design) per country, each with its own draw
+    of the marginalised prior-only parameters. The covariance of one replication is stored in
+    `lik.sim_var`, not divided by the replications per design point: averaging replications
+    narrows the emulator's input noise, but the world is one draw of the marginalised
+    parameters, so their spread stays in the likelihood (it is what marginalising them costs).
     """
     params, full = lik.full(np.atleast_2d(theta))
     for country, data in lik.data.items():
@@ -131,5 +134,5 @@ def simulation_noise(
         # population, which shifts all of a country's shares together.
         samples = evaluator.store.cache[key]
         cov = LedoitWolf().fit(samples).covariance_ * n / (n - 1)
-        lik.sim_var[country] = cov / m.replications
+        lik.sim_var[country] = cov
     return lik.sim_var

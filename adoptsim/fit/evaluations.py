@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from adoptsim import streams
 from adoptsim.atomic import output_error
 from adoptsim.errors import AdoptsimError
 from adoptsim.fit.targets import ADOPTION_SEGMENTS, SIM_INDEX
@@ -26,6 +27,7 @@ from adoptsim.posterior import (
     overrides_for,
     split_overrides,
 )
+from adoptsim.priors import PRIORS, prior_draw
 from adoptsim.scenario import Scenario
 from adoptsim.simulation import run_replication
 
@@ -46,6 +48,7 @@ class LatentModel:
     seed: int
     replications: int
     first_replication: int = 0
+    marginalise: str = "all"
 
     def layout(self) -> list[tuple[int, str]]:
         """(row index, 'users' | 'at_scale') of each latent output."""
@@ -58,11 +61,35 @@ class LatentModel:
                 out.append((i, "at_scale"))
         return out
 
-    def scenario(self, sim_values: np.ndarray) -> Scenario:
-        """The calibration scenario with effective simulation parameters laid over it."""
+    def scenario(self, sim_values: np.ndarray, replication: int | None = None) -> Scenario:
+        """The calibration scenario with effective simulation parameters laid over it.
+
+        With ``replication``, the prior-only parameters (`adoptsim.priors`, both groups) are
+        drawn for this design point and replication (`prior_uniforms`) and laid under the fitted
+        values: the fit marginalises them instead of holding them at the scenario's values.
+        """
         params = [EFFECTIVE[i] for i in SIM_INDEX]
         over = split_overrides(overrides_for(params, sim_values))[0]
-        return Scenario.from_dict(self.scenario_raw).with_overrides(over)
+        base = Scenario.from_dict(self.scenario_raw)
+        if replication is None or self.marginalise == "none":
+            return base.with_overrides(over)
+        drawn = prior_draw(
+            self.seed, replication, self.marginalise, self.prior_uniforms(sim_values, replication)
+        )
+        return base.with_draw(drawn, over)
+
+    def prior_uniforms(self, sim_values: np.ndarray, replication: int) -> np.ndarray:
+        """Uniforms of the prior-only draws at one design point and replication.
+
+        A function of (seed, design point, replication) only — so a resumed calibration makes
+        the same draws — and different at every design point, so the emulator learns the
+        parameters' mean effect and the replications' spread holds their variance (what
+        marginalising them means here), instead of conditioning every point on one draw.
+        """
+        digest = hashlib.sha256(np.asarray(sim_values, dtype=float).tobytes()).digest()
+        h0, h1 = (int.from_bytes(digest[i : i + 4], "little") for i in (0, 4))
+        rng = streams.stream(self.seed, streams.CALIBRATION_PRIORS, h0, h1, replication)
+        return rng.random(len(PRIORS))
 
     def barrier_months(self) -> set[int]:
         """Months at which barrier targets need the barriers recorded."""
@@ -72,18 +99,19 @@ class LatentModel:
 
     def __call__(self, sim_values: np.ndarray) -> np.ndarray:
         """Latent outputs, shape (replications, latents)."""
-        scenario = self.scenario(sim_values)
         obs = Observation()
         lay = self.layout()
         out = np.empty((self.replications, len(lay)))
         for i in range(self.replications):
+            r = self.first_replication + i
             record = run_replication(
-                scenario,
+                self.scenario(sim_values, r),
                 n_firms=self.n_firms,
                 seed=self.seed,
-                replication=self.first_replication + i,
+                replication=r,
                 barrier_months=self.barrier_months(),
                 use_posterior=False,
+                use_priors=False,
             )
             values = [latent(pd.Series(r), record, obs) for r in self.rows]
             out[i] = [values[j][0 if kind == "users" else 1] for j, kind in lay]

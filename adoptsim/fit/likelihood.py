@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from adoptsim.fit.discrepancy import correlation, series_lags
 from adoptsim.fit.emulator import Emulator
 from adoptsim.fit.evaluations import LatentModel
 from adoptsim.fit.targets import (
@@ -49,6 +50,7 @@ class CountryData:
     latent_kind: np.ndarray  # 0 users, 1 at scale
     detect_weight: np.ndarray  # per row: weight of ict_detect_gen in d(t) (0..1)
     survey: np.ndarray
+    lags: np.ndarray | None = None  # years between waves of one series (NaN across series)
 
 
 @dataclass
@@ -123,6 +125,14 @@ class Likelihood:
             full[:, names.index("discrepancy")] if "discrepancy" in names else np.zeros(len(full))
         )
 
+    def discrepancy_corr(self, theta: np.ndarray) -> np.ndarray:
+        """The discrepancy's correlation ρ between waves a year apart (0 if not a parameter)."""
+        params, full = self.full(theta)
+        names = [p.name for p in params]
+        if "discrepancy_corr" not in names:
+            return np.zeros(len(full))
+        return full[:, names.index("discrepancy_corr")]
+
     def __call__(self, theta: np.ndarray) -> np.ndarray:
         """Log likelihood + log prior for draws `theta` (m × free parameters)."""
         theta = np.atleast_2d(theta)
@@ -134,12 +144,18 @@ class Likelihood:
             return lp
         th = theta[ok]
         phi = self.discrepancy(th)
+        rho = self.discrepancy_corr(th)
         ll = np.zeros(th.shape[0])
         for country, data in self.data.items():
             mean, cov = self.moments(country, th)
             p = np.clip(mean, 1e-4, 1 - 1e-4)
-            disc = (phi[:, None] ** 2) * p * (1 - p) * data.adoption
-            total = cov + data.cov + disc[:, :, None] * np.eye(len(data.y))
+            # discrepancy sd per row, correlated over time within a series (fit.discrepancy)
+            s = phi[:, None] * np.sqrt(p * (1 - p) * data.adoption)
+            lags = data.lags
+            if lags is None:  # no series information: independent per target
+                lags = np.where(np.eye(len(data.y), dtype=bool), 0.0, np.nan)
+            corr = correlation(lags, rho)
+            total = cov + data.cov + s[:, :, None] * s[:, None, :] * corr
             chol = np.linalg.cholesky(total)
             resid = data.y - mean
             z = np.linalg.solve(chol, resid[:, :, None])[:, :, 0]
@@ -215,6 +231,7 @@ def prepare(
             np.array([0 if k == "users" else 1 for _, k in lay]),
             np.clip((months - start) / obs.detect_ramp_months, 0.0, 1.0),
             rows.survey.to_numpy(),
+            series_lags(rows),
         )
     return data, pd.concat(left, ignore_index=True)
 

@@ -18,6 +18,10 @@ from adoptsim.posterior import (
 REFERENCE_POINT: dict[str, float] = {
     "alpha": -6.5,
     "theta_genai": 1.5,
+    "genai_jump": 0.5,
+    "genai_speed": 0.1,
+    "genai_midpoint": 8.0,
+    "theta_peer": 2.0,
     "size_small": 0.8,
     "size_medium": 1.5,
     "size_large": 2.5,
@@ -43,7 +47,7 @@ def held_at_reference(free: Sequence[str]) -> dict[str, float]:
         free: the parameters the fit estimates.
     """
     held = {k: v for k, v in REFERENCE_POINT.items() if k not in free}
-    return held | {"discrepancy": 0.0}
+    return held | {"discrepancy": 0.0, "discrepancy_corr": 0.0}
 
 
 def synthetic_targets(

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from adoptsim import streams
+from adoptsim.fit.discrepancy import conditional_discrepancy, series_lags
 from adoptsim.fit.targets import (
     ADOPTION_SEGMENTS,
     calibration_scenario,
@@ -143,17 +144,30 @@ def predict_rows(
     n_firms: int | None,
     seed: int,
     progress: bool = False,
+    history: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Model-only and predictive summaries of `rows` (all of one country) under joint `draws`.
 
     Replication r runs with joint draw r mod n_draws (its effective values for `country`) and
     seed `SeedSequence(seed, (r,))`; each replication's survey reading then gets `NOISE_DRAWS`
     draws of model discrepancy and survey sampling noise, and (for waves from 2025) a draw of the
-    questionnaire-change multiplier from its prior.
+    questionnaire-change multiplier from its prior. The discrepancy is correlated over time
+    within a series (`adoptsim.fit.discrepancy`); with `history` (the fitted waves, for a
+    forecast) it is drawn given each replication's residuals at the fitted waves of the same
+    series, so a series the model missed up to the origin keeps its miss in expectation.
     """
+    history = rows.iloc[:0] if history is None else history
+    both = pd.concat([history, rows], ignore_index=True)
+    n_hist = len(history)
     eff = effective_table(draws, country)
     phi = draws["discrepancy"].to_numpy() if "discrepancy" in draws else np.zeros(len(draws))
-    months = rows.date.map(parse_month)
+    rho = (
+        draws["discrepancy_corr"].to_numpy()
+        if "discrepancy_corr" in draws
+        else np.zeros(len(draws))
+    )
+    rho = np.nan_to_num(rho, nan=0.0)
+    months = both.date.map(parse_month)
     base = calibration_scenario(country)
     scenario = base.with_overrides(
         {
@@ -163,13 +177,20 @@ def predict_rows(
     )
     barrier_months = {
         int(m)
-        for m, t in zip(months, rows.segment_type, strict=True)
+        for m, t in zip(months, both.segment_type, strict=True)
         if str(t).startswith("barrier")
     }
     rng = streams.stream(seed, streams.VALIDATION_NOISE)
     model = np.empty((replications, len(rows)))
-    adoption = rows.segment_type.isin(ADOPTION_SEGMENTS).to_numpy()
-    se = rows.se.to_numpy() / np.sqrt(target_weights(rows))
+    adoption = both.segment_type.isin(ADOPTION_SEGMENTS).to_numpy()
+    se_all = both.se.to_numpy() / np.sqrt(target_weights(both))
+    se = se_all[n_hist:]
+    hist_y = history.value.to_numpy(float)
+    lag_hh, lag_nh, lag_nn = (
+        series_lags(history),
+        series_lags(rows, history),
+        series_lags(rows),
+    )
     noisy = np.empty((replications, NOISE_DRAWS, len(rows)))
     reps = range(replications)
     if progress:
@@ -191,11 +212,23 @@ def predict_rows(
             use_posterior=False,
         )
         obs = Observation().with_values(obs_over)
-        model[r] = [observe(row, record, obs) for _, row in rows.iterrows()]
-        p = np.clip(model[r], 1e-4, 1 - 1e-4)
-        disc = np.where(adoption, phi[k] * np.sqrt(p * (1 - p)), 0.0)
-        eps = rng.standard_normal((NOISE_DRAWS, 2, len(rows)))
-        noisy[r] = model[r] + disc * eps[:, 0] + se * eps[:, 1]
+        values = np.array([observe(row, record, obs) for _, row in both.iterrows()])
+        model[r] = values[n_hist:]
+        p = np.clip(values, 1e-4, 1 - 1e-4)
+        sd = np.where(adoption, np.sqrt(p * (1 - p)), 0.0)
+        mean, cov = conditional_discrepancy(
+            hist_y - values[:n_hist],
+            sd[:n_hist],
+            sd[n_hist:],
+            se_all[:n_hist] ** 2,
+            lag_hh,
+            lag_nh,
+            lag_nn,
+            float(phi[k]),
+            float(rho[k]),
+        )
+        disc = rng.multivariate_normal(mean, cov, size=NOISE_DRAWS, method="eigh")
+        noisy[r] = model[r] + disc + se * rng.standard_normal((NOISE_DRAWS, len(rows)))
     flat = noisy.reshape(-1, len(rows))
     q = np.quantile(flat, [0.05, 0.25, 0.75, 0.95], axis=0)
     return rows.assign(
