@@ -99,6 +99,16 @@ def parameter_table(report: dict, draws: pd.DataFrame) -> str:
             "structure check below shows the targets do not need them freed: with them held, "
             "direct simulation reaches the in-sample targets.",
         ]
+    else:
+        lines += [
+            "",
+            "**Nothing is held.** Every calibration parameter above is fitted (its prior is the "
+            "documented bounds); every prior-only parameter (lever effect sizes and reach, exit "
+            "hazards, the technology drift after the data, network and maturity structure: "
+            "`adoptsim/priors.py`, both groups) is marginalised — each design point's simulations "
+            "draw their own values, so the emulator learns their mean effect and their spread "
+            "stays in the likelihood — and drawn again in every band.",
+        ]
     lines += [
         "",
         f"Mass at a bound is the share of posterior draws within 0.5 % of the support's width "
@@ -429,15 +439,21 @@ identified and is shown as such wherever it appears.
 the Netherlands value + dev) are normal(0, 0.5) — partial pooling: a Dutch firm's odds of starting
 may differ from a Belgian firm's by e^(±1) at two prior sd — and the model-discrepancy scale φ is
 half-normal(0, 0.1). Everything else is shared, except the start state (`initial_adopters_be`,
-`initial_adopters_nl`) and the CBS 2019 detection (Dutch only). Parameters no target identifies
-(policy effect sizes, peer effects) are not fitted here; `docs/evidence.md` gives their priors.
+`initial_adopters_nl`) and the CBS 2019 detection (Dutch only). The peer effect θ_peer is fitted
+(uniform on its evidence-based range). Parameters no target identifies (policy effect sizes,
+exit hazards, network structure, the technology drift after the data) are marginalised: each
+design point's simulations draw them from their priors (`docs/evidence.md`), and the seed-to-seed
+covariance that enters the likelihood is that of one such draw.
 
 **Likelihood.** y ~ N(A(θ)·μ(θ), Σ(θ)) per country, where μ are the emulated latent shares (users
 and at-scale users in each target's denominator), A the observation model, and
 Σ = survey sampling covariance (nested targets of one wave — e.g. Belgium all / SME / 10–49 — get
 correlation sqrt(W_A / W_B), W the firms in each denominator; soft rows inflated) + A·(emulator
-covariance + seed-to-seed covariance of one design evaluation)·Aᵀ + φ²·p(1 − p) on the diagonal
-(model discrepancy).
+covariance + seed-to-seed covariance of one simulation, marginalised parameters redrawn)·Aᵀ +
+the model discrepancy: sd φ·sqrt(p(1 − p)), correlated ρ^|Δt| (Δt in years) between waves of one
+series and independent across series (`adoptsim.fit.discrepancy`; φ half-normal, ρ uniform on
+[0, 1], both fitted). A forecast draws a later wave's discrepancy given the residuals of the same
+series' fitted waves, so a series the model misses keeps its miss in expectation.
 
 **Why a GP emulator + emcee.** One simulation of both countries to 2024 costs ~0.2–0.5 s here;
 ABC-SMC (pyabc) needs 10⁴–10⁵ simulations per population for ~20 parameters — hours to a day on

@@ -153,11 +153,13 @@ def calibrated_rows() -> list[str]:
 
 GENAI_NOTE = {
     "start": "policy setting: ChatGPT release",
-    "jump": "to calibrate: tells a one-off step (1) from continuing growth",
-    "speed": "to calibrate: the 2023 and 2024 waves separate speed from midpoint",
-    "midpoint_months": "to calibrate (with speed)",
-    "path_from": "scenario setting: technology paths differ only after the last target",
-    "path_speed": "scenario setting: 1 in the baseline, 0.5 `tech_slow`, 2 `tech_fast`",
+    "jump": "calibrated (`genai_jump`): tells a one-off step (1) from growth in the data",
+    "speed": "calibrated (`genai_speed`)",
+    "midpoint_months": "calibrated (`genai_midpoint`, 0–16 months: inside the data)",
+    "path_from": "model setting: the month after the last fitted wave",
+    "drift": "prior-only (`genai_drift`, −0.15 – +0.15, drawn in every band); `tech_slow` "
+    "−0.15, `tech_fast` +0.15",
+    "path_speed": "scenario setting: 1 everywhere shipped (clock of the drift)",
 }
 
 
@@ -340,9 +342,12 @@ def evidence_markdown() -> str:
         "",
         "## Generative AI: a capability curve\n",
         "Capability c(m) = jump + (1 − jump)·(L(m) − L(0)) / (1 − L(0)), L(m) = logistic(speed·"
-        "(m − midpoint)), m = months since release; the start hazard gains θ_genai·c(m). A jump "
-        "of 1 is a one-off step; a small jump with a later midpoint is a continuing "
-        "acceleration. `rule.theta_genai` (calibrated) is the response at capability 1.\n",
+        "(m − midpoint)), m = months since release, up to `path_from` (2024-04, the month after "
+        "the last fitted wave); the start hazard gains θ_genai·c(m). A jump of 1 is a one-off "
+        "step; a small jump with a later midpoint is a growing pull inside the data. After "
+        "`path_from` the fitted curve stops — no path keeps accelerating by assumption — and "
+        "capability moves by `drift` a year (a prior). `rule.theta_genai` (calibrated) is the "
+        "response at capability 1.\n",
         *genai_rows(),
         "",
         "## Calibrated parameters\n",

@@ -18,24 +18,50 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's 
 
 import numpy as np
 
-from adoptsim import simulate
-from adoptsim.posterior import held_parameters
-from adoptsim.precision import median_mc_error
+from adoptsim import simulate, streams
+from adoptsim.posterior import (
+    held_parameters,
+    joint_table,
+    posterior_draw,
+    split_overrides,
+)
+from adoptsim.precision import median_mc_error, surrogate
+from adoptsim.priors import PRIORS, prior_draw
+from adoptsim.scenario import load_scenario
 
-N_FIRMS, REPLICATIONS, SEED = 3000, 12, 11
+N_FIRMS, REPLICATIONS, SEED = 3000, 16, 11
 MONTH = "2028-12"
 SCENARIOS = ("baseline", "combined")
+# (label, posterior draws vary, prior-only parameters vary, discrepancy added)
 CONFIGS = (
-    ("stochastic only", False, False),
-    ("+ calibrated parameters", True, False),
-    ("+ policy priors", False, True),
-    ("all three", True, True),
+    ("stochastic only", False, False, False),
+    ("+ calibrated parameters", True, False, False),
+    ("+ prior-only parameters", False, True, False),
+    ("posterior and priors", True, True, False),
+    ("all four (+ discrepancy)", True, True, True),
 )
 
 
-def _finals(scenario: str, posterior: bool, priors: bool) -> np.ndarray:
+def _central_draw() -> int:
+    """The posterior draw whose surrogate 2028 outcome is the median one (`adoptsim.precision`)."""
+    proxy, _ = surrogate()
+    return int(np.argsort(proxy)[len(proxy) // 2])
+
+
+def _finals(scenario: str, posterior: bool, priors: bool, discrepancy: bool) -> np.ndarray:
+    """All-firm 2028 shares per replication with the chosen sources varying.
+
+    A source switched off is held at a central value of *the shipped model*, never at the
+    scenario file's fall-backs: the posterior at its central draw, every prior-only parameter
+    at the middle of its range.
+    """
+    sc = load_scenario(scenario)
+    if not posterior:
+        sc = sc.with_draw(split_overrides(posterior_draw("flanders", _central_draw())[1])[0])
+    if not priors:
+        sc = sc.with_draw(prior_draw(SEED, 0, "all", np.full(len(PRIORS), 0.5)))
     run = simulate(
-        scenario,
+        sc,
         n_firms=N_FIRMS,
         seed=SEED,
         replications=REPLICATIONS,
@@ -43,7 +69,14 @@ def _finals(scenario: str, posterior: bool, priors: bool) -> np.ndarray:
         use_priors=priors,
     ).adoption
     keep = (run.segment_type == "all") & (run.date == MONTH)
-    return run[keep].sort_values("replication").adopters_share.to_numpy()
+    rows = run[keep].sort_values("replication")
+    share = rows.adopters_share.to_numpy()
+    if discrepancy:
+        # the model's structural error of the same draw: sd φ·sqrt(p(1 − p)) (fit.discrepancy)
+        phi = joint_table()["discrepancy"].to_numpy()[rows.draw.to_numpy()]
+        z = streams.stream(SEED, streams.VALIDATION_NOISE).standard_normal(len(share))
+        share = np.clip(share + phi * np.sqrt(share * (1 - share)) * z, 0.0, 1.0)
+    return share
 
 
 def _median(x: np.ndarray) -> str:
@@ -57,6 +90,35 @@ def _width(x: np.ndarray) -> str:
     return f"{100 * (hi - lo):.1f}"
 
 
+def held_line() -> str:
+    """Which calibration parameters are in no band (none, when the fit holds nothing)."""
+    held = held_parameters()
+    if not held:
+        return (
+            "Nothing is held: the shipped fit fits every calibration parameter, and every "
+            "prior-only parameter is drawn in the bands (and was marginalised in the fit)."
+        )
+    return (
+        "Not in any band: the calibration parameters the shipped fit holds at documented "
+        "values: " + ", ".join(f"`{name}`" for name in held) + "."
+    )
+
+
+def dominant_line(finals: dict[str, np.ndarray]) -> str:
+    """One sentence: which source dominates the 2028 band."""
+    widths = {k: float(np.subtract(*np.quantile(v, [0.95, 0.05]))) for k, v in finals.items()}
+    alone = {
+        "the calibrated parameters": widths["+ calibrated parameters"],
+        "the prior-only parameters": widths["+ prior-only parameters"],
+        "stochastic variation": widths["stochastic only"],
+    }
+    top = max(alone, key=alone.get)
+    return (
+        f"What dominates the {MONTH} band: **{top}** ({100 * alone[top]:.1f} pp on their own, "
+        f"against {100 * widths['all four (+ discrepancy)']:.1f} pp with every source)."
+    )
+
+
 def uncertainty_markdown() -> str:
     """The whole page as markdown."""
     rows = [
@@ -64,9 +126,11 @@ def uncertainty_markdown() -> str:
         "| baseline median ± MC s.e. | paired difference median ± MC s.e. |",
         "|---|---|---|---|---|",
     ]
-    for label, posterior, priors in CONFIGS:
-        base = _finals("baseline", posterior, priors)
-        combined = _finals("combined", posterior, priors)
+    finals = {}
+    for label, posterior, priors, disc in CONFIGS:
+        base = _finals("baseline", posterior, priors, disc)
+        combined = _finals("combined", posterior, priors, disc)
+        finals[label] = base
         diff = combined - base
         rows.append(
             f"| {label} | {_width(base)} | {_width(diff)} | {_median(base)} "
@@ -81,16 +145,22 @@ def uncertainty_markdown() -> str:
             f"all-firm share using AI in {MONTH}, {N_FIRMS:,} agents, seed {SEED}; Flanders,",
             'firms with 1+ employees; "uses AI" in the AI barometer\'s broad sense.',
             "",
-            "* *stochastic*: firms, network and monthly draws of each replication;",
+            "* *stochastic*: firms, network and monthly draws of each replication, with the",
+            "  posterior at its central draw (median surrogate 2028 outcome) and every",
+            "  prior-only parameter at the middle of its range — the shipped model, not the",
+            "  scenario file's fall-back values;",
             "* *calibrated parameters*: each replication runs one joint posterior draw",
             "  (`calibration/joint/posterior.csv`, Flanders' values; `use_posterior`);",
-            "* *policy priors*: each replication draws every prior-only policy parameter",
-            "  (`adoptsim/priors.py`, `docs/evidence.md`; `use_priors`).",
+            "* *prior-only parameters*: each replication draws every prior-only parameter,",
+            "  both groups (`adoptsim/priors.py`, `docs/evidence.md`; `use_priors`): lever",
+            "  effect sizes, exit hazards, the technology drift after the data, network and",
+            "  maturity structure;",
+            "* *discrepancy*: the model's structural error of the same posterior draw, sd",
+            "  φ·sqrt(p(1 − p)) on the all-firm share (`adoptsim.fit.discrepancy`).",
             "",
-            "Not in any band: the calibration parameters the shipped fit holds at documented",
-            "values (the calibration page says why and where each value comes from):",
-            ", ".join(f"`{name}`" for name in held_parameters()) + ".",
-            "Their uncertainty would add to the bands of both the levels and the effects.",
+            held_line(),
+            "",
+            dominant_line(finals),
             "",
             "The paired difference shares the seeds, posterior draws and prior draws of both",
             "scenarios, so its width is the uncertainty of the *effect* of the levers.",
