@@ -191,3 +191,21 @@ def test_sensitivity_doc_is_current():
     assert got == want, "the factors changed: rerun python docs/gen_sensitivity.py"
     assert run["scenario_hash"] == scenario_hash(sc), "the baseline changed: rerun the analysis"
     assert run["runs"] == 2 * design["samples"] * (len(want) + 2)
+
+
+def test_scenarios_doc_is_of_the_current_scenarios_and_posterior():
+    """docs/scenarios.md is written by scenarios/report.py from one run; the run's record must
+    match today's scenario files and shipped posterior (else: rerun the report)."""
+    spec = importlib.util.spec_from_file_location("scenario_report", ROOT / "scenarios/report.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    kept = json.loads((ROOT / "docs/data/scenarios/run.json").read_text())
+    now = module.run_record()
+    assert kept["scenario_hash"] == now["scenario_hash"], (
+        "a scenario changed: rerun python scenarios/report.py"
+    )
+    assert kept["posterior_sha256"] == now["posterior_sha256"], (
+        "the posterior changed: rerun python scenarios/report.py"
+    )
+    page = (ROOT / "docs/scenarios.md").read_text(encoding="utf-8")
+    assert f"{kept['replications']} paired replications of {kept['firms']:,} agents" in page
