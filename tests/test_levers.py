@@ -243,6 +243,8 @@ SUBSIDY_VISIBLE = {
     "levers.kmo_portefeuille.ai_share": 0.5,
     "levers.projects.effect": 0.15,
     "levers.projects.deadweight": 0.4,
+    # take-up responds to the rate (its prior starts at 0, where a rate change does nothing)
+    "levers.kmo_portefeuille.take_up_elasticity": 1.5,
 }
 
 

@@ -390,14 +390,16 @@ def _same_seed_and_firms(out: Path, shards: Mapping[Path, Mapping]) -> None:
             f"out = {str(out)!r} — holds runs of seeds {', '.join(map(str, seeds))}; a sweep "
             "folder holds one seed: read one with load_results(out, seed=...)"
         )
-    firms: dict[tuple[str, str], int] = {}
+    firms: dict[tuple[str, str], set[int]] = {}
     for meta in shards.values():
         key = (meta["scenario"], point_key(meta["overrides"]))
-        n = int(meta["n_firms"])
-        if firms.setdefault(key, n) != n:
+        firms.setdefault(key, set()).add(int(meta["n_firms"]))
+    for key, counts in firms.items():
+        if len(counts) > 1:  # named in increasing order, whatever order the shards are read in
             raise AdoptsimError(
                 f"out = {str(out)!r} — holds runs of scenario {key[0]} {key[1]} with "
-                f"{firms[key]} and {n} firms; keep each sweep in its own folder"
+                f"{' and '.join(map(str, sorted(counts)))} firms; keep each sweep in its own "
+                "folder"
             )
 
 
