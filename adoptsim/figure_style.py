@@ -28,7 +28,7 @@ USES_AI = (
     "(about twice the share the official ICT survey reports)."
 )
 BAND = "Band: 5–95 % of replications (stochastic + parameter uncertainty where the scenario "
-BAND_PARAMETER = BAND + "draws from the posterior)."
+BAND_PARAMETER = BAND + "draws from the posterior and the prior-only parameters' priors)."
 BAND_STOCHASTIC = "Band: 5–95 % of replications (stochastic uncertainty only)."
 MIN_AGENTS = 100  # fewer agents in a segment: its share is flagged, not drawn
 

@@ -78,8 +78,8 @@ def _run(args: argparse.Namespace) -> int:
 
     drawn = result.adoption["draw"].nunique() > 1
     caption = f"scenario {scenario.name}, seed {args.seed}, {result.n_firms} agents, " + (
-        f"adoptsim {__version__}. Uncertainty: parameter (one posterior draw per replication) "
-        "+ stochastic."
+        f"adoptsim {__version__}. Uncertainty: parameter (one posterior and one prior draw per "
+        "replication) + stochastic."
         if drawn
         else f"adoptsim {__version__}. Uncertainty: stochastic only."
     )
