@@ -62,9 +62,9 @@ class Likelihood:
     data: dict[str, CountryData]
     emulators: dict[str, Emulator] = field(default_factory=dict)
     inputs: dict[str, np.ndarray] = field(default_factory=dict)  # emulator input columns
-    # Per country, the covariance of the latent outputs between seeds, divided by the replications
-    # averaged per design point: the emulated surface is one set of common random numbers, not
-    # the expectation over seeds, and this is how far that set can sit from it.
+    # Per country, the covariance of the latent outputs of one simulation between seeds (and
+    # draws of the marginalised prior-only parameters): how far the world, one such draw, can sit
+    # from the emulated mean (`adoptsim.fit.design.simulation_noise`).
     sim_var: dict[str, np.ndarray] = field(default_factory=dict)
 
     def full(self, theta: np.ndarray) -> tuple[tuple[JointParameter, ...], np.ndarray]:
