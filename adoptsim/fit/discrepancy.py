@@ -22,9 +22,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from adoptsim.fit.scores import year_fraction
-
-SERIES_KEY = ("survey", "geography", "segment_type", "segment")
+from adoptsim.fit.scores import SERIES, year_fraction
 
 
 def series_lags(rows: pd.DataFrame, other: pd.DataFrame | None = None) -> np.ndarray:
@@ -36,9 +34,7 @@ def series_lags(rows: pd.DataFrame, other: pd.DataFrame | None = None) -> np.nda
     """
     other = rows if other is None else other
     key_a, key_b = (
-        np.array(["|".join(map(str, k)) for k in t[list(SERIES_KEY)].itertuples(index=False)])
-        .astype(object)
-        .reshape(len(t))
+        np.array(["|".join(map(str, k)) for k in t[SERIES].itertuples(index=False)], dtype=object)
         for t in (rows, other)
     )
     ta = rows.date.astype(str).map(year_fraction).to_numpy(float)

@@ -50,7 +50,7 @@ class CountryData:
     latent_kind: np.ndarray  # 0 users, 1 at scale
     detect_weight: np.ndarray  # per row: weight of ict_detect_gen in d(t) (0..1)
     survey: np.ndarray
-    lags: np.ndarray | None = None  # years between waves of one series (NaN across series)
+    lags: np.ndarray  # years between waves of one series (NaN across series)
 
 
 @dataclass
@@ -117,21 +117,19 @@ class Likelihood:
         cov = a @ c @ a.transpose(0, 2, 1)
         return mean, cov
 
-    def discrepancy(self, theta: np.ndarray) -> np.ndarray:
-        """The discrepancy scale φ of each draw (0 if not a parameter)."""
+    def _column(self, theta: np.ndarray, name: str) -> np.ndarray:
+        """Parameter `name` of each draw, fixed ones included (0 if not a parameter)."""
         params, full = self.full(theta)
         names = [p.name for p in params]
-        return (
-            full[:, names.index("discrepancy")] if "discrepancy" in names else np.zeros(len(full))
-        )
+        return full[:, names.index(name)] if name in names else np.zeros(len(full))
+
+    def discrepancy(self, theta: np.ndarray) -> np.ndarray:
+        """The discrepancy scale φ of each draw (0 if not a parameter)."""
+        return self._column(theta, "discrepancy")
 
     def discrepancy_corr(self, theta: np.ndarray) -> np.ndarray:
         """The discrepancy's correlation ρ between waves a year apart (0 if not a parameter)."""
-        params, full = self.full(theta)
-        names = [p.name for p in params]
-        if "discrepancy_corr" not in names:
-            return np.zeros(len(full))
-        return full[:, names.index("discrepancy_corr")]
+        return self._column(theta, "discrepancy_corr")
 
     def __call__(self, theta: np.ndarray) -> np.ndarray:
         """Log likelihood + log prior for draws `theta` (m × free parameters)."""
@@ -151,10 +149,7 @@ class Likelihood:
             p = np.clip(mean, 1e-4, 1 - 1e-4)
             # discrepancy sd per row, correlated over time within a series (fit.discrepancy)
             s = phi[:, None] * np.sqrt(p * (1 - p) * data.adoption)
-            lags = data.lags
-            if lags is None:  # no series information: independent per target
-                lags = np.where(np.eye(len(data.y), dtype=bool), 0.0, np.nan)
-            corr = correlation(lags, rho)
+            corr = correlation(data.lags, rho)
             total = cov + data.cov + s[:, :, None] * s[:, None, :] * corr
             chol = np.linalg.cholesky(total)
             resid = data.y - mean
