@@ -147,6 +147,19 @@ def diagnostics(report: dict) -> str:
             f"difference {pct(e['mean_abs_diff'], 2)} (max {pct(e['max_abs_diff'], 1)}), "
             f"{e['diff_in_se']:.2f} target se RMS; emulator sd {pct(e['emulator_sd_mean'], 2)}."
         )
+    fitted = pd.read_csv(CAL / "joint" / "fit.csv")
+    se = float(fitted.se.median())
+    sd = max(e["emulator_sd_mean"] for e in report["emulator_at_posterior_draws"].values())
+    if sd > se:
+        lines.append(
+            f"- **What binds the posterior:** where it sits, the emulator is unsure by up to "
+            f"{pct(sd, 1)} (sd), {sd / se:.1f}× the median survey se of the fitted targets "
+            f"({pct(se, 1)}). The posterior is as wide as the emulator is unsure, not as narrow "
+            "as the data allow, and one draw's own simulation can miss a target by several se "
+            "(the in-sample comparison on this page averages over draws). More design points "
+            "where the posterior sits, or cheaper runs for simulation-based inference, would "
+            "narrow it."
+        )
     return "\n".join(lines)
 
 
