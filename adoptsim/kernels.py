@@ -1,0 +1,258 @@
+"""The fused monthly step: compiled loops over the firms of a block of replications.
+
+One month of [`AdoptionModel.step`][adoptsim.model.AdoptionModel.step] (the plain NumPy
+reference, which stays the fallback when Numba is missing or a model is outside what the kernel
+covers) is done here in one pass over the firms of every model of a block
+(`adoptsim.block`): peer shares from the kept neighbour counts, the logit terms, the draws
+against the lifted start hazard, scale-up, the three exits, barrier removal by peer learning,
+the applications for subsidised projects and the programmes' reach, the count of neighbours kept
+up to date, and the month's record.
+
+Every floating-point operation is the one the reference does, in the same order, on the same
+operands, so the results are the same bits. The only exceptions are the transcendental
+functions: NumPy evaluates ``tanh`` and ``**`` with its own vectorised routines, whose last bits
+differ from the C library's that compiled code calls. So the kernel stops where one is needed and
+NumPy applies it to a whole array (`hazard_terms` → ``np.tanh`` → `decide`; `decide` →
+``** 12`` → `gross_chance` → ``** (1 / months)`` → `store_rates`); NumPy's results do not
+depend on an element's position or the array's length, so the block's arrays give the bits each
+model's own arrays would.
+
+Compiled with ``cache=True``: the machine code is kept beside this module (or in Numba's user
+cache if that folder is read-only), so only a process's first use on a new installation pays
+the compilation.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+try:  # the compiled path is optional: without Numba every model steps with the reference
+    import numba
+except ImportError:  # pragma: no cover - numba is a dependency; this is the documented fallback
+    numba = None
+
+AVAILABLE = numba is not None
+
+
+def _compiled(fn):
+    """``numba.njit(cache=True)``, or without the cache where Numba cannot keep one."""
+    if numba is None:
+        return fn
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return numba.njit(cache=True, nogil=True)(fn)
+    except RuntimeError:  # no writable cache folder: compile in each process instead
+        return numba.njit(cache=False, nogil=True)(fn)
+
+
+@_compiled
+def hazard_terms(
+    m, n, state_count, cu, cs, inv, static, scale_static, code, tables, bidx, burden_tab,
+    theta_peer, scale_theta_peer, theta_burden, genai, scale_genai, h, peer,
+):  # fmt: skip
+    """Half the start and scale-up logits (σ's first operation) and the peer share, per firm.
+
+    Writes ``h[0]``, ``h[1]`` (the arguments of σ's ``tanh``) and ``peer``; the terms are added
+    in the order of `adoptsim.rules.LogitRule.hazards`.
+    """
+    for r in range(state_count):
+        tp, stp, tb_r = theta_peer[r], scale_theta_peer[r], theta_burden[r]
+        g1, g2 = genai[r, m], scale_genai[r, m]
+        for i in range(r * n, (r + 1) * n):
+            p = cu[i] * inv[i]
+            q = cs[i] * inv[i]
+            tb = burden_tab[r, m, bidx[i]] * tb_r
+            eta = p * tp
+            eta += static[i]
+            eta -= tables[r, 0, code[i]]
+            eta -= tb
+            if g1 != 0.0:
+                eta += g1
+            eta2 = q * stp
+            eta2 += scale_static[i]
+            eta2 -= tables[r, 1, code[i]]
+            eta2 -= tb
+            if g2 != 0.0:
+                eta2 += g2
+            h[0, i] = eta * 0.5
+            h[1, i] = eta2 * 0.5
+            peer[i] = p
+
+
+@_compiled
+def _add_peer(g, sign, e_start, e_len, watcher, step, count):
+    """Add (``sign`` 1) or take away (−1) firm ``g``'s weight at each firm that watches it."""
+    for e in range(e_start[g], e_start[g] + e_len[g]):
+        if sign > 0:
+            count[watcher[e]] += step[e]
+        else:
+            count[watcher[e]] -= step[e]
+
+
+@_compiled
+def decide(
+    m, month, t, n, n_models, h, peer, u, uj,
+    state, month_started, month_scaled, induced, barriers, code,
+    unsure, clarity_c, project_rate, ps, pe, programme_rate, qs, qe,
+    keep, learn, learn_col,
+    group, any_project, p_total, p_cum, p_share, dw_u, dw_keep, ref_cover, proj_effect, proj_months,
+    proj_survive, proj_expo,
+    segment, any_programme, q_total, q_cum, prog_months, prog_effect, prog_survive, prog_expo,
+    weight, cell3, acc, users, at_scale,
+    e_start, e_len, watcher, step, cu, cs,
+    c_firm, c_kind, c_effect, c_b, c_survive, c_expo, c_cover, sums, hits,
+):  # fmt: skip
+    """One month's draws and updates for every firm of the block; returns the new treatments.
+
+    ``h`` holds tanh of half the logits (see `hazard_terms`); ``u[:, uj]`` this month's
+    uniforms (rows: the state change, three barrier removals, programme reach, project
+    application). Treated firms are listed in ``c_*`` (their own chance is finished by
+    `gross_chance` and `store_rates`); ``sums``/``hits`` get the weighted starts by instrument
+    (three, in `adoptsim.levers.APPLY_ORDER`) and programme (four). Records month ``t + 1``.
+    """
+    k = 0
+    n_cells = acc.shape[0] // 3
+    for r in range(n_models):
+        c = clarity_c[r, m]
+        omc = 1.0 - c
+        k_light, k_induced, k_scale = keep[r, 0], keep[r, 1], keep[r, 2]
+        l0, l1, l2 = learn[r, 0], learn[r, 1], learn[r, 2]
+        b0, b1, b2 = learn_col[0], learn_col[1], learn_col[2]
+        projects, programmes = any_project[r, m], any_programme[r, m]
+        acc[:] = 0.0
+        n_sum = [0, 0, 0, 0, 0, 0, 0]
+        for i in range(r * n, (r + 1) * n):
+            j = i - r * n
+            s = state[i]
+            start = (h[0, i] + 1.0) * 0.5
+            scale = (h[1, i] + 1.0) * 0.5
+            base = start
+            if c > 0.0 and unsure[i]:
+                base = 1.0 - (1.0 - start) * omc
+            a1 = project_rate[i] if ps[i] <= month and month <= pe[i] else 0.0
+            a2 = programme_rate[i] if qs[i] <= month and month <= qe[i] else 0.0
+            lift = 1.0 - (1.0 - a1) * (1.0 - a2)
+            lifted = base
+            if lift > 0.0:
+                lifted = 1.0 - (1.0 - base) * (1.0 - lift)
+            u0 = u[r, uj, 0, j]
+            # barrier removal by peer learning (the hazards above used last month's barriers)
+            p = peer[i]
+            if u[r, uj, 1, j] < p * l0 and barriers[i, b0]:
+                barriers[i, b0] = False
+                code[i] -= 1 << b0
+            if u[r, uj, 2, j] < p * l1 and barriers[i, b1]:
+                barriers[i, b1] = False
+                code[i] -= 1 << b1
+            if u[r, uj, 3, j] < p * l2 and barriers[i, b2]:
+                barriers[i, b2] = False
+                code[i] -= 1 << b2
+            # treatments begun this month (from this month's state and start hazard)
+            hb = 1.0 - min(max(base, 0.0), 1.0)
+            if projects:
+                ua = u[r, uj, 5, j]
+                gi = group[i]
+                if ua < p_total[r, m, gi] and pe[i] < month:
+                    inst = 0
+                    for q in range(3):
+                        if ua >= p_cum[r, m, gi, q]:
+                            inst += 1
+                    cover = p_share[r, m, gi, inst]
+                    add = min(dw_keep[r] * cover / ref_cover, 1.0)
+                    eff = proj_effect[r] if dw_u[i] < add else 0.0
+                    ps[i] = month + 1
+                    pe[i] = month + proj_months[r]
+                    c_firm[k], c_kind[k], c_effect[k], c_b[k] = i, inst, eff, hb
+                    c_survive[k], c_expo[k], c_cover[k] = proj_survive[r], proj_expo[r], cover
+                    k += 1
+                    if n_sum[inst] < 8:
+                        sums[r, m, inst] += weight[i]
+                    n_sum[inst] += 1
+                    hits[r, m, inst] = True
+            if programmes:
+                ur = u[r, uj, 4, j]
+                key = segment[i] + (1 if s > 0 else 0)
+                if ur < q_total[r, m, key] and qe[i] < month:
+                    kind = 0
+                    for q in range(4):
+                        if ur >= q_cum[r, m, key, q]:
+                            kind += 1
+                    qs[i] = month + 1
+                    qe[i] = month + prog_months[r, kind]
+                    c_firm[k], c_kind[k], c_b[k] = i, 3 + kind, hb
+                    c_effect[k] = prog_effect[r, kind]
+                    c_survive[k], c_expo[k] = prog_survive[r, kind], prog_expo[r, kind]
+                    k += 1
+                    if n_sum[3 + kind] < 8:
+                        sums[r, m, 3 + kind] += weight[i]
+                    n_sum[3 + kind] += 1
+                    hits[r, m, 3 + kind] = True
+            # the state change: start, scale up, stop (light or induced), fall back
+            new = s
+            if s == 0:
+                if u0 < lifted:
+                    new = 1
+                    month_started[i] = t
+                    if lift > 0.0 and u0 >= base:
+                        induced[i] = True
+            elif s == 1:
+                up = u0 < scale
+                stop = u0 >= (k_induced if induced[i] else k_light)
+                if up:
+                    new = 2
+                    induced[i] = False
+                if stop:
+                    new = 0
+                    induced[i] = False
+                    month_started[i] = -1
+                if up:
+                    month_scaled[i] = t
+            elif u0 >= k_scale:
+                new = 1
+                month_scaled[i] = -1
+            if new != s:
+                state[i] = new
+                if (new > 0) != (s > 0):
+                    _add_peer(i, 1 if new > 0 else -1, e_start, e_len, watcher, step, cu)
+                if (new == 2) != (s == 2):
+                    _add_peer(i, 1 if new == 2 else -1, e_start, e_len, watcher, step, cs)
+            acc[cell3[i] + new] += weight[i]
+        for cell in range(n_cells):
+            users[r, t + 1, cell] = acc[3 * cell + 1] + acc[3 * cell + 2]
+            at_scale[r, t + 1, cell] = acc[3 * cell + 2]
+        for q in range(7):
+            if n_sum[q] >= 8:  # NumPy's pairwise sum differs from a running one from 8 terms
+                sums[r, m, q] = np.nan
+    return k
+
+
+@_compiled
+def gross_chance(k, pw, c_effect, c_survive, out):
+    """1 − the gross chance of each new treatment, from ``pw`` = (1 − hazard)^12.
+
+    `adoptsim.programmes.own_chance` between its two powers.
+    """
+    for q in range(k):
+        p0 = 1.0 - pw[q]
+        keep = max((1.0 - p0) * c_survive[q], 1e-9)
+        gross = min(max(c_effect[q] / keep, 0.0), 1.0)
+        out[q] = 1.0 - gross
+
+
+@_compiled
+def store_rates(
+    k, powered, c_firm, c_kind, c_cover, project_rate, project_cover, programme_rate, kind
+):
+    """Write each new treatment's monthly chance, 1 − (1 − gross)^(1/months), and its kind."""
+    for q in range(k):
+        i = c_firm[q]
+        chance = 1.0 - powered[q]
+        if c_kind[q] < 3:  # a project (its instrument's slot)
+            project_cover[i] = c_cover[q]
+            project_rate[i] = chance
+        else:  # a programme
+            programme_rate[i] = chance
+            kind[i] = c_kind[q] - 3
