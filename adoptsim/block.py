@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 ENV = "ADOPTSIM_KERNEL"
 # Agents stepped together at most: past a few hundred thousand the fixed per-month cost is
 # already small next to the per-firm work, and a bigger block only holds more memory.
-MAX_BLOCK_AGENTS = 1 << 18
+MAX_BLOCK_AGENTS = 1 << 16
 _ROWS = 6  # uniforms per firm and month: state change, three barrier removals, reach, apply
 _LEARNING = ("knowledge_skills", "hard_to_assess", "cost_benefit")  # rows 1-3, in this order
 _LOGS = [INSTRUMENTS[k] for k in APPLY_ORDER] + list(PROGRAMMES)  # the kernel's start sums
@@ -126,17 +126,17 @@ class _Block:
             x.programme_start, x.programme_end = x.programmes.start, x.programmes.end
             x.programme_rate = x.programmes.rate
         self.code = _stack([m.rule._barrier_sums.codes(m.firms.barriers) for m in models])
-        self.code = self.code.astype(np.intp)
+        self.code = self.code.astype(np.int32)
         self.static = _stack([m.rule._static for m in models])
         self.scale_static = _stack([m.rule._scale_static for m in models])
         self.tables = np.stack([np.stack(m.rule._barrier_sums.tables) for m in models])
         self.unsure = _stack([x.unsure for x in lv])
-        self.group = _stack([x.group for x in lv]).astype(np.intp)
-        self.segment = _stack([x.programmes.segment for x in lv]).astype(np.intp)
+        self.group = _stack([x.group for x in lv])
+        self.segment = _stack([x.programmes.segment for x in lv]).astype(np.int32)
         self.dw_u = _stack([x._deadweight_u for x in lv]).astype(np.float64)
-        self.bidx = _stack([x._burden_index for x in lv]).astype(np.intp)
+        self.bidx = _stack([x._burden_index for x in lv]).astype(np.int8)
         self.weight = _stack([m.firms.weight for m in models]).astype(np.float64)
-        self.cell3 = _stack([m.recorder._cell3 for m in models]).astype(np.intp)
+        self.cell3 = _stack([m.recorder._cell3 for m in models]).astype(np.int32)
         self._network(models)
         # per-model parameters
         rules = [m.rule for m in models]
@@ -212,6 +212,8 @@ class _Block:
         self.c_effect, self.c_b = np.empty(2 * total), np.empty(2 * total)
         self.c_survive, self.c_expo = np.empty(2 * total), np.empty(2 * total)
         self.c_cover, self.c_gross = np.empty(2 * total), np.empty(2 * total)
+        self.scratch = np.empty(2 * n)
+        self._u: np.ndarray | None = None
 
     def _share(self, owners: list, name: str) -> np.ndarray:
         """Concatenate attribute ``name`` of ``owners`` and make each a view of its part."""
@@ -253,7 +255,9 @@ class _Block:
         One call per model draws the numbers its step would draw month by month: a float32
         draw takes the stream's next 32-bit words in order, whatever the call's size.
         """
-        u = np.empty((self.r, count, _ROWS, self.n), dtype=np.float32)
+        if self._u is None or self._u.shape[1] < count:
+            self._u = np.empty((self.r, count, _ROWS, self.n), dtype=np.float32)
+        u = self._u[:, :count]
         for k, model in enumerate(self.models):
             model._draws.random((count, _ROWS, self.n), dtype=np.float32, out=u[k])
         return u
@@ -262,7 +266,8 @@ class _Block:
         """Step the block to the end, then leave each model as its own steps would have."""
         first = self.models[0]
         start, m_end = first._start, self.n_months - 1
-        chunk = max(1, min(m_end - self.m0, (1 << 23) // (self.r * _ROWS * self.n)))
+        # a few months of uniforms at a time: little enough to stay in cache for the kernel
+        chunk = max(1, min(m_end - self.m0, (1 << 19) // (self.r * _ROWS * self.n)))
         barrier_months = [m.recorder.barrier_months for m in self.models]
         u, uj = None, chunk
         for m in range(self.m0, m_end):
@@ -277,7 +282,7 @@ class _Block:
             )  # fmt: skip
             np.tanh(self.h, out=self.h)
             k = kernels.decide(
-                m, month, m, self.n, self.r, self.h, self.peer, u, uj,
+                m, month, m, self.n, self.r, self.h, self.peer, u[:, uj],
                 self.state, self.month_started, self.month_scaled, self.induced, self.barriers,
                 self.code, self.unsure, self.clarity_c, self.p_rate, self.ps, self.pe,
                 self.q_rate, self.qs, self.qe, self.keep, self.learn, self.learn_col,
@@ -289,7 +294,7 @@ class _Block:
                 self.weight, self.cell3, self.acc, self.users, self.at_scale,
                 self.e_start, self.e_len, self.watcher, self.step, self.cu, self.cs,
                 self.c_firm, self.c_kind, self.c_effect, self.c_b, self.c_survive, self.c_expo,
-                self.c_cover, self.sums, self.hits,
+                self.c_cover, self.sums, self.hits, self.scratch,
             )  # fmt: skip
             uj += 1
             if k:
@@ -300,19 +305,10 @@ class _Block:
                     k, powered, self.c_firm, self.c_kind, self.c_cover, self.p_rate,
                     self.p_cover, self.q_rate, self.q_kind,
                 )  # fmt: skip
-                if np.isnan(self.sums[:, m]).any():
-                    self._long_sums(m, k)
             for b, model in zip(barrier_months, self.models, strict=True):
                 if month + 1 in b:
                     model.recorder.record(m + 1, model.state, model.firms.barriers)
         self._finish(m_end - self.m0)
-
-    def _long_sums(self, m: int, k: int) -> None:
-        """Weighted starts of 8 or more firms: NumPy's own (pairwise) sum, as the reference."""
-        firms, kinds = self.c_firm[:k], self.c_kind[:k]
-        for r, q in zip(*np.isnan(self.sums[:, m]).nonzero(), strict=True):
-            sel = (firms // self.n == r) & (kinds == q)
-            self.sums[r, m, q] = float(self.weight[firms[sel]].sum())
 
     def _finish(self, steps: int) -> None:
         """Month, running flag, Mesa's step count, the start logs and the active set."""

@@ -93,8 +93,80 @@ def _add_peer(g, sign, e_start, e_len, watcher, step, count):
 
 
 @_compiled
+def _leaf(a, lo, n):
+    """NumPy's pairwise sum of at most 128 terms: a running sum below 8, else 8 lanes."""
+    if n < 8:
+        res = 0.0
+        for i in range(lo, lo + n):
+            res += a[i]
+        return res
+    r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
+    r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
+    i = 8
+    while i < n - (n % 8):
+        b = lo + i
+        r0 += a[b]
+        r1 += a[b + 1]
+        r2 += a[b + 2]
+        r3 += a[b + 3]
+        r4 += a[b + 4]
+        r5 += a[b + 5]
+        r6 += a[b + 6]
+        r7 += a[b + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += a[lo + i]
+        i += 1
+    return res
+
+
+@_compiled
+def _pairwise(a, lo, n):
+    """NumPy's pairwise sum of ``a[lo : lo + n]`` (its float64 ``add.reduce``), bit for bit.
+
+    Halves (rounded to multiples of 8) are summed separately above 128 terms; the recursion is
+    walked with an explicit stack (Numba cannot cache a recursive function).
+    """
+    seg_lo = np.empty(64, dtype=np.int64)
+    seg_n = np.empty(64, dtype=np.int64)
+    seg_state = np.empty(64, dtype=np.int64)
+    vals = np.empty(64)
+    top, nv = 0, 0
+    seg_lo[0], seg_n[0], seg_state[0] = lo, n, 0
+    while top >= 0:
+        s_lo, s_n = seg_lo[top], seg_n[top]
+        if s_n <= 128:
+            vals[nv] = _leaf(a, s_lo, s_n)
+            nv += 1
+            top -= 1
+            continue
+        half = s_n // 2
+        half -= half % 8
+        if seg_state[top] == 0:
+            seg_state[top] = 1
+            top += 1
+            seg_lo[top], seg_n[top], seg_state[top] = s_lo, half, 0
+        elif seg_state[top] == 1:
+            seg_state[top] = 2
+            top += 1
+            seg_lo[top], seg_n[top], seg_state[top] = s_lo + half, s_n - half, 0
+        else:
+            vals[nv - 2] = vals[nv - 2] + vals[nv - 1]
+            nv -= 1
+            top -= 1
+    return vals[0]
+
+
+@_compiled
+def weighted_sum(a):
+    """``0.0 + np.sum(a)`` for a float64 array: what the start logs add (tested against it)."""
+    return 0.0 + _pairwise(a, 0, a.shape[0])
+
+
+@_compiled
 def decide(
-    m, month, t, n, n_models, h, peer, u, uj,
+    m, month, t, n, n_models, h, peer, u,
     state, month_started, month_scaled, induced, barriers, code,
     unsure, clarity_c, project_rate, ps, pe, programme_rate, qs, qe,
     keep, learn, learn_col,
@@ -103,12 +175,12 @@ def decide(
     segment, any_programme, q_total, q_cum, prog_months, prog_effect, prog_survive, prog_expo,
     weight, cell3, acc, users, at_scale,
     e_start, e_len, watcher, step, cu, cs,
-    c_firm, c_kind, c_effect, c_b, c_survive, c_expo, c_cover, sums, hits,
+    c_firm, c_kind, c_effect, c_b, c_survive, c_expo, c_cover, sums, hits, scratch,
 ):  # fmt: skip
     """One month's draws and updates for every firm of the block; returns the new treatments.
 
-    ``h`` holds tanh of half the logits (see `hazard_terms`); ``u[:, uj]`` this month's
-    uniforms (rows: the state change, three barrier removals, programme reach, project
+    ``h`` holds tanh of half the logits (see `hazard_terms`); ``u`` this month's
+    uniforms, model × row × firm (rows: the state change, three barrier removals, programme reach, project
     application). Treated firms are listed in ``c_*`` (their own chance is finished by
     `gross_chance` and `store_rates`); ``sums``/``hits`` get the weighted starts by instrument
     (three, in `adoptsim.levers.APPLY_ORDER`) and programme (four). Records month ``t + 1``.
@@ -123,7 +195,7 @@ def decide(
         b0, b1, b2 = learn_col[0], learn_col[1], learn_col[2]
         projects, programmes = any_project[r, m], any_programme[r, m]
         acc[:] = 0.0
-        n_sum = [0, 0, 0, 0, 0, 0, 0]
+        k_first = k
         for i in range(r * n, (r + 1) * n):
             j = i - r * n
             s = state[i]
@@ -138,22 +210,22 @@ def decide(
             lifted = base
             if lift > 0.0:
                 lifted = 1.0 - (1.0 - base) * (1.0 - lift)
-            u0 = u[r, uj, 0, j]
+            u0 = u[r, 0, j]
             # barrier removal by peer learning (the hazards above used last month's barriers)
             p = peer[i]
-            if u[r, uj, 1, j] < p * l0 and barriers[i, b0]:
+            if u[r, 1, j] < p * l0 and barriers[i, b0]:
                 barriers[i, b0] = False
                 code[i] -= 1 << b0
-            if u[r, uj, 2, j] < p * l1 and barriers[i, b1]:
+            if u[r, 2, j] < p * l1 and barriers[i, b1]:
                 barriers[i, b1] = False
                 code[i] -= 1 << b1
-            if u[r, uj, 3, j] < p * l2 and barriers[i, b2]:
+            if u[r, 3, j] < p * l2 and barriers[i, b2]:
                 barriers[i, b2] = False
                 code[i] -= 1 << b2
             # treatments begun this month (from this month's state and start hazard)
             hb = 1.0 - min(max(base, 0.0), 1.0)
             if projects:
-                ua = u[r, uj, 5, j]
+                ua = u[r, 5, j]
                 gi = group[i]
                 if ua < p_total[r, m, gi] and pe[i] < month:
                     inst = 0
@@ -168,12 +240,8 @@ def decide(
                     c_firm[k], c_kind[k], c_effect[k], c_b[k] = i, inst, eff, hb
                     c_survive[k], c_expo[k], c_cover[k] = proj_survive[r], proj_expo[r], cover
                     k += 1
-                    if n_sum[inst] < 8:
-                        sums[r, m, inst] += weight[i]
-                    n_sum[inst] += 1
-                    hits[r, m, inst] = True
             if programmes:
-                ur = u[r, uj, 4, j]
+                ur = u[r, 4, j]
                 key = segment[i] + (1 if s > 0 else 0)
                 if ur < q_total[r, m, key] and qe[i] < month:
                     kind = 0
@@ -186,10 +254,6 @@ def decide(
                     c_effect[k] = prog_effect[r, kind]
                     c_survive[k], c_expo[k] = prog_survive[r, kind], prog_expo[r, kind]
                     k += 1
-                    if n_sum[3 + kind] < 8:
-                        sums[r, m, 3 + kind] += weight[i]
-                    n_sum[3 + kind] += 1
-                    hits[r, m, 3 + kind] = True
             # the state change: start, scale up, stop (light or induced), fall back
             new = s
             if s == 0:
@@ -223,9 +287,16 @@ def decide(
         for cell in range(n_cells):
             users[r, t + 1, cell] = acc[3 * cell + 1] + acc[3 * cell + 2]
             at_scale[r, t + 1, cell] = acc[3 * cell + 2]
+        # weighted starts by instrument and programme: NumPy's sum of the weights in firm order
         for q in range(7):
-            if n_sum[q] >= 8:  # NumPy's pairwise sum differs from a running one from 8 terms
-                sums[r, m, q] = np.nan
+            got = 0
+            for c_i in range(k_first, k):
+                if c_kind[c_i] == q:
+                    scratch[got] = weight[c_firm[c_i]]
+                    got += 1
+            if got:
+                sums[r, m, q] = _pairwise(scratch, 0, got)
+                hits[r, m, q] = True
     return k
 
 
