@@ -14,7 +14,6 @@ for bit; ``tests/test_block.py`` holds the two paths to each other.
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -30,7 +29,6 @@ from adoptsim.taxonomy import BARRIER_INDEX, BARRIERS
 if TYPE_CHECKING:
     from adoptsim.model import AdoptionModel
 
-ENV = "ADOPTSIM_KERNEL"
 # Agents stepped together at most: past a few hundred thousand the fixed per-month cost is
 # already small next to the per-firm work, and a bigger block only holds more memory.
 MAX_BLOCK_AGENTS = 1 << 16
@@ -40,9 +38,8 @@ _LOGS = [INSTRUMENTS[k] for k in APPLY_ORDER] + list(PROGRAMMES)  # the kernel's
 
 
 def enabled() -> bool:
-    """Whether the compiled path may be used (Numba importable, ``ADOPTSIM_KERNEL`` not 0)."""
-    off = os.environ.get(ENV, "1").strip().lower() in ("0", "false", "no", "off")
-    return kernels.AVAILABLE and not off
+    """Whether the compiled step may be used (`adoptsim.kernels.enabled`)."""
+    return kernels.enabled()
 
 
 def covered(model: AdoptionModel) -> bool:

@@ -24,6 +24,7 @@ the compilation.
 
 from __future__ import annotations
 
+import os
 import warnings
 
 import numpy as np
@@ -34,6 +35,13 @@ except ImportError:  # pragma: no cover - numba is a dependency; this is the doc
     numba = None
 
 AVAILABLE = numba is not None
+ENV = "ADOPTSIM_KERNEL"  # 0 turns the compiled paths off: the NumPy references run instead
+
+
+def enabled() -> bool:
+    """Whether the compiled paths are used (Numba importable, ``ADOPTSIM_KERNEL`` not 0)."""
+    off = os.environ.get(ENV, "1").strip().lower() in ("0", "false", "no", "off")
+    return AVAILABLE and not off
 
 
 def _compiled(fn):
@@ -327,3 +335,126 @@ def store_rates(
         else:  # a programme
             programme_rate[i] = chance
             kind[i] = c_kind[q] - 3
+
+
+# --- building a network (`adoptsim.network`) ---------------------------------------------------
+@_compiled
+def representative_targets(owner_group, group, n_groups, mass, u):
+    """`adoptsim.network._representative_targets`, tie by tie: the same agents, bit for bit.
+
+    Agents are ordered by group (stable), their masses summed in that order; a tie's target is
+    the first agent whose cumulative mass exceeds the tie's point (``searchsorted(...,
+    side="right")``), clipped to the group. The search starts from a guide table (the answer
+    at evenly spaced points below the tie's point) and walks forward: exact whatever the
+    rounding of the table's index, and a step or two instead of a dozen dependent loads.
+    """
+    n = group.shape[0]
+    size = np.zeros(n_groups, dtype=np.int64)
+    for j in range(n):
+        size[group[j]] += 1
+    end = np.cumsum(size)
+    begin = end - size
+    fill = begin.copy()
+    order = np.empty(n, dtype=np.int64)
+    for j in range(n):  # a stable counting sort: np.argsort(group, kind="stable")
+        order[fill[group[j]]] = j
+        fill[group[j]] += 1
+    cum = np.empty(n)
+    acc = 0.0
+    for j in range(n):
+        acc += mass[order[j]]
+        cum[j] = acc
+    out = np.empty(u.shape[0], dtype=np.int64)
+    total = cum[n - 1] if n > 0 else 0.0
+    n_guide = max(n, 1)
+    edge = np.empty(n_guide)
+    guide = np.empty(n_guide, dtype=np.int64)
+    step = total / n_guide if total > 0.0 else 1.0
+    p = 0
+    for g in range(n_guide):
+        edge[g] = g * step
+        while p < n and cum[p] <= edge[g]:
+            p += 1
+        guide[g] = p
+    inv = n_guide / total if total > 0.0 else 0.0
+    for t in range(u.shape[0]):
+        g = owner_group[t]
+        b, e = begin[g], end[g]
+        base = cum[max(b - 1, 0)] if b > 0 else 0.0
+        top = cum[max(e - 1, 0)] if e > 0 else 0.0
+        if not top > base:
+            out[t] = -1
+            continue
+        x = base + u[t] * (top - base)
+        q = min(int(x * inv), n_guide - 1)
+        while q > 0 and edge[q] > x:
+            q -= 1
+        lo = guide[q]  # cum values <= edge[q] <= x: all counted, then the rest up to x
+        while lo < n and cum[lo] <= x:
+            lo += 1
+        last = min(max(e - 1, b), n - 1)
+        out[t] = order[min(max(lo, b), last)]
+    return out
+
+
+@_compiled
+def ties_to_csr(owner, target, n):
+    """CSR arrays of the directed ties owner → target (owners ascending), a tie drawn k times
+    having entry k: the arrays `adoptsim.network._from_ties` makes. Self-ties and misses
+    (target −1) are dropped.
+    """
+    counts = np.zeros(n + 1, dtype=np.int64)
+    for t in range(owner.shape[0]):
+        if target[t] >= 0 and target[t] != owner[t]:
+            counts[owner[t] + 1] += 1
+    ptr = np.cumsum(counts)
+    cols = np.empty(ptr[n], dtype=np.int64)
+    fill = ptr[:n].copy()
+    for t in range(owner.shape[0]):
+        if target[t] >= 0 and target[t] != owner[t]:
+            cols[fill[owner[t]]] = target[t]
+            fill[owner[t]] += 1
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    indices = np.empty(ptr[n], dtype=np.int32)
+    data = np.empty(ptr[n], dtype=np.float32)
+    k = 0
+    for i in range(n):
+        lo, hi = ptr[i], ptr[i + 1]
+        for a in range(lo + 1, hi):  # insertion sort: a row has a handful of ties
+            c = cols[a]
+            b = a - 1
+            while b >= lo and cols[b] > c:
+                cols[b + 1] = cols[b]
+                b -= 1
+            cols[b + 1] = c
+        q = lo
+        while q < hi:
+            c = cols[q]
+            reps = 1
+            while q + reps < hi and cols[q + reps] == c:
+                reps += 1
+            indices[k] = c
+            data[k] = reps
+            k += 1
+            q += reps
+        indptr[i + 1] = k
+    return indptr, indices[:k].copy(), data[:k].copy()
+
+
+@_compiled
+def transpose(indptr, indices, data, n):
+    """The columns of a CSR matrix as rows (``A.T.tocsr()``'s arrays; rows ascending)."""
+    counts = np.zeros(n + 1, dtype=np.int64)
+    for e in range(indices.shape[0]):
+        counts[indices[e] + 1] += 1
+    ptr = np.cumsum(counts)
+    fill = ptr[:n].copy()
+    rows = np.empty(indices.shape[0], dtype=indices.dtype)
+    vals = np.empty(indices.shape[0], dtype=data.dtype)
+    for i in range(n):
+        for e in range(indptr[i], indptr[i + 1]):
+            c = indices[e]
+            rows[fill[c]] = i
+            vals[fill[c]] = data[e]
+            fill[c] += 1
+    return ptr, rows, vals
