@@ -65,17 +65,20 @@ def covered(model: AdoptionModel) -> bool:
     return rule._barrier_sums.codes(barriers) is not None
 
 
-def run_models(models: list[AdoptionModel]) -> None:
-    """Step every model to its end: in blocks by the kernel where it applies, else one by one.
+def run_models(models: list[AdoptionModel], months: int | None = None) -> None:
+    """Step every model to its end (or ``months`` months): in blocks by the kernel, else alone.
 
     Models run together only if they have the same number of firms, the same months and the
-    same record cells; a block holds at most `MAX_BLOCK_AGENTS` agents.
+    same record cells; a block holds at most `MAX_BLOCK_AGENTS` agents. Each model ends as its
+    own `step` calls would leave it.
     """
     fast = [m for m in models if enabled() and covered(m)]
     for m in models:
         if not any(m is f for f in fast):
-            while m.running:
+            k = 0
+            while m.running and (months is None or k < months):
                 m.step()
+                k += 1
     groups: dict[tuple, list[AdoptionModel]] = {}
     for m in fast:
         key = (m.firms.n, m.month, m._start, m._end, m.recorder.n_cells)
@@ -83,7 +86,7 @@ def run_models(models: list[AdoptionModel]) -> None:
     for (n, *_), group in groups.items():
         per = max(1, MAX_BLOCK_AGENTS // max(n, 1))
         for lo in range(0, len(group), per):
-            _Block(group[lo : lo + per]).run()
+            _Block(group[lo : lo + per]).run(months)
 
 
 def _stack(arrays: list[np.ndarray]) -> np.ndarray:
@@ -259,10 +262,13 @@ class _Block:
             model._draws.random((count, _ROWS, self.n), dtype=np.float32, out=u[k])
         return u
 
-    def run(self) -> None:
-        """Step the block to the end, then leave each model as its own steps would have."""
+    def run(self, months: int | None = None) -> None:
+        """Step the block to the end (or ``months`` months), then leave each model as its own
+        steps would have."""
         first = self.models[0]
         start, m_end = first._start, self.n_months - 1
+        if months is not None:
+            m_end = min(m_end, self.m0 + months)
         # a few months of uniforms at a time: little enough to stay in cache for the kernel
         chunk = max(1, min(m_end - self.m0, (1 << 19) // (self.r * _ROWS * self.n)))
         barrier_months = [m.recorder.barrier_months for m in self.models]
@@ -310,13 +316,13 @@ class _Block:
     def _finish(self, steps: int) -> None:
         """Month, running flag, Mesa's step count, the start logs and the active set."""
         for k, model in enumerate(self.models):
-            model.month = model._end
-            model.running = False
+            model.month += steps
+            model.running = model.month < model._end
             model.steps += steps
             lv = model.levers
             for q, name in enumerate(_LOGS):
                 log = lv.starts[name]
-                for m in self.hits[k, :, q].nonzero()[0]:
+                for m in self.hits[k, self.m0 : self.m0 + steps, q].nonzero()[0] + self.m0:
                     month = model._start + int(m)
                     log[month] = log.get(month, 0.0) + float(self.sums[k, m, q])
             open_ = (lv.project_end >= model.month) | (lv.programme_end >= model.month)
