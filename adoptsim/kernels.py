@@ -399,35 +399,38 @@ def representative_targets(owner_group, group, n_groups, mass, u):
 
 @_compiled
 def ties_to_csr(owner, target, n):
-    """CSR arrays of the directed ties owner → target (owners ascending), a tie drawn k times
-    having entry k: the arrays `adoptsim.network._from_ties` makes. Self-ties and misses
-    (target −1) are dropped.
+    """CSR arrays of the directed ties owner → target, a tie drawn k times having entry k: the
+    arrays `adoptsim.network._from_ties` makes. Self-ties and misses (target −1) are dropped.
+
+    Two stable counting sorts (by target, then by owner) put every row's columns in order
+    without comparing them.
     """
-    counts = np.zeros(n + 1, dtype=np.int64)
+    by_col = np.zeros(n + 1, dtype=np.int64)
+    by_row = np.zeros(n + 1, dtype=np.int64)
     for t in range(owner.shape[0]):
         if target[t] >= 0 and target[t] != owner[t]:
-            counts[owner[t] + 1] += 1
-    ptr = np.cumsum(counts)
-    cols = np.empty(ptr[n], dtype=np.int64)
-    fill = ptr[:n].copy()
+            by_col[target[t] + 1] += 1
+            by_row[owner[t] + 1] += 1
+    col_ptr = np.cumsum(by_col)
+    row_ptr = np.cumsum(by_row)
+    kept = row_ptr[n]
+    order = np.empty(kept, dtype=np.int64)
     for t in range(owner.shape[0]):
         if target[t] >= 0 and target[t] != owner[t]:
-            cols[fill[owner[t]]] = target[t]
-            fill[owner[t]] += 1
+            order[col_ptr[target[t]]] = t
+            col_ptr[target[t]] += 1
+    cols = np.empty(kept, dtype=np.int64)
+    fill = row_ptr[:n].copy()
+    for q in range(kept):
+        t = order[q]
+        cols[fill[owner[t]]] = target[t]
+        fill[owner[t]] += 1
     indptr = np.zeros(n + 1, dtype=np.int64)
-    indices = np.empty(ptr[n], dtype=np.int32)
-    data = np.empty(ptr[n], dtype=np.float32)
+    indices = np.empty(kept, dtype=np.int32)
+    data = np.empty(kept, dtype=np.float32)
     k = 0
     for i in range(n):
-        lo, hi = ptr[i], ptr[i + 1]
-        for a in range(lo + 1, hi):  # insertion sort: a row has a handful of ties
-            c = cols[a]
-            b = a - 1
-            while b >= lo and cols[b] > c:
-                cols[b + 1] = cols[b]
-                b -= 1
-            cols[b + 1] = c
-        q = lo
+        q, hi = row_ptr[i], row_ptr[i + 1]
         while q < hi:
             c = cols[q]
             reps = 1

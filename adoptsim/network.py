@@ -333,17 +333,18 @@ def sector_region(
     n_reg = int(firms.region.max(initial=0)) + 1
     block = firms.sector.astype(np.int64) * n_reg + firms.region.astype(np.int64)
     mass = firms.weight * propensity
-    target = np.empty(owner.shape[0], dtype=np.int64)
-    ins, outs = np.flatnonzero(inside), np.flatnonzero(~inside)
     if kernels.enabled():  # the same targets and matrix by compiled loops (tests/test_block.py)
-        n_groups = int(block.max(initial=-1)) + 1
-        target[ins] = kernels.representative_targets(block[owner[ins]], block, n_groups, mass, u[ins])
-        anywhere = np.zeros(outs.size, dtype=np.int64)
-        agents = np.zeros(n, dtype=np.int64)
+        target = np.empty(owner.shape[0], dtype=np.int64)
+        ins, outs = inside.nonzero()[0], (~inside).nonzero()[0]
+        n_blocks = int(block.max(initial=-1)) + 1
+        target[ins] = kernels.representative_targets(block[owner[ins]], block, n_blocks, mass, u[ins])
+        anywhere, agents = np.zeros(outs.size, dtype=np.int64), np.zeros(n, dtype=np.int64)
         target[outs] = kernels.representative_targets(anywhere, agents, 1, mass, u[outs])
         indptr, cols, count = kernels.ties_to_csr(owner, target, n)
         adj = sp.csr_array((count, cols, indptr.astype(np.int32)), shape=(n, n))
         return SparseNetwork(adj, symmetric=False)
+    target = np.empty(owner.shape[0], dtype=np.int64)
+    ins, outs = np.flatnonzero(inside), np.flatnonzero(~inside)
     target[ins] = _representative_targets(block[owner[ins]], block, mass, u[ins])
     target[outs] = _representative_targets(0, np.zeros(n, dtype=np.int64), mass, u[outs])
     keep = (target >= 0) & (target != owner)  # a firm is not its own peer
