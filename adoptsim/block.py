@@ -263,8 +263,10 @@ class _Block:
         return u
 
     def run(self, months: int | None = None) -> None:
-        """Step the block to the end (or ``months`` months), then leave each model as its own
-        steps would have."""
+        """Step the block to the end (or ``months`` months).
+
+        Each model is left as its own steps would have left it.
+        """
         first = self.models[0]
         start, m_end = first._start, self.n_months - 1
         if months is not None:

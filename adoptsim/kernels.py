@@ -187,9 +187,9 @@ def decide(
 ):  # fmt: skip
     """One month's draws and updates for every firm of the block; returns the new treatments.
 
-    ``h`` holds tanh of half the logits (see `hazard_terms`); ``u`` this month's
-    uniforms, model × row × firm (rows: the state change, three barrier removals, programme reach, project
-    application). Treated firms are listed in ``c_*`` (their own chance is finished by
+    ``h`` holds tanh of half the logits (see `hazard_terms`); ``u`` this month's uniforms,
+    model × row × firm (rows: the state change, three barrier removals, programme reach,
+    project application). Treated firms are listed in ``c_*`` (their own chance is finished by
     `gross_chance` and `store_rates`); ``sums``/``hits`` get the weighted starts by instrument
     (three, in `adoptsim.levers.APPLY_ORDER`) and programme (four). Records month ``t + 1``.
     """
@@ -198,6 +198,7 @@ def decide(
     for r in range(n_models):
         c = clarity_c[r, m]
         omc = 1.0 - c
+        clear = c > 0.0
         k_light, k_induced, k_scale = keep[r, 0], keep[r, 1], keep[r, 2]
         l0, l1, l2 = learn[r, 0], learn[r, 1], learn[r, 2]
         b0, b1, b2 = learn_col[0], learn_col[1], learn_col[2]
@@ -209,15 +210,11 @@ def decide(
             s = state[i]
             start = (h[0, i] + 1.0) * 0.5
             scale = (h[1, i] + 1.0) * 0.5
-            base = start
-            if c > 0.0 and unsure[i]:
-                base = 1.0 - (1.0 - start) * omc
+            base = 1.0 - (1.0 - start) * omc if clear & unsure[i] else start
             a1 = project_rate[i] if ps[i] <= month and month <= pe[i] else 0.0
             a2 = programme_rate[i] if qs[i] <= month and month <= qe[i] else 0.0
             lift = 1.0 - (1.0 - a1) * (1.0 - a2)
-            lifted = base
-            if lift > 0.0:
-                lifted = 1.0 - (1.0 - base) * (1.0 - lift)
+            lifted = 1.0 - (1.0 - base) * (1.0 - lift) if lift > 0.0 else base
             u0 = u[r, 0, j]
             # barrier removal by peer learning (the hazards above used last month's barriers)
             p = peer[i]
@@ -262,17 +259,21 @@ def decide(
                     c_effect[k] = prog_effect[r, kind]
                     c_survive[k], c_expo[k] = prog_survive[r, kind], prog_expo[r, kind]
                     k += 1
-            # the state change: start, scale up, stop (light or induced), fall back
+            # the state change: start, scale up, stop (light or induced), fall back. Tested
+            # without branching on the state (a coin toss across firms); the rare changes, a
+            # few per cent of firms a month, are then made one by one.
+            top = k_induced if induced[i] else k_light
+            go = (s == 0) & (u0 < lifted)
+            up = (s == 1) & (u0 < scale)
+            stop = (s == 1) & (u0 >= top)
+            fall = (s == 2) & (u0 >= k_scale)
             new = s
-            if s == 0:
-                if u0 < lifted:
+            if go | up | stop | fall:
+                if go:
                     new = 1
                     month_started[i] = t
                     if lift > 0.0 and u0 >= base:
                         induced[i] = True
-            elif s == 1:
-                up = u0 < scale
-                stop = u0 >= (k_induced if induced[i] else k_light)
                 if up:
                     new = 2
                     induced[i] = False
@@ -282,15 +283,15 @@ def decide(
                     month_started[i] = -1
                 if up:
                     month_scaled[i] = t
-            elif u0 >= k_scale:
-                new = 1
-                month_scaled[i] = -1
-            if new != s:
-                state[i] = new
-                if (new > 0) != (s > 0):
-                    _add_peer(i, 1 if new > 0 else -1, e_start, e_len, watcher, step, cu)
-                if (new == 2) != (s == 2):
-                    _add_peer(i, 1 if new == 2 else -1, e_start, e_len, watcher, step, cs)
+                if fall:
+                    new = 1
+                    month_scaled[i] = -1
+                if new != s:
+                    state[i] = new
+                    if (new > 0) != (s > 0):
+                        _add_peer(i, 1 if new > 0 else -1, e_start, e_len, watcher, step, cu)
+                    if (new == 2) != (s == 2):
+                        _add_peer(i, 1 if new == 2 else -1, e_start, e_len, watcher, step, cs)
             acc[cell3[i] + new] += weight[i]
         for cell in range(n_cells):
             users[r, t + 1, cell] = acc[3 * cell + 1] + acc[3 * cell + 2]
@@ -399,10 +400,9 @@ def representative_targets(owner_group, group, n_groups, mass, u):
 
 @_compiled
 def ties_to_csr(owner, target, n):
-    """CSR arrays of the directed ties owner → target, a tie drawn k times having entry k: the
-    arrays `adoptsim.network._from_ties` makes. Self-ties and misses (target −1) are dropped.
+    """CSR arrays of the directed ties owner → target (`adoptsim.network._from_ties`'s).
 
-    Two stable counting sorts (by target, then by owner) put every row's columns in order
+    A tie drawn k times has entry k; self-ties and misses (target −1) are dropped. Two stable counting sorts (by target, then by owner) put every row's columns in order
     without comparing them.
     """
     by_col = np.zeros(n + 1, dtype=np.int64)

@@ -337,7 +337,9 @@ def sector_region(
         target = np.empty(owner.shape[0], dtype=np.int64)
         ins, outs = inside.nonzero()[0], (~inside).nonzero()[0]
         n_blocks = int(block.max(initial=-1)) + 1
-        target[ins] = kernels.representative_targets(block[owner[ins]], block, n_blocks, mass, u[ins])
+        target[ins] = kernels.representative_targets(
+            block[owner[ins]], block, n_blocks, mass, u[ins]
+        )
         anywhere, agents = np.zeros(outs.size, dtype=np.int64), np.zeros(n, dtype=np.int64)
         target[outs] = kernels.representative_targets(anywhere, agents, 1, mass, u[outs])
         indptr, cols, count = kernels.ties_to_csr(owner, target, n)

@@ -137,7 +137,7 @@ def programme_tables(
     for j, month in enumerate(months):
         key = (fixed, month >= literacy_start, *(float(col[j]) for col in cols))
         out.append(
-            memo(_TABLES, key, lambda: programme_table(cfg, month, literacy_start), _TABLES_MAX)
+            memo(_TABLES, key, lambda m=month: programme_table(cfg, m, literacy_start), _TABLES_MAX)
         )
     return out
 

@@ -394,9 +394,7 @@ def run_replications(
     return SimulationResult(adoption, records, sc.name, seed, n, params, sc.resolved(), info)
 
 
-def _in_blocks(
-    job: functools.partial, draws: list[dict], n: int, bar: Any
-) -> list[CellRecord]:
+def _in_blocks(job: functools.partial, draws: list[dict], n: int, bar: Any) -> list[CellRecord]:
     """The replications in this process, stepped together in blocks (`adoptsim.block`).
 
     A block's models are built, run to the end together and their records kept; the results

@@ -161,7 +161,9 @@ def _assert_same_record(a: AdoptionModel, b: AdoptionModel) -> None:
     assert b.levers.starts == a.levers.starts
 
 
-@pytest.mark.parametrize("scenario", ["baseline", "subsidy_plus", "ai_act_clarity", "bass_validation"])
+@pytest.mark.parametrize(
+    "scenario", ["baseline", "subsidy_plus", "ai_act_clarity", "bass_validation"]
+)
 def test_simulate_is_identical_on_the_compiled_and_the_reference_path(scenario, monkeypatch):
     kw = {"n_firms": 1200, "seed": 21, "replications": 3}
     if scenario == "bass_validation":
@@ -227,7 +229,9 @@ def test_compiled_targets_equal_the_sorted_search(seed):
     u[:5] = [0.0, 1.0 - 2**-53, 0.5, 0.0, 1.0 - 2**-53]  # the ends of a group's range
     owner = rng.integers(0, groups, ties)
     ref = _representative_targets(owner, group, mass, u)
-    np.testing.assert_array_equal(kernels.representative_targets(owner, group, groups, mass, u), ref)
+    np.testing.assert_array_equal(
+        kernels.representative_targets(owner, group, groups, mass, u), ref
+    )
     assert (ref[owner == groups - 1] == -1).all()
 
 
