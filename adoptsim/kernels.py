@@ -402,8 +402,9 @@ def representative_targets(owner_group, group, n_groups, mass, u):
 def ties_to_csr(owner, target, n):
     """CSR arrays of the directed ties owner → target (`adoptsim.network._from_ties`'s).
 
-    A tie drawn k times has entry k; self-ties and misses (target −1) are dropped. Two stable counting sorts (by target, then by owner) put every row's columns in order
-    without comparing them.
+    A tie drawn k times has entry k; self-ties and misses (target −1) are dropped. Two stable
+    counting sorts (by target, then by owner) put every row's columns in order without
+    comparing them.
     """
     by_col = np.zeros(n + 1, dtype=np.int64)
     by_row = np.zeros(n + 1, dtype=np.int64)
