@@ -89,8 +89,9 @@ def run_models(models: list[AdoptionModel], months: int | None = None) -> None:
             _Block(group[lo : lo + per]).run(months)
 
 
-def _stack(arrays: list[np.ndarray]) -> np.ndarray:
-    return np.ascontiguousarray(np.concatenate(arrays))
+def _stack(arrays: list[np.ndarray], dtype: type | None = None) -> np.ndarray:
+    """The arrays end to end (as ``dtype``), in one new array."""
+    return np.concatenate(arrays, dtype=dtype, casting="same_kind")
 
 
 class _Block:
@@ -125,18 +126,18 @@ class _Block:
             x = m.levers
             x.programme_start, x.programme_end = x.programmes.start, x.programmes.end
             x.programme_rate = x.programmes.rate
-        self.code = _stack([m.rule._barrier_sums.codes(m.firms.barriers) for m in models])
-        self.code = self.code.astype(np.int32)
+        codes = [m.rule._barrier_sums.codes(m.firms.barriers) for m in models]
+        self.code = _stack(codes, np.int32)
         self.static = _stack([m.rule._static for m in models])
         self.scale_static = _stack([m.rule._scale_static for m in models])
         self.tables = np.stack([np.stack(m.rule._barrier_sums.tables) for m in models])
         self.unsure = _stack([x.unsure for x in lv])
         self.group = _stack([x.group for x in lv])
-        self.segment = _stack([x.programmes.segment for x in lv]).astype(np.int32)
-        self.dw_u = _stack([x._deadweight_u for x in lv]).astype(np.float64)
-        self.bidx = _stack([x._burden_index for x in lv]).astype(np.int8)
-        self.weight = _stack([m.firms.weight for m in models]).astype(np.float64)
-        self.cell3 = _stack([m.recorder._cell3 for m in models]).astype(np.int32)
+        self.segment = _stack([x.programmes.segment for x in lv], np.int32)
+        self.dw_u = _stack([x._deadweight_u for x in lv], np.float64)
+        self.bidx = _stack([x._burden_index for x in lv], np.int8)
+        self.weight = _stack([m.firms.weight for m in models], np.float64)
+        self.cell3 = _stack([m.recorder._cell3 for m in models], np.int32)
         self._network(models)
         # per-model parameters
         rules = [m.rule for m in models]
@@ -180,25 +181,35 @@ class _Block:
         self.any_programme = np.zeros((r, n_months), dtype=np.bool_)
         self.q_total = np.zeros((r, n_months, 24))
         self.q_cum = np.zeros((r, n_months, 24, len(PROGRAMMES)))
+        t0, t1 = first.month - first._start, first._end - first._start
         for k, (m, x) in enumerate(zip(models, lv, strict=True)):
             tabs = programme_tables(x.cfg, months, x.literacy_start)
-            for month, (cum, total) in zip(months, tabs, strict=True):
-                t = month - m._start
-                w, i = x._tables_at(month)
-                self.genai[k, t] = m.rule.theta_genai * w.genai[i]
-                self.scale_genai[k, t] = m.rule.scale_theta_genai * w.genai[i]
-                self.clarity_c[k, t] = x.clarity_lift(w.clarity[i])
-                self.burden[k, t] = w.burden[i]
-                self.any_project[k, t] = w.any_project[i]
-                self.p_total[k, t] = w.project_total[i]
-                self.p_cum[k, t] = w.project_cum[i]
-                self.p_share[k, t] = w.project_share[i]
-                self.any_programme[k, t] = total.any()
-                self.q_total[k, t] = total
-                self.q_cum[k, t] = cum
+            self.any_programme[k, t0:t1] = [total.any() for _, total in tabs]
+            self.q_total[k, t0:t1] = np.stack([total for _, total in tabs])
+            self.q_cum[k, t0:t1] = np.stack([cum for cum, _ in tabs])
+            w, i0 = x._tables_at(first.month)
+            if x._window_index(first._end - 1) is None or w is not x._tables_at(first._end - 1)[0]:
+                self._month_by_month(k, m, months)
+                continue
+            i1 = i0 + len(months)
+            genai = np.asarray(w.genai[i0:i1], dtype=np.float64)
+            # the same products as the reference's, element by element (IEEE, one rounding)
+            self.genai[k, t0:t1] = m.rule.theta_genai * genai
+            self.scale_genai[k, t0:t1] = m.rule.scale_theta_genai * genai
+            clarity = np.asarray(w.clarity[i0:i1], dtype=np.float64)
+            lift = x.clarity_lift(1.0)  # monthly_rate(effect, 12) · 1, as clarity_lift has it
+            self.clarity_c[k, t0:t1] = np.where(clarity <= 0.0, 0.0, lift * clarity)
+            self.burden[k, t0:t1] = w.burden[i0:i1]
+            self.any_project[k, t0:t1] = w.any_project[i0:i1]
+            self.p_total[k, t0:t1] = w.project_total[i0:i1]
+            self.p_cum[k, t0:t1] = w.project_cum[i0:i1]
+            self.p_share[k, t0:t1] = w.project_share[i0:i1]
         # records: each model's tables become views of the block's
-        self.users = np.stack([m.recorder.users for m in models])
-        self.at_scale = np.stack([m.recorder.at_scale for m in models])
+        self.users = np.zeros((r, *first.recorder.users.shape))
+        self.at_scale = np.zeros((r, *first.recorder.at_scale.shape))
+        for k, m in enumerate(models):  # the months recorded so far (later rows are still 0)
+            self.users[k, : self.m0 + 1] = m.recorder.users[: self.m0 + 1]
+            self.at_scale[k, : self.m0 + 1] = m.recorder.at_scale[: self.m0 + 1]
         for k, m in enumerate(models):
             m.recorder.users, m.recorder.at_scale = self.users[k], self.at_scale[k]
         self.acc = np.zeros(3 * first.recorder.n_cells)
@@ -214,6 +225,21 @@ class _Block:
         self.c_cover, self.c_gross = np.empty(2 * total), np.empty(2 * total)
         self.scratch = np.empty(2 * n)
         self._u: np.ndarray | None = None
+
+    def _month_by_month(self, k: int, m: AdoptionModel, months: range) -> None:
+        """Model ``k``'s signal and project tables, month by month (no window holds them)."""
+        x = m.levers
+        for month in months:
+            t = month - m._start
+            w, i = x._tables_at(month)
+            self.genai[k, t] = m.rule.theta_genai * w.genai[i]
+            self.scale_genai[k, t] = m.rule.scale_theta_genai * w.genai[i]
+            self.clarity_c[k, t] = x.clarity_lift(w.clarity[i])
+            self.burden[k, t] = w.burden[i]
+            self.any_project[k, t] = w.any_project[i]
+            self.p_total[k, t] = w.project_total[i]
+            self.p_cum[k, t] = w.project_cum[i]
+            self.p_share[k, t] = w.project_share[i]
 
     def _share(self, owners: list, name: str) -> np.ndarray:
         """Concatenate attribute ``name`` of ``owners`` and make each a view of its part."""
@@ -238,16 +264,16 @@ class _Block:
             s, ln, w, st = net.in_edges()
             start.append(s + offset)
             length.append(ln)
-            watcher.append(w.astype(np.intp) + k * n)
+            watcher.append(np.add(w, k * n, dtype=np.intp))
             step.append(st)
             offset += w.shape[0]
             m._counters = None  # made again (exact full product) if the model steps further
-        self.cu, self.cs = _stack(cu).astype(np.float64), _stack(cs).astype(np.float64)
-        self.inv = _stack(inv).astype(np.float64)
-        self.e_start = _stack(start).astype(np.intp)
-        self.e_len = _stack(length).astype(np.intp)
-        self.watcher = _stack(watcher).astype(np.intp)
-        self.step = _stack(step).astype(np.float64)
+        self.cu, self.cs = _stack(cu, np.float64), _stack(cs, np.float64)
+        self.inv = _stack(inv, np.float64)
+        self.e_start = _stack(start, np.intp)
+        self.e_len = _stack(length, np.intp)
+        self.watcher = _stack(watcher, np.intp)
+        self.step = _stack(step, np.float64)
 
     def _draw(self, m: int, count: int) -> np.ndarray:
         """Months m … m + count − 1 of uniforms for every model (each from its own stream).
