@@ -13,7 +13,7 @@ import threading
 import mesa
 import numpy as np
 
-from adoptsim import arguments, memory
+from adoptsim import arguments, block, memory
 from adoptsim._blocks import for_blocks, run_parallel, threads
 from adoptsim.levers import Levers
 from adoptsim.months import format_month
@@ -479,7 +479,10 @@ class AdoptionModel(mesa.Model):
         return lifted, start, idx
 
     def run(self) -> CellRecord:
-        """Step to the scenario's end and return the record."""
-        while self.running:
-            self.step()
+        """Step to the scenario's end and return the record.
+
+        By the fused compiled step (`adoptsim.block`) where it covers the model, else by
+        `step`; the two give the same results, bit for bit.
+        """
+        block.run_models([self])
         return self.recorder.result()

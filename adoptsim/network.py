@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from adoptsim import kernels
 from adoptsim.population import Firms
 
 NETWORK_KINDS = ("complete", "erdos_renyi", "sector_region")
@@ -119,13 +120,21 @@ class SparseNetwork:
         """
         if "_in_edges" not in self.__dict__:
             adj = self.adjacency
-            cols = adj if self.symmetric else adj.T.tocsr()
-            start = cols.indptr[:-1].astype(np.intp)
-            length = np.diff(cols.indptr).astype(np.intp)
-            step = cols.data.astype(np.float64)
+            if self.symmetric:
+                indptr, indices, data = adj.indptr, adj.indices, adj.data
+            elif kernels.enabled():  # the arrays of adj.T.tocsr(), by one compiled pass
+                indptr, indices, data = kernels.transpose(
+                    adj.indptr, adj.indices, adj.data, adj.shape[0]
+                )
+            else:
+                cols = adj.T.tocsr()
+                indptr, indices, data = cols.indptr, cols.indices, cols.data
+            start = indptr[:-1].astype(np.intp)
+            length = np.diff(indptr).astype(np.intp)
+            step = data.astype(np.float64)
             if self.peer_weight is not None:
                 step *= np.repeat(self.peer_weight, length)  # whole numbers: exact products
-            self._in_edges = (start, length, cols.indices, step)
+            self._in_edges = (start, length, indices, step)
         return self._in_edges
 
 
@@ -324,6 +333,18 @@ def sector_region(
     n_reg = int(firms.region.max(initial=0)) + 1
     block = firms.sector.astype(np.int64) * n_reg + firms.region.astype(np.int64)
     mass = firms.weight * propensity
+    if kernels.enabled():  # the same targets and matrix by compiled loops (tests/test_block.py)
+        target = np.empty(owner.shape[0], dtype=np.int64)
+        ins, outs = inside.nonzero()[0], (~inside).nonzero()[0]
+        n_blocks = int(block.max(initial=-1)) + 1
+        target[ins] = kernels.representative_targets(
+            block[owner[ins]], block, n_blocks, mass, u[ins]
+        )
+        anywhere, agents = np.zeros(outs.size, dtype=np.int64), np.zeros(n, dtype=np.int64)
+        target[outs] = kernels.representative_targets(anywhere, agents, 1, mass, u[outs])
+        indptr, cols, count = kernels.ties_to_csr(owner, target, n)
+        adj = sp.csr_array((count, cols, indptr.astype(np.int32)), shape=(n, n))
+        return SparseNetwork(adj, symmetric=False)
     target = np.empty(owner.shape[0], dtype=np.int64)
     ins, outs = np.flatnonzero(inside), np.flatnonzero(~inside)
     target[ins] = _representative_targets(block[owner[ins]], block, mass, u[ins])

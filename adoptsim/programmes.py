@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from adoptsim._memo import memo
+
 # Programmes that treat the firms they reach (one uniform per firm and month picks at most one,
 # in this order). Art. 4 literacy offers are hands-on training: they use the training effect.
 PROGRAMMES = ("training", "literacy", "information", "coaching")
@@ -55,10 +57,20 @@ def own_chance(
     """
     months = np.asarray(months, dtype=np.float64)
     p0 = 0.0 if hazard is None else 1.0 - (1.0 - np.clip(hazard, 0.0, 1.0)) ** 12
-    survive = (1.0 - induced_exit) ** np.maximum(12.0 - (months + 1.0) / 2.0, 0.0)
+    survive = survival(months, induced_exit)
     keep = np.maximum((1.0 - p0) * survive, 1e-9)
     gross = np.clip(np.asarray(effect, dtype=np.float64) / keep, 0.0, 1.0)
     return 1.0 - (1.0 - gross) ** (1.0 / np.maximum(months, 1.0))
+
+
+def survival(months: np.ndarray, induced_exit: float) -> np.ndarray | float:
+    """Chance a policy-induced user is still one at month 12 (`own_chance`'s survival term).
+
+    Args:
+        months: window lengths as a float64 array (0-d for one window for all).
+        induced_exit: monthly exit hazard of policy-induced users.
+    """
+    return (1.0 - induced_exit) ** np.maximum(12.0 - (months + 1.0) / 2.0, 0.0)
 
 
 def programme_effects(cfg: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -99,6 +111,35 @@ def programme_table(cfg: dict, month: int, literacy_start: int) -> tuple[np.ndar
     cum.flags.writeable = False
     total.flags.writeable = False
     return cum, total
+
+
+# Programme tables by their inputs (reaches in force, flags, literacy date passed): the reaches
+# are step schedules, so a run's months share a few tables, and replications whose prior draws
+# leave the reaches alone share them all.
+_TABLES: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+_TABLES_MAX = 1 << 12
+
+
+def programme_tables(
+    cfg: dict, months: range, literacy_start: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """`programme_table` at each of ``months``, each computed once per distinct input.
+
+    The same tables, bit for bit: a table is `programme_table` itself at a month with the same
+    inputs (`Schedule.over` gives the numbers `Schedule.at` does).
+    """
+    m = np.arange(months.start, months.stop)
+    t, lit, info, c = (cfg[k] for k in PROGRAMMES)
+    cols = [t[f"reach_{g}"].over(m) for g in ("micro", "small", "medium", "large")]
+    cols += [info["reach"].over(m), c["reach"].over(m)]
+    fixed = (t["flanders_only"], lit["nonuser_reach"], info["flanders_only"], c["flanders_only"])
+    out = []
+    for j, month in enumerate(months):
+        key = (fixed, month >= literacy_start, *(float(col[j]) for col in cols))
+        out.append(
+            memo(_TABLES, key, lambda m=month: programme_table(cfg, m, literacy_start), _TABLES_MAX)
+        )
+    return out
 
 
 class Programmes:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from adoptsim import memory
+from adoptsim import block, memory
 from adoptsim.errors import AdoptsimError, ScenarioError
 from adoptsim.model import AdoptionModel
 from adoptsim.posterior import n_draws, posterior_draw, split_overrides
@@ -97,6 +97,45 @@ def run_replication(
     ([`prior_draw`][adoptsim.priors.prior_draw]) — the design's uniforms with ``replications``,
     else independent ones from ``(seed, replication)``; the record's ``priors`` holds the values.
     """
+    model, draw_index, drawn = replication_model(
+        scenario,
+        n_firms=n_firms,
+        seed=seed,
+        replication=replication,
+        rule=rule,
+        barrier_months=barrier_months,
+        use_posterior=use_posterior,
+        use_priors=use_priors,
+        replications=replications,
+        overrides=overrides,
+    )
+    return _finished(model.run(), draw_index, drawn)
+
+
+def _finished(record: CellRecord, draw_index: int, drawn: dict) -> CellRecord:
+    record.draw = draw_index
+    record.priors = drawn
+    return record
+
+
+def replication_model(
+    scenario: Scenario,
+    *,
+    n_firms: int | None,
+    seed: int,
+    replication: int,
+    rule: AdoptionRule | None = None,
+    barrier_months: set[int] | None = None,
+    use_posterior: bool = True,
+    use_priors: bool = True,
+    replications: int | None = None,
+    overrides: dict | None = None,
+) -> tuple[AdoptionModel, int, dict]:
+    """The model of one replication, before its first step (see `run_replication`).
+
+    Returns:
+        (the model, its posterior draw index or −1, its prior draws as dotted keys).
+    """
     if overrides and any(k.split(".")[0] == "calibration" for k in overrides):
         # they may change which draws are made: apply them first
         scenario, overrides = scenario.with_overrides(overrides), None
@@ -120,10 +159,7 @@ def run_replication(
         rule=rule,
         barrier_months=barrier_months,
     )
-    record = model.run()
-    record.draw = draw_index
-    record.priors = drawn
-    return record
+    return model, draw_index, drawn
 
 
 def simulate(
@@ -337,11 +373,7 @@ def run_replications(
     )
     try:
         if pool is None:
-            records = []
-            for r in range(replications):
-                records.append(job(r, draws[r]))
-                if bar is not None:
-                    bar.update(1)
+            records = _in_blocks(job, draws, sc.n_agents(n_firms), bar)
         else:
             records = _on_pool(pool, job, draws, bar)
     finally:
@@ -360,6 +392,30 @@ def run_replications(
     info["posterior_draws"] = [int(rec.draw) for rec in records]
     info["wall_time_s"] = round(time.perf_counter() - t0, 3)
     return SimulationResult(adoption, records, sc.name, seed, n, params, sc.resolved(), info)
+
+
+def _in_blocks(job: functools.partial, draws: list[dict], n: int, bar: Any) -> list[CellRecord]:
+    """The replications in this process, stepped together in blocks (`adoptsim.block`).
+
+    A block's models are built, run to the end together and their records kept; the results
+    are those of ``job`` run replication by replication, bit for bit.
+    """
+    per = max(1, block.MAX_BLOCK_AGENTS // max(n, 1))
+    records: list[CellRecord] = []
+    kwargs = job.keywords
+    for lo in range(0, len(draws), per):
+        built = []
+        with memory.checked():
+            for r in range(lo, min(lo + per, len(draws))):
+                built.append(
+                    replication_model(job.args[0], replication=r, overrides=draws[r], **kwargs)
+                )
+            block.run_models([model for model, _, _ in built])
+        for model, draw_index, drawn in built:
+            records.append(_finished(model.recorder.result(), draw_index, drawn))
+            if bar is not None:
+                bar.update(1)
+    return records
 
 
 def _replication(sc: Scenario, replication: int, draw: dict, **kwargs: object) -> CellRecord:

@@ -24,7 +24,10 @@ def test_throughput_section_is_generated_from_the_results():
         "regenerate: python3 benchmarks/bench_throughput.py --docs-only (or rerun the benchmark)"
     )
     rows = {row["n_firms"] for row in results["sizes"]}
-    assert rows == {2000, 5000, 10000, 20000}
+    assert rows == {2000, 5000, 20000, 100000}
+    assert results["baseline"] == "92c63b8"  # the commit the issue measures against
+    assert all(row["floor_s"] < row["new_s"] for row in results["sizes"])
+    assert results["first_use"]["compile_s"] > 0
     assert results["sobol"]["runs"] == 2 * 1024 * (results["sobol"]["factors"] + 2) * 2
 
 
