@@ -52,8 +52,10 @@ def test_eight_experiments_give_shares():
         assert np.all((v >= 0) & (v <= 1)), name
     # inputs matter: the eight 2028 shares of all firms are not all the same
     assert np.ptp(values["uses_ai_2028_12_all"]) > 0.01
-    # adoption only grows in these scenarios: 2028 above 2024 in every experiment
-    assert np.all(values["uses_ai_2028_12_all"] >= values["uses_ai_2024_12_all"])
+    # Users can stop (exit hazards up to 10 % a year) and capability can drift down after the
+    # data, so one experiment's share may fall from 2024 to 2028; across the eight the use of
+    # AI grows, as every band of the shipped model says (2028 median ~35 % vs ~25 % in 2024).
+    assert values["uses_ai_2028_12_all"].mean() > values["uses_ai_2024_12_all"].mean()
 
 
 def test_dated_lever_keeps_history():
