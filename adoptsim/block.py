@@ -347,6 +347,9 @@ class _Block:
             model.month += steps
             model.running = model.month < model._end
             model.steps += steps
+            # Mesa >= 3.4's clock (model.time) is left alone: there step() is an event on Mesa's
+            # event list, and a clock moved past pending events would run them all at the next
+            # step(). So after a block run model.time lags model.steps; nothing here reads it.
             lv = model.levers
             for q, name in enumerate(_LOGS):
                 log = lv.starts[name]
