@@ -37,9 +37,9 @@ _LEARNING = ("knowledge_skills", "hard_to_assess", "cost_benefit")  # rows 1-3, 
 _LOGS = [INSTRUMENTS[k] for k in APPLY_ORDER] + list(PROGRAMMES)  # the kernel's start sums
 
 
-def enabled() -> bool:
-    """Whether the compiled step may be used (`adoptsim.kernels.enabled`)."""
-    return kernels.enabled()
+def models_per_block(n_firms: int) -> int:
+    """How many models of ``n_firms`` firms one block holds (at least one)."""
+    return max(1, MAX_BLOCK_AGENTS // max(n_firms, 1))
 
 
 def covered(model: AdoptionModel) -> bool:
@@ -72,7 +72,7 @@ def run_models(models: list[AdoptionModel], months: int | None = None) -> None:
     same record cells; a block holds at most `MAX_BLOCK_AGENTS` agents. Each model ends as its
     own `step` calls would leave it.
     """
-    fast = [m for m in models if enabled() and covered(m)]
+    fast = [m for m in models if kernels.enabled() and covered(m)]
     for m in models:
         if not any(m is f for f in fast):
             k = 0
@@ -84,7 +84,7 @@ def run_models(models: list[AdoptionModel], months: int | None = None) -> None:
         key = (m.firms.n, m.month, m._start, m._end, m.recorder.n_cells)
         groups.setdefault(key, []).append(m)
     for (n, *_), group in groups.items():
-        per = max(1, MAX_BLOCK_AGENTS // max(n, 1))
+        per = models_per_block(n)
         for lo in range(0, len(group), per):
             _Block(group[lo : lo + per]).run(months)
 

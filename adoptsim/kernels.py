@@ -57,6 +57,21 @@ def _compiled(fn):
 
 
 @_compiled
+def _logit(share, theta, static, barrier_sum, burden, shock):
+    """One logit, its terms added in the order of `adoptsim.rules.LogitRule.hazards`.
+
+    A zero shock is not added at all, as in the reference (not even a signed zero's rounding).
+    """
+    eta = share * theta
+    eta += static
+    eta -= barrier_sum
+    eta -= burden
+    if shock != 0.0:
+        eta += shock
+    return eta
+
+
+@_compiled
 def hazard_terms(
     m, n, state_count, cu, cs, inv, static, scale_static, code, tables, bidx, burden_tab,
     theta_peer, scale_theta_peer, theta_burden, genai, scale_genai, h, peer,
@@ -73,20 +88,8 @@ def hazard_terms(
             p = cu[i] * inv[i]
             q = cs[i] * inv[i]
             tb = burden_tab[r, m, bidx[i]] * tb_r
-            eta = p * tp
-            eta += static[i]
-            eta -= tables[r, 0, code[i]]
-            eta -= tb
-            if g1 != 0.0:
-                eta += g1
-            eta2 = q * stp
-            eta2 += scale_static[i]
-            eta2 -= tables[r, 1, code[i]]
-            eta2 -= tb
-            if g2 != 0.0:
-                eta2 += g2
-            h[0, i] = eta * 0.5
-            h[1, i] = eta2 * 0.5
+            h[0, i] = _logit(p, tp, static[i], tables[r, 0, code[i]], tb, g1) * 0.5
+            h[1, i] = _logit(q, stp, scale_static[i], tables[r, 1, code[i]], tb, g2) * 0.5
             peer[i] = p
 
 

@@ -27,7 +27,7 @@ from adoptsim.programmes import (
     Programmes,
     monthly_rate,
     own_chance,
-    programme_table,
+    programme_tables,
     yearly_to_monthly,
 )
 from adoptsim.taxonomy import (
@@ -360,11 +360,12 @@ class Levers:
 
     # --- programmes: training, literacy, information, coaching --------------------------------
     def programme_table(self, month: int) -> tuple[np.ndarray, np.ndarray]:
-        """This month's programme reach by segment (`adoptsim.programmes.programme_table`)."""
-        return _memo(
-            (self._key, "programmes", month),
-            lambda: programme_table(self.cfg, month, self.literacy_start),
-        )
+        """This month's programme reach by segment (`adoptsim.programmes.programme_table`).
+
+        From the cache the compiled path reads too (`programme_tables`, keyed by the reaches in
+        force), so every run with the same reaches shares the table.
+        """
+        return programme_tables(self.cfg, range(month, month + 1), self.literacy_start)[0]
 
     def start_programmes(
         self, month: int, state: np.ndarray, u: np.ndarray, hazard: np.ndarray | None = None

@@ -333,9 +333,9 @@ def sector_region(
     n_reg = int(firms.region.max(initial=0)) + 1
     block = firms.sector.astype(np.int64) * n_reg + firms.region.astype(np.int64)
     mass = firms.weight * propensity
+    target = np.empty(owner.shape[0], dtype=np.int64)
+    ins, outs = np.flatnonzero(inside), np.flatnonzero(~inside)
     if kernels.enabled():  # the same targets and matrix by compiled loops (tests/test_block.py)
-        target = np.empty(owner.shape[0], dtype=np.int64)
-        ins, outs = inside.nonzero()[0], (~inside).nonzero()[0]
         n_blocks = int(block.max(initial=-1)) + 1
         target[ins] = kernels.representative_targets(
             block[owner[ins]], block, n_blocks, mass, u[ins]
@@ -345,8 +345,6 @@ def sector_region(
         indptr, cols, count = kernels.ties_to_csr(owner, target, n)
         adj = sp.csr_array((count, cols, indptr.astype(np.int32)), shape=(n, n))
         return SparseNetwork(adj, symmetric=False)
-    target = np.empty(owner.shape[0], dtype=np.int64)
-    ins, outs = np.flatnonzero(inside), np.flatnonzero(~inside)
     target[ins] = _representative_targets(block[owner[ins]], block, mass, u[ins])
     target[outs] = _representative_targets(0, np.zeros(n, dtype=np.int64), mass, u[outs])
     keep = (target >= 0) & (target != owner)  # a firm is not its own peer

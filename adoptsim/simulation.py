@@ -400,7 +400,7 @@ def _in_blocks(job: functools.partial, draws: list[dict], n: int, bar: Any) -> l
     A block's models are built, run to the end together and their records kept; the results
     are those of ``job`` run replication by replication, bit for bit.
     """
-    per = max(1, block.MAX_BLOCK_AGENTS // max(n, 1))
+    per = block.models_per_block(n)
     records: list[CellRecord] = []
     kwargs = job.keywords
     for lo in range(0, len(draws), per):
