@@ -22,7 +22,14 @@ from adoptsim import kernels
 from adoptsim.levers import APPLY_ORDER, INSTRUMENTS
 from adoptsim.network import PeerCounter
 from adoptsim.policy import REFERENCE_COVER
-from adoptsim.programmes import PROGRAMMES, programme_effects, programme_tables, survival
+from adoptsim.programmes import (
+    BENEFIT_BARRIER,
+    BENEFIT_COLUMNS,
+    PROGRAMMES,
+    programme_effects,
+    programme_tables,
+    survival,
+)
 from adoptsim.rules import LogitRule
 from adoptsim.taxonomy import BARRIER_INDEX, BARRIERS
 
@@ -160,6 +167,13 @@ class _Block:
             [float(survival(mo, x.induced_exit)) for mo, x in zip(p_months, lv, strict=True)]
         )
         self.proj_expo = np.array([float(1.0 / np.maximum(mo, 1.0)) for mo in p_months])
+        self.tilt = np.array([x.cfg["benefit"]["barrier_tilt"] for x in lv], dtype=np.float64)
+        kinds = ["projects"] * 3 + list(PROGRAMMES)  # the kernel's seven treatment kinds
+        self.benefit_col = np.array(
+            [BARRIER_INDEX[BENEFIT_BARRIER[x]] for x in kinds], dtype=np.intp
+        )
+        self.benefit_cols = np.array(BENEFIT_COLUMNS, dtype=np.intp)
+        self.bshare = np.stack([x.programmes.benefit_share for x in lv]).astype(np.float64)
         effects = [programme_effects(x.cfg) for x in lv]
         self.prog_effect = np.array([e for e, _ in effects], dtype=np.float64)
         self.prog_months = np.array([mo for _, mo in effects], dtype=np.int64)
@@ -325,7 +339,8 @@ class _Block:
                 self.weight, self.cell3, self.acc, self.users, self.at_scale,
                 self.e_start, self.e_len, self.watcher, self.step, self.cu, self.cs,
                 self.c_firm, self.c_kind, self.c_effect, self.c_b, self.c_survive, self.c_expo,
-                self.c_cover, self.sums, self.hits, self.scratch,
+                self.c_cover, self.sums, self.hits, self.scratch, self.tilt, self.benefit_col,
+                self.benefit_cols, self.bshare,
             )  # fmt: skip
             uj += 1
             if k:
@@ -351,6 +366,7 @@ class _Block:
             # event list, and a clock moved past pending events would run them all at the next
             # step(). So after a block run model.time lags model.steps; nothing here reads it.
             lv = model.levers
+            lv.programmes.benefit_share = self.bshare[k].copy()
             for q, name in enumerate(_LOGS):
                 log = lv.starts[name]
                 for m in self.hits[k, self.m0 : self.m0 + steps, q].nonzero()[0] + self.m0:

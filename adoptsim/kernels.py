@@ -176,6 +176,34 @@ def weighted_sum(a):
 
 
 @_compiled
+def _tilted(effect, held, tilt, share):
+    """`adoptsim.programmes.tilted` for one firm: the same operations in the same order."""
+    return effect * ((1.0 + tilt * (1.0 if held else 0.0)) / (1.0 + tilt * share))
+
+
+@_compiled
+def _benefit_shares(r, n, state, barriers, weight, cols, bshare, scratch):
+    """`adoptsim.programmes.benefit_shares` of model ``r`` into ``bshare[r]``, bit for bit."""
+    got = 0
+    for i in range(r * n, (r + 1) * n):
+        if state[i] == 0:
+            scratch[got] = weight[i]
+            got += 1
+    total = _pairwise(scratch, 0, got) if got else 0.0
+    for c in range(bshare.shape[1]):
+        bshare[r, c] = 0.0
+    if total > 0.0:
+        for q in range(cols.shape[0]):
+            col = cols[q]
+            got = 0
+            for i in range(r * n, (r + 1) * n):
+                if state[i] == 0:
+                    scratch[got] = weight[i] * (1.0 if barriers[i, col] else 0.0)
+                    got += 1
+            bshare[r, col] = _pairwise(scratch, 0, got) / total
+
+
+@_compiled
 def decide(
     m, month, t, n, n_models, h, peer, u,
     state, month_started, month_scaled, induced, barriers, code,
@@ -187,6 +215,7 @@ def decide(
     weight, cell3, acc, users, at_scale,
     e_start, e_len, watcher, step, cu, cs,
     c_firm, c_kind, c_effect, c_b, c_survive, c_expo, c_cover, sums, hits, scratch,
+    tilt, benefit_col, benefit_cols, bshare,
 ):  # fmt: skip
     """One month's draws and updates for every firm of the block; returns the new treatments.
 
@@ -194,7 +223,11 @@ def decide(
     model × row × firm (rows: the state change, three barrier removals, programme reach,
     project application). Treated firms are listed in ``c_*`` (their own chance is finished by
     `gross_chance` and `store_rates`); ``sums``/``hits`` get the weighted starts by instrument
-    (three, in `adoptsim.levers.APPLY_ORDER`) and programme (four). Records month ``t + 1``.
+    (three, in `adoptsim.levers.APPLY_ORDER`) and programme (four). With a ``tilt`` (per
+    model) a new effect is tilted towards the firms holding the barrier of its kind
+    (``benefit_col``, one of ``benefit_cols``), against the non-users' shares at the month's
+    start, written to ``bshare`` (`adoptsim.programmes.tilted`, `benefit_shares`). Records
+    month ``t + 1``.
     """
     k = 0
     n_cells = acc.shape[0] // 3
@@ -208,6 +241,9 @@ def decide(
         projects, programmes = any_project[r, m], any_programme[r, m]
         acc[:] = 0.0
         k_first = k
+        tl = tilt[r]
+        if tl > 0.0:
+            _benefit_shares(r, n, state, barriers, weight, benefit_cols, bshare, scratch)
         for i in range(r * n, (r + 1) * n):
             j = i - r * n
             s = state[i]
@@ -243,6 +279,9 @@ def decide(
                     cover = p_share[r, m, gi, inst]
                     add = min(dw_keep[r] * cover / ref_cover, 1.0)
                     eff = proj_effect[r] if dw_u[i] < add else 0.0
+                    if tl > 0.0:
+                        col = benefit_col[0]  # the three instruments share one barrier
+                        eff = _tilted(eff, barriers[i, col], tl, bshare[r, col])
                     ps[i] = month + 1
                     pe[i] = month + proj_months[r]
                     c_firm[k], c_kind[k], c_effect[k], c_b[k] = i, inst, eff, hb
@@ -260,12 +299,19 @@ def decide(
                     qe[i] = month + prog_months[r, kind]
                     c_firm[k], c_kind[k], c_b[k] = i, 3 + kind, hb
                     c_effect[k] = prog_effect[r, kind]
+                    if tl > 0.0:
+                        col = benefit_col[3 + kind]
+                        c_effect[k] = _tilted(c_effect[k], barriers[i, col], tl, bshare[r, col])
                     c_survive[k], c_expo[k] = prog_survive[r, kind], prog_expo[r, kind]
                     k += 1
             # the state change: start, scale up, stop (light or induced), fall back. Tested
             # without branching on the state (a coin toss across firms); the rare changes, a
             # few per cent of firms a month, are then made one by one.
             top = k_induced if induced[i] else k_light
+            if induced[i] and u0 < base:
+                # would be a user by now without the levers: an ordinary light user from here
+                # (`AdoptionModel.step` says why)
+                induced[i] = False
             go = (s == 0) & (u0 < lifted)
             up = (s == 1) & (u0 < scale)
             stop = (s == 1) & (u0 >= top)

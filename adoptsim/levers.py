@@ -23,11 +23,13 @@ from adoptsim.policy import (
 )
 from adoptsim.population import Firms
 from adoptsim.programmes import (
+    BENEFIT_BARRIER,
     PROGRAMMES,
     Programmes,
     monthly_rate,
     own_chance,
     programme_tables,
+    tilted,
     yearly_to_monthly,
 )
 from adoptsim.taxonomy import (
@@ -169,6 +171,7 @@ class Levers:
         unsure_u: np.ndarray | None = None,
     ) -> None:
         self.cfg, self.reg, self.shocks = levers, regulation, shocks
+        self.firms = firms  # read at use: a block run swaps in views of its own barrier array
         flemish = np.isin(firms.region, [REGIONS.index(r) for r in FLEMISH_PROVINCES])
         self.size = firms.size
         self.weight = firms.weight
@@ -212,7 +215,7 @@ class Levers:
         self._no_subsidy = np.zeros(n, dtype=np.float64)
         self._no_subsidy.flags.writeable = False
         segment = (self.size.astype(np.intp) * 2 + self.flemish) * 2
-        self.programmes = p = Programmes(levers, segment, firms.weight)
+        self.programmes = p = Programmes(levers, segment, firms)
         # The programme windows by firm (the arrays of ``programmes``), and weighted starts by
         # instrument / programme and month (in real firms).
         self.programme_start, self.programme_end, self.programme_rate = p.start, p.end, p.rate
@@ -292,6 +295,11 @@ class Levers:
             effect = cfg["effect"] * add
         else:
             effect = np.where(self._deadweight_u[firms] < add, cfg["effect"], 0.0)
+        tilt = self.cfg["benefit"]["barrier_tilt"]
+        if tilt > 0.0:
+            col = BARRIER_INDEX[BENEFIT_BARRIER["projects"]]
+            held = self.firms.barriers[firms, col]
+            effect = tilted(effect, held, self.programmes.benefit_share[col], tilt)
         h = None if hazard is None else hazard[firms]
         chance = self.own_chance(effect, cfg["months"], h)
         self.project_start[firms] = month + 1

@@ -19,6 +19,7 @@ from adoptsim.levers import Levers
 from adoptsim.months import format_month
 from adoptsim.network import Network, PeerCounter, build_network
 from adoptsim.population import Firms, build_population
+from adoptsim.programmes import benefit_shares
 from adoptsim.results import CellRecord, Recorder
 from adoptsim.rules import AdoptionRule, StepContext, rule_class
 from adoptsim.scenario import Scenario, load_scenario
@@ -383,6 +384,12 @@ class AdoptionModel(mesa.Model):
             lifted, base, idx = self._lifted(start, ctx.clarity)
         new_users, new_scale = np.empty(n, dtype=bool), np.empty(n, dtype=bool)
         barriers, peer, state = self.firms.barriers, ctx.peer_share, self.state
+        if treats and self.levers.cfg["benefit"]["barrier_tilt"] > 0.0:
+            # who benefits more from a treatment begun this month is set against the non-users'
+            # barrier profile at the month's start (`adoptsim.programmes.tilted`)
+            self.levers.programmes.benefit_share = benefit_shares(
+                state, barriers, self.firms.weight
+            )
         x_light, x_induced, x_scale = self.exit_rates if treats else (0.0, 0.0, 0.0)
         exits = x_light > 0 or x_induced > 0 or x_scale > 0
         if exits:
@@ -423,6 +430,12 @@ class AdoptionModel(mesa.Model):
         # same indices without two layers of Python wrappers, which at a few thousand firms cost
         # more than the search itself.
         started, scaled = new_users.nonzero()[0], new_scale.nonzero()[0]
+        if treats:
+            # An induced user whose own draw now clears the hazard without the levers would be a
+            # user by now without them: from here on it is an ordinary light user (else a
+            # stronger lever could turn a firm that would have adopted anyway into one that
+            # lapses at the induced rate, and lower use).
+            self.induced[self.induced & (u[0] < base)] = False
         if treats and idx.size:
             # A start is the lever's doing if the hazard without it was not enough: u ≥ base.
             caused = idx[new_users[idx] & (u[0, idx] >= base[idx])]

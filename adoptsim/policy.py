@@ -70,6 +70,10 @@ def evidence_value(quantity: str, column: str = "central") -> float:
 # co-subsidy, 0.2–0.6 (deadweight 0.4–0.8); the products span the row's 0.006–0.09.
 VOUCHER_EFFECT = (0.03, 0.15)
 DEADWEIGHT = (0.4, 0.8)
+# Heterogeneity of a lever's benefit (judgement, no study reports it): a treated firm holding the
+# barrier its lever addresses gains (1 + tilt)× what one without it gains, from equal (0) to four
+# times (3); the mean over the treated firms stays the lever's effect size.
+BARRIER_TILT = (0.0, 3.0)
 # The co-funding the additionality range refers to (a co-subsidy of up to 30 %): a project
 # covering less of the cost is additional less often, one covering more more often, in
 # proportion (capped at 1): the portfolio's 20 % for medium firms has 2/3 of it.
@@ -290,6 +294,17 @@ LEVER_SPEC: dict = {
             6, 1, 12, "months over which coaching's effect arrives (E; prior 3–12)", "months"
         ),
         "flanders_only": S.flag(True, "a Flemish programme"),
+    },
+    "benefit": {
+        "barrier_tilt": S.number(
+            1.0,
+            *BARRIER_TILT,
+            "how much more a treated firm holding the barrier its lever addresses gains: "
+            "(1 + tilt)× a firm without it, the mean over the treated kept at the effect size",
+            "ratio − 1",
+            "judgement (no study reports it): lever_evidence.md C3 (training relaxes a skills "
+            "constraint; half of non-adopting SMEs cite skills)",
+        ),
     },
     "peer_learning": {
         "knowledge_skills": S.share(0.02, "monthly barrier removal at peer share 1"),

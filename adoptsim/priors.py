@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from adoptsim.parameters import Parameter
-from adoptsim.policy import DEADWEIGHT, VOUCHER_EFFECT, evidence_range
+from adoptsim.policy import BARRIER_TILT, DEADWEIGHT, VOUCHER_EFFECT, evidence_range
 from adoptsim.streams import prior_seed
 
 
@@ -473,6 +473,21 @@ PRIORS: tuple[Prior, ...] = (
         "less mature firms hold more barriers",
         JUDGEMENT,
         group="behaviour",
+    ),
+    # Last on purpose: a prior's uniform is the one at its position (`prior_draw`), so a new
+    # prior goes at the end and every earlier prior keeps its draws.
+    _p(
+        "benefit_tilt",
+        ["levers.benefit.barrier_tilt"],
+        *BARRIER_TILT,
+        "how much more a treated firm holding its lever's barrier gains (ratio − 1)",
+        "ratio − 1",
+        "a treated firm with the barrier its lever addresses (training and literacy: skills; "
+        "coaching: knowledge partner; information: hard to assess; subsidy: financing) gets "
+        "(1 + tilt)× the effect of one without it, the mean over the treated kept at the "
+        "effect size (`adoptsim.programmes.tilted`)",
+        "lever_evidence.md C3 (skills the dominant barrier; training relaxes it); the size of "
+        "the difference is not reported: " + JUDGEMENT,
     ),
 )
 

@@ -14,14 +14,67 @@ deadweight draw) and use the same `own_chance`.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from adoptsim._memo import memo
+from adoptsim.taxonomy import BARRIER_INDEX
+
+if TYPE_CHECKING:
+    from adoptsim.population import Firms
 
 # Programmes that treat the firms they reach (one uniform per firm and month picks at most one,
 # in this order). Art. 4 literacy offers are hands-on training: they use the training effect.
 PROGRAMMES = ("training", "literacy", "information", "coaching")
 NO_WINDOW = -(1 << 30)  # window month of a firm never treated
+# The barrier each lever addresses (`tilted`): hands-on training (and Art. 4 literacy training)
+# relaxes the skills constraint (lever_evidence.md C3), information helps a firm that finds AI
+# hard to assess, coaching stands in for a missing knowledge partner, a subsidy for financing.
+BENEFIT_BARRIER = {
+    "projects": "financing",
+    "training": "knowledge_skills",
+    "literacy": "knowledge_skills",
+    "information": "hard_to_assess",
+    "coaching": "knowledge_partner",
+}
+BENEFIT_COLUMNS = tuple(sorted({BARRIER_INDEX[b] for b in BENEFIT_BARRIER.values()}))
+
+
+def tilted(effect: np.ndarray | float, held: np.ndarray, share: float, tilt: float) -> np.ndarray:
+    """Each treated firm's effect size, larger where it holds the barrier its lever addresses.
+
+    A firm holding it gets (1 + tilt)× the effect of one without it, scaled by 1 + tilt · share
+    so that a firm with the non-users' average barrier profile gets the lever's effect size
+    (the evidence's number): barriers set who benefits more, not how much the lever does. The
+    share is the population's this month (`benefit_shares`), not the treated set's, so one
+    firm's treatment never changes another's effect.
+
+    Args:
+        effect: effect size per treated firm (or one for all), a probability.
+        held: whether each treated firm holds the lever's barrier now.
+        share: weighted share of the model's non-users holding that barrier at the month's start.
+        tilt: the benefit ratio minus 1 (``levers.benefit.barrier_tilt``, 0 = no difference).
+    """
+    return effect * ((1.0 + tilt * held.astype(np.float64)) / (1.0 + tilt * share))
+
+
+def benefit_shares(state: np.ndarray, barriers: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """Weighted share of the non-users holding each barrier (`tilted`'s reference), by column.
+
+    Args:
+        state: each firm's adoption state.
+        barriers: firm × barrier flags.
+        weight: real firms per agent.
+    """
+    non = (state == 0).nonzero()[0]
+    w = weight[non]
+    total = w.sum()
+    out = np.zeros(barriers.shape[1])
+    if total > 0.0:
+        for c in BENEFIT_COLUMNS:
+            out[c] = (w * barriers[non, c]).sum() / total
+    return out
 
 
 def monthly_rate(effect: float, months: int) -> float:
@@ -148,12 +201,17 @@ class Programmes:
     Args:
         cfg: the validated scenario's ``[levers]`` table.
         segment: each firm's segment code without the user bit, (size · 2 + Flemish) · 2.
-        weight: real firms per agent (the starts are counted in real firms).
+        firms: the model's firms: their weights (real firms per agent; the starts are counted
+            in real firms) and their barriers now (who benefits more, `tilted`).
     """
 
-    def __init__(self, cfg: dict, segment: np.ndarray, weight: np.ndarray) -> None:
+    def __init__(self, cfg: dict, segment: np.ndarray, firms: Firms) -> None:
         n = segment.shape[0]
-        self.cfg, self.segment, self.weight = cfg, segment, weight
+        self.cfg, self.segment, self.firms, self.weight = cfg, segment, firms, firms.weight
+        # `benefit_shares` at the start of the month being stepped (set by the step; every
+        # firm's until the first step)
+        everyone = np.zeros(n, dtype=np.int8)
+        self.benefit_share = benefit_shares(everyone, firms.barriers, firms.weight)
         self.start = np.full(n, NO_WINDOW, dtype=np.int32)
         self.end = np.full(n, NO_WINDOW, dtype=np.int32)
         self.rate = np.zeros(n, dtype=np.float64)
@@ -199,9 +257,18 @@ class Programmes:
         """Open programme ``kind`` (indices into `PROGRAMMES`) for ``firms`` from next month."""
         effects, months = programme_effects(self.cfg)
         h = None if hazard is None else hazard[firms]
+        effect = effects[kind]
+        tilt = self.cfg["benefit"]["barrier_tilt"]
+        if tilt > 0.0:
+            for j, name in enumerate(PROGRAMMES):
+                hit = (kind == j).nonzero()[0]
+                if hit.size:
+                    col = BARRIER_INDEX[BENEFIT_BARRIER[name]]
+                    held = self.firms.barriers[firms[hit], col]
+                    effect[hit] = tilted(effect[hit], held, self.benefit_share[col], tilt)
         self.start[firms] = month + 1
         self.end[firms] = month + months[kind]
-        self.rate[firms] = own_chance(effects[kind], months[kind], h, induced_exit)
+        self.rate[firms] = own_chance(effect, months[kind], h, induced_exit)
         self.kind[firms] = kind
         w = self.weight[firms]
         for j, name in enumerate(PROGRAMMES):

@@ -46,7 +46,8 @@ DUMMY = "dummy"
 # after the data, the exit hazards and the network's density. Lever details that only scale an
 # effect (deadweight, windows, shares of firms) stay at their scenario values: each factor costs
 # 2 N runs. The AI share of KMO-portefeuille projects sets how many subsidised AI projects there
-# are at all.
+# are at all. The benefit tilt (`levers.benefit.barrier_tilt`) is drawn in every band but is no
+# factor: it moves a lever's effect between treated firms, the mean over them kept.
 PRIOR_FACTORS = (
     "kmo_ai_share",
     "genai_drift",

@@ -64,6 +64,10 @@ CASES = [
         "[levers.projects]\ndeadweight = 0.1\n",
         "levers.projects.deadweight = 0.1 — must be within [0.4, 0.8]",
     ),
+    (
+        "[levers.benefit]\nbarrier_tilt = 4\n",
+        "levers.benefit.barrier_tilt = 4 — must be within [0, 3]",
+    ),
     ("[exit]\ninduced_extra = 0.6\n", "exit.induced_extra = 0.6 — must be within [0, 0.3]"),
     ("[exit]\nlight = 0.5\n", "exit.light = 0.5 — must be within [0, 0.1]"),
     (

@@ -31,11 +31,12 @@ BUSY = {
     "levers.peer_learning.cost_benefit": 0.6,
     "regulation.clarity_share": 0.4,
     "levers.projects.deadweight": 0.5,
+    "levers.benefit.barrier_tilt": 2.0,  # barriers tilt who benefits (the kernel's own pass)
 }
 
 STEP_ARRAYS = ("state", "month_started", "month_scaled", "induced")
 LEVER_ARRAYS = ("project_start", "project_end", "project_cover", "project_rate")
-PROGRAMME_ARRAYS = ("start", "end", "rate", "kind")
+PROGRAMME_ARRAYS = ("start", "end", "rate", "kind", "benefit_share")
 
 
 def _model(scenario: str, n: int, seed: int, month: str) -> AdoptionModel:

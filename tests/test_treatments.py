@@ -2,6 +2,8 @@
 model's step (treated vs untreated copies, common random numbers), against its effect size;
 exit bookkeeping; clarity acting on the unsure firms only; the evidence command."""
 
+import copy
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -13,7 +15,8 @@ from adoptsim.model import AdoptionModel
 from adoptsim.months import parse_month
 from adoptsim.policy import evidence_range
 from adoptsim.posterior import posterior_draw, split_overrides
-from adoptsim.taxonomy import AT_SCALE, NON_USER, USER
+from adoptsim.programmes import BENEFIT_BARRIER, tilted
+from adoptsim.taxonomy import AT_SCALE, BARRIER_INDEX, NON_USER, USER
 
 N = 4_000
 
@@ -52,7 +55,15 @@ def test_effect_at_the_top_of_its_range_is_near_the_top_of_the_evidence(
 
 
 def test_a_lever_at_zero_effect_does_nothing(calibrated):
-    sc = calibrated.with_overrides({"levers.training.effect": 0.0})
+    # The other programmes off: a firm in a training window is not reached by coaching or
+    # information meanwhile, which its untreated copy can be (a real, small difference).
+    sc = calibrated.with_overrides(
+        {
+            "levers.training.effect": 0.0,
+            "levers.coaching.reach": 0.0,
+            "levers.information.reach": 0.0,
+        }
+    )
     model = AdoptionModel(sc, n_firms=N, seed=1)
     _step_to(model, parse_month("2021-01"))
     effect, _ = _treatment_effect(model, "training", np.random.default_rng(0))
@@ -113,6 +124,70 @@ def test_exit_bookkeeping(calibrated):
         before = model.state.copy()
         model.step()
         assert np.all(model.state >= before)
+
+
+def test_an_induced_user_that_would_have_started_anyway_becomes_an_ordinary_user(calibrated):
+    """A policy-induced user whose own draw in a later month clears its hazard without the
+    levers would be a user by then without them: it loses the induced flag (and with it the
+    higher lapse rate), so a stronger lever cannot turn a would-be adopter into a lapser.
+    Checked month by month on the reference step's own uniforms."""
+    sc = calibrated.with_overrides(
+        {"exit.induced_extra": 0.3, "levers.coaching.reach": 0.3, "levers.coaching.effect": 0.3}
+    )
+    model = AdoptionModel(sc, n_firms=3_000, seed=6)
+    cleared = kept = 0
+    while model.running:
+        base = model.start_hazard()  # what the step sets the draw against, without treatments
+        was = model.induced.copy()
+        model.step()
+        u = model._u[0]
+        still = was & (model.state == USER)
+        assert not model.induced[still & (u < base)].any()
+        assert model.induced[still & (u >= base)].all()
+        cleared += int((still & (u < base)).sum())
+        kept += int((still & (u >= base)).sum())
+    assert cleared > 10 and kept > 1_000
+
+
+def test_tilted_keeps_the_mean_effect_and_favours_the_barrier_holders():
+    """With the reference share equal to the treated firms' own weighted share of holders, the
+    weighted mean effect is the lever's effect size; holders get (1 + tilt)x the others'."""
+    rng = np.random.default_rng(3)
+    held, w = rng.random(500) < 0.4, rng.uniform(1.0, 30.0, 500)
+    share = w[held].sum() / w.sum()
+    e = tilted(0.1, held, share, 3.0)
+    assert w @ e / w.sum() == pytest.approx(0.1, rel=1e-12)
+    np.testing.assert_allclose(e[held], 0.1 * 4.0 / (1.0 + 3.0 * share), rtol=1e-12)
+    np.testing.assert_allclose(e[~held], 0.1 / (1.0 + 3.0 * share), rtol=1e-12)
+    np.testing.assert_array_equal(tilted(0.1, held, share, 0.0), np.full(500, 0.1))
+
+
+def test_barriers_set_who_benefits_not_how_much_the_lever_does(calibrated):
+    """Coaching at the top of its range, tilt 3: measured through the step as the evidence is
+    (treated vs untreated copies, same draws), the coached firms lacking a knowledge partner
+    gain clearly more than the others (4× in the parameter, less after the firms that would
+    start anyway), and the mean over all coached firms stays near the effect size."""
+    from adoptsim.evidence import _eligible, _pick
+
+    sc = calibrated.with_overrides(
+        {"levers.coaching.effect": 0.3, "levers.benefit.barrier_tilt": 3.0}
+    )
+    base = AdoptionModel(sc, n_firms=N, seed=1)
+    _step_to(base, parse_month("2021-01"))
+    treated = _pick(np.random.default_rng(0), _eligible(base, "coaching"))
+    held = base.firms.barriers[treated, BARRIER_INDEX[BENEFIT_BARRIER["coaching"]]]
+    month = base.month
+    a, b = copy.deepcopy(base), copy.deepcopy(base)
+    b.levers.assign_programme("coaching", treated, month, base.start_hazard())
+    _step_to(a, month + 13)
+    _step_to(b, month + 13)
+    gain = (b.state[treated] > NON_USER).astype(float) - (a.state[treated] > NON_USER)
+    w = base.firms.weight[treated]
+    with_barrier = w[held] @ gain[held] / w[held].sum()
+    without = w[~held] @ gain[~held] / w[~held].sum()
+    assert held.sum() > 100 and (~held).sum() > 100
+    assert with_barrier > 2.0 * without > 0.0, (with_barrier, without)
+    assert 0.6 * 0.3 <= w @ gain / w.sum() <= 1.15 * 0.3
 
 
 def test_clarity_moves_only_the_unsure_firms_in_its_first_month(calibrated):
