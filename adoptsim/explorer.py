@@ -112,13 +112,16 @@ SLIDERS = (
         0.1,
         False,
     ),
+    # The drift, not its clock (`path_speed`): the drift's sign is uncertain (a prior around 0),
+    # so a faster clock can lower use as well as raise it, which no reader of a slider expects.
+    # At the scenario's value (0) no override is made: each replication draws it from its prior.
     Slider(
-        "genai_path_speed",
-        "Technology: speed of generative-AI capability from 2025 (1 = as fitted)",
-        ("shocks.genai.path_speed",),
-        0.25,
-        3.0,
-        0.05,
+        "genai_drift",
+        "Technology: AI capability change a year after the data (0: drawn)",
+        ("shocks.genai.drift",),
+        -0.15,
+        0.15,
+        0.01,
         False,
     ),
 )

@@ -517,7 +517,8 @@ def prior_draw(
         if which == "none" or (which == "policy" and prior.group != "policy"):
             continue
         p = prior.parameter
-        value = p.lo + x * (p.hi - p.lo)
+        # clipped: lo + 1 · (hi − lo) can round past hi (a design may give a uniform of 1)
+        value = min(max(p.lo + x * (p.hi - p.lo), p.lo), p.hi)
         if prior.integer:
             value = round(float(value))
         for key in p.keys:

@@ -356,14 +356,30 @@ def structure_section(report: dict) -> str:
         f"held. Barometer and ICT-survey targets within tolerance at the optimum: {starts}; "
         f"{meta['runtime_s'] / 60:.1f} min. Largest remaining gaps (observed → simulated): "
         + ", ".join(f"{r.id} {pct(r.value)} → {pct(r.simulated)}" for _, r in worst.iterrows())
-        + ". So where the posterior misses in-sample targets, the cause is inference, not "
-        "structure. It did in the previous refit (Belgium 2021–2023 over-predicted, growth to "
-        "2024 too flat): its emulator was noisy (4,000 agents, one replication per design "
-        "point, the unverified barrier shares among its outputs) and its wide predictive "
-        "variance left the posterior near the prior. The shipped fit uses "
-        f"{max(report['n_firms'].values()):,}-agent design points averaged over "
-        f"{report['replications']} replications, fits the adoption rows only and spends "
-        f"{len(report['rounds']) - 1} design rounds around the posterior."
+        + ". The prior-only parameters are at the scenario's values here. So where the "
+        "posterior misses in-sample targets, the cause is inference, not structure."
+        + prior_noise_text(meta)
+    )
+
+
+def prior_noise_text(meta: dict) -> str:
+    """What marginalising the prior-only parameters adds to the likelihood (structure.json)."""
+    if "prior_spread" not in meta:
+        return ""
+    s, top = meta["prior_spread"], meta["prior_influence"][:6]
+    return (
+        " One cause is measured at the optimum: drawing the prior-only parameters from their "
+        f"priors, as the fit marginalises them ({s['replications']} draws), moves a checked "
+        f"target by a median sd of {s['median_sd'] * 100:.1f} pp (largest "
+        f"{s['max_sd'] * 100:.1f} pp), against a median survey se of "
+        f"{s['median_se'] * 100:.1f} pp. That spread enters the likelihood, so the data cannot "
+        "pin the calibrated parameters and the posterior stays wide although parameter vectors "
+        "that fit every target exist. The prior-only parameters that move the in-sample targets "
+        "most (largest change of a checked target between the ends of the range, the others at "
+        "mid-range): "
+        + ", ".join(f"{r['name']} {r['max'] * 100:.1f} pp" for r in top)
+        + ": the data can inform these (jointly with the calibrated parameters), so they "
+        "are the candidates to fit rather than marginalise."
     )
 
 

@@ -26,10 +26,76 @@ from scipy.optimize import least_squares
 
 from adoptsim.fit.likelihood import Likelihood, prepare
 from adoptsim.fit.targets import SIM_INDEX
-from adoptsim.observe import load_targets
+from adoptsim.observe import Observation, latent, load_targets
 from adoptsim.posterior import COUNTRIES, DEFAULT_FIXED, JOINT, effective_values, joint_table
+from adoptsim.priors import PRIORS, prior_draw
+from adoptsim.simulation import run_replication
 
 CHECKED = ("barometer", "ict_survey")
+
+
+def prior_noise(data, keep, theta, free, held, lik, replications: int = 16) -> tuple[dict, list]:
+    """What the prior-only parameters do to the in-sample targets at the optimum ``theta``.
+
+    The fit marginalises them (each design point's simulations draw their own values), so
+    their spread enters the likelihood beside the survey's se. Returns that spread over
+    ``replications`` draws (sd per target, pooled over the checked rows, in shares, against
+    the rows' se) and each prior's one-at-a-time influence: the largest and the mean absolute
+    change of a checked target between the ends of its range (the others at mid-range), the
+    same seed. Shares, not pp.
+    """
+    params = (*free, *held)
+    full = np.concatenate([theta, [DEFAULT_FIXED[p.name] for p in held]])[None, :]
+
+    def observed(country, d, uniforms=None):
+        eff = effective_values(params, full, country)
+        sim = eff[0, list(SIM_INDEX)]
+        a = lik.observation_matrix(d, eff)[0]
+        if uniforms is None:  # marginalised: the replications' own draws
+            d.model.marginalise, d.model.replications = "all", replications
+            try:
+                return d.model(sim) @ a.T
+            finally:
+                d.model.marginalise, d.model.replications = "none", 1
+        scenario = d.model.scenario(sim).with_draw(prior_draw(0, 0, "all", uniforms))
+        record = run_replication(
+            scenario, n_firms=d.model.n_firms, seed=d.model.seed, replication=0,
+            barrier_months=d.model.barrier_months(), use_posterior=False, use_priors=False,
+        )  # fmt: skip
+        obs, lay = Observation(), d.model.layout()
+        values = [latent(pd.Series(r), record, obs) for r in d.model.rows]
+        latent_row = np.array([values[j][0 if kind == "users" else 1] for j, kind in lay])
+        return a @ latent_row
+
+    sds, ses = [], []
+    for c, d in data.items():
+        checked = keep[c] & np.isin(d.survey, CHECKED)
+        sds.append(observed(c, d).std(axis=0, ddof=1)[checked])
+        ses.append(d.rows.se.to_numpy()[checked])
+    sd, se = np.concatenate(sds), np.concatenate(ses)
+    spread = {
+        "replications": replications,
+        "median_sd": float(np.median(sd)),
+        "max_sd": float(sd.max()),
+        "median_se": float(np.median(se)),
+    }
+    influence = []
+    for i, prior in enumerate(PRIORS):
+        change = []
+        for c, d in data.items():
+            checked = keep[c] & np.isin(d.survey, CHECKED)
+            ends = []
+            for end in (0.0, 1.0):
+                u = np.full(len(PRIORS), 0.5)
+                u[i] = end
+                ends.append(observed(c, d, u)[checked])
+            change.append(np.abs(ends[1] - ends[0]))
+        change = np.concatenate(change)
+        influence.append(
+            {"name": prior.parameter.name, "max": float(change.max()), "mean": float(change.mean())}
+        )
+    influence.sort(key=lambda r: -r["max"])
+    return spread, influence
 
 
 def main() -> None:
@@ -105,7 +171,8 @@ def main() -> None:
         report.append(item)
         print(f"start {k}: within {item['within']}/{item['targets']} ({item['cost_end']:.2f})")
         if best is None or sol.cost < best[0]:
-            best = (sol.cost, table.assign(within=ok.reindex(table.index)))
+            best = (sol.cost, table.assign(within=ok.reindex(table.index)), sol.x)
+    spread, influence = prior_noise(data, keep, lo + best[2] * (hi - lo), free, held, lik)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     best[1].to_csv(out / "best.csv", index=False, float_format="%.5g")
@@ -115,6 +182,8 @@ def main() -> None:
         "free": names,
         "max_evals": args.max_evals,
         "starts": report,
+        "prior_spread": spread,
+        "prior_influence": influence,
         "runtime_s": time.perf_counter() - t0,
     }
     (out / "structure.json").write_text(json.dumps(meta, indent=2))

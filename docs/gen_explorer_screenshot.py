@@ -3,7 +3,7 @@
     python docs/gen_explorer_screenshot.py
 
 Starts `adoptsim explore` (3,000 agents, 6 paired replications), raises the generative-AI
-capability speed from 2025 from 1.0 to 2.0 (× as fitted), waits for the redraw, and saves a
+capability drift after the data by +0.10 a year, waits for the redraw, and saves a
 screenshot. The browser test (tests/test_explorer.py) drives the app the same way.
 """
 
@@ -52,9 +52,9 @@ def main() -> None:
             page.get_by_text("ready", exact=True).wait_for(timeout=300_000)
             page.wait_for_function(f"typeof Bokeh !== 'undefined' && {LAST} !== null")
             before = page.evaluate(LAST)
-            handle = page.locator(".slider-genai_path_speed .noUi-handle").first
+            handle = page.locator(".slider-genai_drift .noUi-handle").first
             handle.focus()
-            for _ in range(20):  # capability speed from 2025: 1.0 -> 2.0 (x as fitted)
+            for _ in range(10):  # capability drift after the data: +0.10 a year
                 handle.press("ArrowRight")
             # The app redraws after a pause in the slider's moves; the status may never show
             # "simulating…" (Panel can send both status changes at once): wait for the plotted

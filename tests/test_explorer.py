@@ -116,9 +116,9 @@ def test_moving_a_slider_changes_the_plotted_2028_value(browser_path, server, tm
                 f"typeof Bokeh !== 'undefined' && {LAST} !== null", timeout=120_000
             )
             before = page.evaluate(LAST)
-            handle = page.locator(".slider-genai_path_speed .noUi-handle").first
+            handle = page.locator(".slider-genai_drift .noUi-handle").first
             handle.focus()
-            for _ in range(20):  # capability speed from 2025: 1.0 -> 2.0 (x as fitted), steps 0.05
+            for _ in range(10):  # capability drift after the data: +0.10 a year (steps 0.01)
                 handle.press("ArrowRight")
             page.wait_for_function(f"{LAST} !== {before}", timeout=180_000)
             # Panel renders into shadow roots: Playwright's text locator pierces them
@@ -127,7 +127,7 @@ def test_moving_a_slider_changes_the_plotted_2028_value(browser_path, server, tm
             page.screenshot(path=str(tmp_path / "explorer.png"), full_page=True)
         finally:
             browser.close()
-    assert after > before, (before, after)  # faster generative-AI capability raises adoption
+    assert after > before, (before, after)  # capability rising after the data raises adoption
 
 
 def test_only_requests_for_this_machine_are_answered(server):

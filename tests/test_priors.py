@@ -57,6 +57,17 @@ def test_draws_are_reproducible_within_range_and_do_not_depend_on_other_replicat
     assert prior_draw(7, 3, "none") == {}
 
 
+@pytest.mark.parametrize("u", [0.0, 1.0])
+def test_a_design_at_the_ends_of_every_prior_gives_a_valid_scenario(u):
+    """Uniforms of exactly 0 or 1 (a design's corners) stay inside each prior's range: lo + 1 ·
+    (hi − lo) can round past hi, which the scenario would refuse."""
+    draw = prior_draw(7, 0, "all", np.full(len(PRIORS), u))
+    for prior in PRIORS:
+        p = prior.parameter
+        assert p.lo <= draw[p.keys[0]] <= p.hi, p.name
+    load_scenario("baseline").with_draw(draw)  # validates every drawn key
+
+
 def test_replications_draw_priors_and_the_switch_turns_them_off():
     base = load_scenario("baseline")
     rec = run_replication(base, n_firms=500, seed=5, replication=2, use_posterior=False)
