@@ -225,8 +225,8 @@ def decide(
     `gross_chance` and `store_rates`); ``sums``/``hits`` get the weighted starts by instrument
     (three, in `adoptsim.levers.APPLY_ORDER`) and programme (four). With a ``tilt`` (per
     model) a new effect is tilted towards the firms holding the barrier of its kind
-    (``benefit_col``, one of ``benefit_cols``), against the non-users' shares at the month's
-    start, written to ``bshare`` (`adoptsim.programmes.tilted`, `benefit_shares`). Records
+    (``benefit_col``, one of ``benefit_cols``), against the non-users' shares in ``bshare``,
+    renewed at the start of each January (`adoptsim.programmes.tilted`, `benefit_shares`). Records
     month ``t + 1``.
     """
     k = 0
@@ -242,7 +242,7 @@ def decide(
         acc[:] = 0.0
         k_first = k
         tl = tilt[r]
-        if tl > 0.0:
+        if tl > 0.0 and month % 12 == 0:  # each January, as the reference
             _benefit_shares(r, n, state, barriers, weight, benefit_cols, bshare, scratch)
         for i in range(r * n, (r + 1) * n):
             j = i - r * n

@@ -259,6 +259,10 @@ class AdoptionModel(mesa.Model):
         self._counters: tuple[Network, PeerCounter, PeerCounter] | None = None
         self._u: np.ndarray | None = None
         self._initialise(pop["initial_adopters"], pop["initial_at_scale"])
+        # the non-users' barrier profile the benefit tilt refers to, until the first January
+        self.levers.programmes.benefit_share = benefit_shares(
+            self.state, self.firms.barriers, self.firms.weight
+        )
         self.recorder.record(0, self.state, self.firms.barriers)
 
     # --- state -------------------------------------------------------------------------------
@@ -384,9 +388,10 @@ class AdoptionModel(mesa.Model):
             lifted, base, idx = self._lifted(start, ctx.clarity)
         new_users, new_scale = np.empty(n, dtype=bool), np.empty(n, dtype=bool)
         barriers, peer, state = self.firms.barriers, ctx.peer_share, self.state
-        if treats and self.levers.cfg["benefit"]["barrier_tilt"] > 0.0:
-            # who benefits more from a treatment begun this month is set against the non-users'
-            # barrier profile at the month's start (`adoptsim.programmes.tilted`)
+        if treats and self.month % 12 == 0 and self.levers.cfg["benefit"]["barrier_tilt"] > 0.0:
+            # who benefits more from a treatment is set against the non-users' barrier profile,
+            # renewed each January (it moves slowly; monthly, its five weighted sums over every
+            # firm cost a sixth of a run) and at the run's start (`__init__`)
             self.levers.programmes.benefit_share = benefit_shares(
                 state, barriers, self.firms.weight
             )

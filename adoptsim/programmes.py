@@ -47,13 +47,13 @@ def tilted(effect: np.ndarray | float, held: np.ndarray, share: float, tilt: flo
     A firm holding it gets (1 + tilt)× the effect of one without it, scaled by 1 + tilt · share
     so that a firm with the non-users' average barrier profile gets the lever's effect size
     (the evidence's number): barriers set who benefits more, not how much the lever does. The
-    share is the population's this month (`benefit_shares`), not the treated set's, so one
-    firm's treatment never changes another's effect.
+    share is the population's (`benefit_shares`, renewed each January), not the treated set's,
+    so one firm's treatment never changes another's effect.
 
     Args:
         effect: effect size per treated firm (or one for all), a probability.
         held: whether each treated firm holds the lever's barrier now.
-        share: weighted share of the model's non-users holding that barrier at the month's start.
+        share: weighted share of the model's non-users holding that barrier (`benefit_shares`).
         tilt: the benefit ratio minus 1 (``levers.benefit.barrier_tilt``, 0 = no difference).
     """
     return effect * ((1.0 + tilt * held.astype(np.float64)) / (1.0 + tilt * share))
@@ -208,8 +208,8 @@ class Programmes:
     def __init__(self, cfg: dict, segment: np.ndarray, firms: Firms) -> None:
         n = segment.shape[0]
         self.cfg, self.segment, self.firms, self.weight = cfg, segment, firms, firms.weight
-        # `benefit_shares` at the start of the month being stepped (set by the step; every
-        # firm's until the first step)
+        # `benefit_shares`: the model sets it from its initial state and renews it each
+        # January (every firm's until then, for a Programmes made without a model)
         everyone = np.zeros(n, dtype=np.int8)
         self.benefit_share = benefit_shares(everyone, firms.barriers, firms.weight)
         self.start = np.full(n, NO_WINDOW, dtype=np.int32)
