@@ -103,9 +103,11 @@ SLIDERS = (
         0.01,
         True,
     ),
+    # θ_peer is fitted: at the scenario's fall-back (2) no override is made and each
+    # replication keeps its posterior draw; any other value sets it for all of them.
     Slider(
         "theta_peer",
-        "Technology: peer effect (logit per unit peer share)",
+        "Technology: peer effect, logit per unit peer share (2: fitted draws)",
         ("rule.theta_peer",),
         0.5,
         4.0,
