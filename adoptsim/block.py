@@ -23,7 +23,7 @@ from adoptsim.levers import APPLY_ORDER, INSTRUMENTS
 from adoptsim.network import PeerCounter
 from adoptsim.policy import REFERENCE_COVER
 from adoptsim.programmes import (
-    BENEFIT_BARRIER,
+    BENEFIT_COL,
     BENEFIT_COLUMNS,
     PROGRAMMES,
     programme_effects,
@@ -169,9 +169,7 @@ class _Block:
         self.proj_expo = np.array([float(1.0 / np.maximum(mo, 1.0)) for mo in p_months])
         self.tilt = np.array([x.cfg["benefit"]["barrier_tilt"] for x in lv], dtype=np.float64)
         kinds = ["projects"] * 3 + list(PROGRAMMES)  # the kernel's seven treatment kinds
-        self.benefit_col = np.array(
-            [BARRIER_INDEX[BENEFIT_BARRIER[x]] for x in kinds], dtype=np.intp
-        )
+        self.benefit_col = np.array([BENEFIT_COL[x] for x in kinds], dtype=np.intp)
         self.benefit_cols = np.array(BENEFIT_COLUMNS, dtype=np.intp)
         self.bshare = np.stack([x.programmes.benefit_share for x in lv]).astype(np.float64)
         effects = [programme_effects(x.cfg) for x in lv]

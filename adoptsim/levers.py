@@ -23,7 +23,7 @@ from adoptsim.policy import (
 )
 from adoptsim.population import Firms
 from adoptsim.programmes import (
-    BENEFIT_BARRIER,
+    BENEFIT_COL,
     PROGRAMMES,
     Programmes,
     monthly_rate,
@@ -297,7 +297,7 @@ class Levers:
             effect = np.where(self._deadweight_u[firms] < add, cfg["effect"], 0.0)
         tilt = self.cfg["benefit"]["barrier_tilt"]
         if tilt > 0.0:
-            col = BARRIER_INDEX[BENEFIT_BARRIER["projects"]]
+            col = BENEFIT_COL["projects"]
             held = self.firms.barriers[firms, col]
             effect = tilted(effect, held, self.programmes.benefit_share[col], tilt)
         h = None if hazard is None else hazard[firms]

@@ -38,7 +38,11 @@ BENEFIT_BARRIER = {
     "information": "hard_to_assess",
     "coaching": "knowledge_partner",
 }
-BENEFIT_COLUMNS = tuple(sorted({BARRIER_INDEX[b] for b in BENEFIT_BARRIER.values()}))
+# Its column in the firms' barrier array, by lever, and the distinct columns.
+BENEFIT_COL = {lever: BARRIER_INDEX[b] for lever, b in BENEFIT_BARRIER.items()}
+BENEFIT_COLUMNS = tuple(sorted(set(BENEFIT_COL.values())))
+# The column of each programme kind (indices into `PROGRAMMES`).
+_PROGRAMME_COL = np.array([BENEFIT_COL[name] for name in PROGRAMMES], dtype=np.intp)
 
 
 def tilted(effect: np.ndarray | float, held: np.ndarray, share: float, tilt: float) -> np.ndarray:
@@ -260,12 +264,9 @@ class Programmes:
         effect = effects[kind]
         tilt = self.cfg["benefit"]["barrier_tilt"]
         if tilt > 0.0:
-            for j, name in enumerate(PROGRAMMES):
-                hit = (kind == j).nonzero()[0]
-                if hit.size:
-                    col = BARRIER_INDEX[BENEFIT_BARRIER[name]]
-                    held = self.firms.barriers[firms[hit], col]
-                    effect[hit] = tilted(effect[hit], held, self.benefit_share[col], tilt)
+            col = _PROGRAMME_COL[kind]
+            held = self.firms.barriers[firms, col]
+            effect = tilted(effect, held, self.benefit_share[col], tilt)
         self.start[firms] = month + 1
         self.end[firms] = month + months[kind]
         self.rate[firms] = own_chance(effect, months[kind], h, induced_exit)

@@ -26,10 +26,9 @@ from scipy.optimize import least_squares
 
 from adoptsim.fit.likelihood import Likelihood, prepare
 from adoptsim.fit.targets import SIM_INDEX
-from adoptsim.observe import Observation, latent, load_targets
+from adoptsim.observe import load_targets
 from adoptsim.posterior import COUNTRIES, DEFAULT_FIXED, JOINT, effective_values, joint_table
 from adoptsim.priors import PRIORS, prior_draw
-from adoptsim.simulation import run_replication
 
 CHECKED = ("barometer", "ict_survey")
 
@@ -58,14 +57,7 @@ def prior_noise(data, keep, theta, free, held, lik, replications: int = 16) -> t
             finally:
                 d.model.marginalise, d.model.replications = "none", 1
         scenario = d.model.scenario(sim).with_draw(prior_draw(0, 0, "all", uniforms))
-        record = run_replication(
-            scenario, n_firms=d.model.n_firms, seed=d.model.seed, replication=0,
-            barrier_months=d.model.barrier_months(), use_posterior=False, use_priors=False,
-        )  # fmt: skip
-        obs, lay = Observation(), d.model.layout()
-        values = [latent(pd.Series(r), record, obs) for r in d.model.rows]
-        latent_row = np.array([values[j][0 if kind == "users" else 1] for j, kind in lay])
-        return a @ latent_row
+        return a @ d.model.latents(scenario, 0)
 
     sds, ses = [], []
     for c, d in data.items():

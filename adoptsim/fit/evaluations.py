@@ -97,24 +97,32 @@ class LatentModel:
             parse_month(r["date"]) for r in self.rows if r["segment_type"].startswith("barrier")
         }
 
+    def latents(self, scenario: Scenario, replication: int) -> np.ndarray:
+        """Latent outputs (in `layout` order) of one replication of ``scenario``.
+
+        Args:
+            scenario: a scenario with every parameter already laid in (`scenario`).
+            replication: the replication index (its seed is this model's, its key this index).
+        """
+        record = run_replication(
+            scenario,
+            n_firms=self.n_firms,
+            seed=self.seed,
+            replication=replication,
+            barrier_months=self.barrier_months(),
+            use_posterior=False,
+            use_priors=False,
+        )
+        obs = Observation()
+        values = [latent(pd.Series(row), record, obs) for row in self.rows]
+        return np.array([values[j][0 if kind == "users" else 1] for j, kind in self.layout()])
+
     def __call__(self, sim_values: np.ndarray) -> np.ndarray:
         """Latent outputs, shape (replications, latents)."""
-        obs = Observation()
-        lay = self.layout()
-        out = np.empty((self.replications, len(lay)))
+        out = np.empty((self.replications, len(self.layout())))
         for i in range(self.replications):
             r = self.first_replication + i
-            record = run_replication(
-                self.scenario(sim_values, r),
-                n_firms=self.n_firms,
-                seed=self.seed,
-                replication=r,
-                barrier_months=self.barrier_months(),
-                use_posterior=False,
-                use_priors=False,
-            )
-            values = [latent(pd.Series(r), record, obs) for r in self.rows]
-            out[i] = [values[j][0 if kind == "users" else 1] for j, kind in lay]
+            out[i] = self.latents(self.scenario(sim_values, r), r)
         return out
 
 
