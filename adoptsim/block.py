@@ -4,10 +4,11 @@ R replications of a scenario are R models (each with its own firms, network, par
 random streams). Their per-firm arrays are laid end to end in one block, and each model's
 arrays become views of its part, so a month of all R models is one pass of the compiled kernel
 (`adoptsim.kernels`) and a handful of NumPy calls, instead of R × dozens of small NumPy calls
-(the fixed per-step cost that dominates runs of a few thousand firms). Each model draws its own
-uniforms from its own stream, the same numbers in the same order as its reference step
-(`AdoptionModel.step`, kept as the fallback), so the results are those of R separate runs, bit
-for bit; ``tests/test_block.py`` holds the two paths to each other.
+(the fixed per-step cost that dominates runs of a few thousand firms). Each model's uniforms are
+a function of its own key, month, row and firm (`adoptsim.uniforms`), computed by the kernel
+where a mechanism reads them and by its reference step (`AdoptionModel.step`, kept as the
+fallback) for every firm, so the results are those of R separate runs, bit for bit;
+``tests/test_block.py`` holds the two paths to each other.
 
 ``ADOPTSIM_KERNEL=0`` turns the compiled path off (every model then steps with the reference).
 """
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from adoptsim import kernels
+from adoptsim import kernels, uniforms
 from adoptsim.levers import APPLY_ORDER, INSTRUMENTS
 from adoptsim.network import PeerCounter
 from adoptsim.policy import REFERENCE_COVER
@@ -39,7 +40,6 @@ if TYPE_CHECKING:
 # Agents stepped together at most: past a few hundred thousand the fixed per-month cost is
 # already small next to the per-firm work, and a bigger block only holds more memory.
 MAX_BLOCK_AGENTS = 1 << 16
-_ROWS = 6  # uniforms per firm and month: state change, three barrier removals, reach, apply
 _LEARNING = ("knowledge_skills", "hard_to_assess", "cost_benefit")  # rows 1-3, in this order
 _LOGS = [INSTRUMENTS[k] for k in APPLY_ORDER] + list(PROGRAMMES)  # the kernel's start sums
 
@@ -151,9 +151,10 @@ class _Block:
         self.theta_peer = np.array([x.theta_peer for x in rules], dtype=np.float64)
         self.scale_theta_peer = np.array([x.scale_theta_peer for x in rules], dtype=np.float64)
         self.theta_burden = np.array([x.theta_burden for x in rules], dtype=np.float64)
-        self.keep = np.array(
-            [[np.float32(1.0 - x) for x in m.exit_rates] for m in models], dtype=np.float32
-        )
+        self.keep = np.array([[1.0 - x for x in m.exit_rates] for m in models])
+        self.keys = np.array([m._key for m in models], dtype=np.uint64)
+        self.words = uniforms.firm_words(n)  # the same for every model: firm j's own word
+        self.z = np.ones((uniforms.WORDS, n), dtype=np.uint64)
         self.learn = np.array(
             [[x.cfg["peer_learning"][b] for b in _LEARNING] for x in lv], dtype=np.float64
         )
@@ -236,7 +237,6 @@ class _Block:
         self.c_survive, self.c_expo = np.empty(2 * total), np.empty(2 * total)
         self.c_cover, self.c_gross = np.empty(2 * total), np.empty(2 * total)
         self.scratch = np.empty(2 * n)
-        self._u: np.ndarray | None = None
 
     def _month_by_month(self, k: int, m: AdoptionModel, months: range) -> None:
         """Model ``k``'s signal and project tables, month by month (no window holds them)."""
@@ -287,19 +287,6 @@ class _Block:
         self.watcher = _stack(watcher, np.intp)
         self.step = _stack(step, np.float64)
 
-    def _draw(self, m: int, count: int) -> np.ndarray:
-        """Months m … m + count − 1 of uniforms for every model (each from its own stream).
-
-        One call per model draws the numbers its step would draw month by month: a float32
-        draw takes the stream's next 32-bit words in order, whatever the call's size.
-        """
-        if self._u is None or self._u.shape[1] < count:
-            self._u = np.empty((self.r, count, _ROWS, self.n), dtype=np.float32)
-        u = self._u[:, :count]
-        for k, model in enumerate(self.models):
-            model._draws.random((count, _ROWS, self.n), dtype=np.float32, out=u[k])
-        return u
-
     def run(self, months: int | None = None) -> None:
         """Step the block to the end (or ``months`` months).
 
@@ -309,13 +296,8 @@ class _Block:
         start, m_end = first._start, self.n_months - 1
         if months is not None:
             m_end = min(m_end, self.m0 + months)
-        # a few months of uniforms at a time: little enough to stay in cache for the kernel
-        chunk = max(1, min(m_end - self.m0, (1 << 19) // (self.r * _ROWS * self.n)))
         barrier_months = [m.recorder.barrier_months for m in self.models]
-        u, uj = None, chunk
         for m in range(self.m0, m_end):
-            if uj == chunk:
-                u, uj = self._draw(m, min(chunk, m_end - m)), 0
             month = start + m
             kernels.hazard_terms(
                 m, self.n, self.r, self.cu, self.cs, self.inv, self.static, self.scale_static,
@@ -325,7 +307,7 @@ class _Block:
             )  # fmt: skip
             np.tanh(self.h, out=self.h)
             k = kernels.decide(
-                m, month, m, self.n, self.r, self.h, self.peer, u[:, uj],
+                m, month, m, self.n, self.r, self.h, self.peer, self.keys, self.words, self.z,
                 self.state, self.month_started, self.month_scaled, self.induced, self.barriers,
                 self.code, self.unsure, self.clarity_c, self.p_rate, self.ps, self.pe,
                 self.q_rate, self.qs, self.qe, self.keep, self.learn, self.learn_col,
@@ -340,7 +322,6 @@ class _Block:
                 self.c_cover, self.sums, self.hits, self.scratch, self.tilt, self.benefit_col,
                 self.benefit_cols, self.bshare,
             )  # fmt: skip
-            uj += 1
             if k:
                 pw = self.c_b[:k] ** 12
                 kernels.gross_chance(k, pw, self.c_effect, self.c_survive, self.c_gross)

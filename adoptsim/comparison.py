@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from adoptsim import memory
-from adoptsim.results import agent_counts
+from adoptsim.segments import agent_counts
 from adoptsim.scenario import Scenario, load_scenario
 from adoptsim.simulation import (
     check_arguments,

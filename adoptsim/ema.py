@@ -73,7 +73,7 @@ def outcome_names(
 
 def _populated_segments(scenario: Scenario, n_firms: int | None, seed: int) -> set:
     """Segments with at least MIN_AGENTS agents in the firms every experiment simulates."""
-    from adoptsim.results import agent_counts
+    from adoptsim.segments import agent_counts
     from adoptsim.simulation import simulate
 
     short = scenario.with_overrides(

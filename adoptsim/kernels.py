@@ -29,6 +29,8 @@ import warnings
 
 import numpy as np
 
+from adoptsim import uniforms
+
 try:  # the compiled path is optional: without Numba every model steps with the reference
     import numba
 except ImportError:  # pragma: no cover - numba is a dependency; this is the documented fallback
@@ -54,6 +56,36 @@ def _compiled(fn):
             return numba.njit(cache=True, nogil=True)(fn)
     except RuntimeError:  # no writable cache folder: compile in each process instead
         return numba.njit(cache=False, nogil=True)(fn)
+
+
+_mix64 = _compiled(uniforms.mix64)
+_GAMMA, _ONE, _UNIT = uniforms.GAMMA, uniforms.ONE, uniforms.UNIT
+_S32, _LOW, _NWORDS = uniforms.S32, uniforms.LOW, np.uint64(uniforms.WORDS)
+
+
+@_compiled
+def _stream_key(key, t, w):
+    """`adoptsim.uniforms.stream_keys`'s key of word ``w`` in month ``t``."""
+    return _mix64(key ^ _mix64((np.uint64(t) * _NWORDS + np.uint64(w) + _ONE) * _GAMMA))
+
+
+@_compiled
+def _words(stream, words, z, row):
+    """Every firm's word of one stream into ``z[row]``."""
+    for j in range(words.shape[0]):
+        z[row, j] = _mix64(stream ^ words[j])
+
+
+@_compiled
+def _low(z):
+    """The uniform of a word's low 32 bits."""
+    return np.float64(z & _LOW) * _UNIT
+
+
+@_compiled
+def _high(z):
+    """The uniform of a word's high 32 bits."""
+    return np.float64(z >> _S32) * _UNIT
 
 
 @_compiled
@@ -205,7 +237,7 @@ def _benefit_shares(r, n, state, barriers, weight, cols, bshare, scratch):
 
 @_compiled
 def decide(
-    m, month, t, n, n_models, h, peer, u,
+    m, month, t, n, n_models, h, peer, keys, words, z,
     state, month_started, month_scaled, induced, barriers, code,
     unsure, clarity_c, project_rate, ps, pe, programme_rate, qs, qe,
     keep, learn, learn_col,
@@ -219,10 +251,12 @@ def decide(
 ):  # fmt: skip
     """One month's draws and updates for every firm of the block; returns the new treatments.
 
-    ``h`` holds tanh of half the logits (see `hazard_terms`); ``u`` this month's uniforms,
-    model × row × firm (rows: the state change, three barrier removals, programme reach,
-    project application). Treated firms are listed in ``c_*`` (their own chance is finished by
-    `gross_chance` and `store_rates`); ``sums``/``hits`` get the weighted starts by instrument
+    ``h`` holds tanh of half the logits (see `hazard_terms`); ``keys`` each model's uniform key
+    (``words``: `adoptsim.uniforms.firm_words`, ``z``: room for a model's words):
+    a firm's uniforms (`adoptsim.uniforms`: the state change, three barrier removals, programme
+    reach, project application) are computed only where a mechanism reads them. Treated firms
+    are listed in ``c_*`` (their own chance is finished by `gross_chance` and `store_rates`);
+    ``sums``/``hits`` get the weighted starts by instrument
     (three, in `adoptsim.levers.APPLY_ORDER`) and programme (four). With a ``tilt`` (per
     model) a new effect is tilted towards the firms holding the barrier of its kind
     (``benefit_col``, one of ``benefit_cols``), against the non-users' shares in ``bshare``,
@@ -244,8 +278,26 @@ def decide(
         tl = tilt[r]
         if tl > 0.0 and month % 12 == 0:  # each January, as the reference
             _benefit_shares(r, n, state, barriers, weight, benefit_cols, bshare, scratch)
+        # a firm's three words (`adoptsim.uniforms.WORD_OF`): state change and the first
+        # barrier; the other two barriers (only if they can be learnt); reach and application
+        # (only in months with a programme or a project)
+        k0, k1, k2 = (
+            _stream_key(keys[r], t, 0),
+            _stream_key(keys[r], t, 1),
+            _stream_key(keys[r], t, 2),
+        )
+        learns = l1 > 0.0 or l2 > 0.0
+        treats = projects or programmes
+        # the words first, in a loop of their own: independent multiplies the CPU overlaps (in
+        # the firm loop each would wait on the one before)
+        _words(k0, words, z, 0)
+        if learns:
+            _words(k1, words, z, 1)
+        if treats:
+            _words(k2, words, z, 2)
         for i in range(r * n, (r + 1) * n):
             j = i - r * n
+            z0, z1, z2 = z[0, j], z[1, j], z[2, j]
             s = state[i]
             start = (h[0, i] + 1.0) * 0.5
             scale = (h[1, i] + 1.0) * 0.5
@@ -254,24 +306,25 @@ def decide(
             a2 = programme_rate[i] if qs[i] <= month and month <= qe[i] else 0.0
             lift = 1.0 - (1.0 - a1) * (1.0 - a2)
             lifted = 1.0 - (1.0 - base) * (1.0 - lift) if lift > 0.0 else base
-            u0 = u[r, 0, j]
-            # barrier removal by peer learning (the hazards above used last month's barriers)
+            u0 = _low(z0)
+            # barrier removal by peer learning (the hazards above used last month's barriers);
+            # the uniform first: computing it costs less than a mispredicted test of the barrier
             p = peer[i]
-            if u[r, 1, j] < p * l0 and barriers[i, b0]:
+            if _high(z0) < p * l0 and barriers[i, b0]:
                 barriers[i, b0] = False
                 code[i] -= 1 << b0
-            if u[r, 2, j] < p * l1 and barriers[i, b1]:
+            if _low(z1) < p * l1 and barriers[i, b1]:
                 barriers[i, b1] = False
                 code[i] -= 1 << b1
-            if u[r, 3, j] < p * l2 and barriers[i, b2]:
+            if _high(z1) < p * l2 and barriers[i, b2]:
                 barriers[i, b2] = False
                 code[i] -= 1 << b2
             # treatments begun this month (from this month's state and start hazard)
             hb = 1.0 - min(max(base, 0.0), 1.0)
-            if projects:
-                ua = u[r, 5, j]
+            if projects and pe[i] < month:
+                ua = _high(z2)
                 gi = group[i]
-                if ua < p_total[r, m, gi] and pe[i] < month:
+                if ua < p_total[r, m, gi]:
                     inst = 0
                     for q in range(3):
                         if ua >= p_cum[r, m, gi, q]:
@@ -287,13 +340,13 @@ def decide(
                     c_firm[k], c_kind[k], c_effect[k], c_b[k] = i, inst, eff, hb
                     c_survive[k], c_expo[k], c_cover[k] = proj_survive[r], proj_expo[r], cover
                     k += 1
-            if programmes:
-                ur = u[r, 4, j]
-                key = segment[i] + (1 if s > 0 else 0)
-                if ur < q_total[r, m, key] and qe[i] < month:
+            if programmes and qe[i] < month:
+                ur = _low(z2)
+                cell = segment[i] + (1 if s > 0 else 0)
+                if ur < q_total[r, m, cell]:
                     kind = 0
                     for q in range(4):
-                        if ur >= q_cum[r, m, key, q]:
+                        if ur >= q_cum[r, m, cell, q]:
                             kind += 1
                     qs[i] = month + 1
                     qe[i] = month + prog_months[r, kind]

@@ -8,13 +8,11 @@ only when asked for (``model.firm(i)``), never needed to step.
 
 from __future__ import annotations
 
-import threading
-
 import mesa
 import numpy as np
 
-from adoptsim import arguments, block, memory
-from adoptsim._blocks import for_blocks, run_parallel, threads
+from adoptsim import arguments, block, memory, uniforms
+from adoptsim._blocks import for_blocks, run_parallel
 from adoptsim.levers import Levers
 from adoptsim.months import format_month
 from adoptsim.network import Network, PeerCounter, build_network
@@ -100,53 +98,33 @@ def _seed_sequence(seed: int | np.random.SeedSequence) -> np.random.SeedSequence
 def _proportional(share: float, propensity: np.ndarray, weight: np.ndarray) -> np.ndarray:
     """Probabilities ∝ propensity, clipped to 1, whose weighted mean is ``share``.
 
-    The scale factor is found by bisection (60 halvings, fewer if the bracket stops changing in
-    floating point) because clipping the most likely firms at 1 would otherwise leave the mean
-    below ``share``.
+    The weighted mean of min(k·propensity, 1) is piecewise linear in the scale k, with a kink
+    where each firm reaches 1; with the firms sorted by propensity (largest first) and m of them
+    clipped, k = (share·W − W_m) / S_m (W_m the clipped firms' weight, S_m the others' weighted
+    propensity). The m that is consistent (the m-th firm clipped at that k, the next not) is
+    found among the prefix sums at once: exact, where a bisection needs some fifty passes.
     """
-    lo, hi = 0.0, 1.0 / max(float(propensity.min(initial=1.0)), 1e-12)
-    total = weight.sum()
-    p = np.empty(propensity.shape)
-    for _ in range(60):
-        mid = 0.5 * (lo + hi)
-
-        def block(sl: slice, mid: float = mid) -> None:
-            np.multiply(propensity[sl], mid, out=p[sl])
-            np.minimum(p[sl], 1.0, out=p[sl])
-
-        for_blocks(block, p.shape[0])
-        mean = weight @ p / total
-        bracket = (mid, hi) if mean < share else (lo, mid)
-        if bracket == (lo, hi):
-            break
-        lo, hi = bracket
-    return np.minimum(lo * propensity, 1.0)
-
-
-class _Background:
-    """Calls ``fn(*args, **kwargs)`` in a helper thread; ``result()`` joins.
-
-    NumPy releases the GIL while it fills large arrays, so the call overlaps with the caller's
-    own array work.
-    """
-
-    def __init__(self, fn, *args, **kwargs) -> None:
-        self._out = self._error = None
-
-        def run() -> None:
-            try:
-                self._out = fn(*args, **kwargs)
-            except BaseException as exc:  # re-raised in the caller by result()
-                self._error = exc
-
-        self._thread = threading.Thread(target=run, daemon=True)
-        self._thread.start()
-
-    def result(self):
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return self._out
+    p = np.asarray(propensity, dtype=np.float64)
+    w = np.asarray(weight, dtype=np.float64)
+    if p.shape[0] == 0:
+        return np.zeros(0)
+    total = w.sum()
+    target = min(max(share, 0.0), 1.0) * total
+    order = np.argsort(-p, kind="stable")
+    ps, ws = p[order], w[order]
+    clipped_w = np.concatenate(([0.0], np.cumsum(ws)))  # W_m, m = 0 … n
+    mass = ws * ps
+    rest = np.concatenate((np.cumsum(mass[::-1])[::-1], [0.0]))  # S_m: firms m … n − 1
+    m_idx = np.arange(ps.shape[0] + 1)
+    with np.errstate(divide="ignore", invalid="ignore"):  # S_m = 0 or k = 0: not consistent
+        k = (target - clipped_w) / rest
+        # m clipped firms is consistent if the m-th largest is at 1 (k·p ≥ 1) and the next not
+        top_ok = (m_idx == 0) | (k * np.concatenate(([np.inf], ps)) >= 1.0)
+        next_ok = (m_idx == ps.shape[0]) | (k * np.concatenate((ps, [0.0])) < 1.0)
+    ok = np.flatnonzero(top_ok & next_ok & np.isfinite(k) & (k >= 0))
+    if ok.size == 0:  # no finite scale: share 1 (every firm that can is at 1) or no propensity
+        return (p > 0).astype(np.float64) if target >= total else np.zeros_like(p)
+    return np.minimum(k[ok[0]] * p, 1.0)
 
 
 class _FullProduct:
@@ -191,8 +169,9 @@ class AdoptionModel(mesa.Model):
             seed = arguments.seed(seed)
         n_firms = arguments.n_firms(n_firms)
         ss = _seed_sequence(seed)
-        # A fifth child for the levers' own draws: the first four are those of spawn(4).
-        pop_ss, net_ss, dyn_ss, mesa_ss, lever_ss = ss.spawn(5)
+        # A fifth child for the levers' own draws, a sixth for the step's counter-based uniforms
+        # (`adoptsim.uniforms`): the first children are those of spawn(4) and spawn(5).
+        pop_ss, net_ss, dyn_ss, mesa_ss, lever_ss, step_ss = ss.spawn(6)
         super().__init__(rng=np.random.default_rng(mesa_ss))
         self.spec = load_scenario(scenario)
         d = self.spec.data
@@ -241,7 +220,8 @@ class AdoptionModel(mesa.Model):
         self.exit_rates = tuple(1.0 - (1.0 - min(y, 1.0)) ** (1.0 / 12.0) for y in yearly)
         if getattr(self.rule, "uses_subsidy", True):
             self.levers.induced_exit = self.exit_rates[1]
-        self._draws = np.random.default_rng(dyn_ss)
+        self._draws = np.random.default_rng(dyn_ss)  # the start state's draws (`_initialise`)
+        self._key = uniforms.model_key(step_ss)  # the steps' uniforms (`adoptsim.uniforms`)
         n = self.firms.n
         self.state = np.zeros(n, dtype=np.int8)
         self.month_started = np.full(n, -1, dtype=np.int16)
@@ -257,7 +237,7 @@ class AdoptionModel(mesa.Model):
         self.recorder = Recorder(self.firms, range(self._start, self._end + 1), barrier_months)
         self._views: dict[int, FirmAgent] = {}
         self._counters: tuple[Network, PeerCounter, PeerCounter] | None = None
-        self._u: np.ndarray | None = None
+        self._words: np.ndarray | None = None  # the firms' halves of their uniforms, when needed
         self._initialise(pop["initial_adopters"], pop["initial_at_scale"])
         # the non-users' barrier profile the benefit tilt refers to, until the first January
         self.levers.programmes.benefit_share = benefit_shares(
@@ -361,24 +341,19 @@ class AdoptionModel(mesa.Model):
         # scale, never two, so starting, scaling up and stopping can share it: a start or a
         # scale-up below the hazard, an exit at the top, 1 − exit hazard and above), one per
         # dynamic barrier its removal by peer learning, one its reach by a programme and one its
-        # application for a subsidised project (independent of the others).
-        reach_row = 4 if uses_barriers else 1
-        apply_row = reach_row + 1
-        shape = ((apply_row + 1) if treats else reach_row, n)
-        if self._u is None or self._u.shape != shape:
-            self._u = np.empty(shape, dtype=np.float32)
-        # This month's uniforms (the same stream and amount every month) are drawn in a helper
-        # thread while peers and hazards are computed; only this step uses the generator.
-        if self._u.size >= 1 << 18 and threads() > 1:
-            draws = _Background(self._draws.random, shape, dtype=np.float32, out=self._u)
-        else:
-            draws = None
-            self._draws.random(shape, dtype=np.float32, out=self._u)
-        try:
-            ctx = self._context()
-            start, scale = self.rule.hazards(ctx)
-        finally:
-            u = draws.result() if draws else self._u
+        # application for a subsidised project (independent of the others). Each is a function
+        # of (key, month, row, firm) (`adoptsim.uniforms`): the compiled kernel computes only
+        # those a mechanism reads, this reference every one of the rows the rule uses.
+        rows = (uniforms.ROW_STATE,)
+        if uses_barriers:
+            rows += tuple(range(uniforms.ROW_LEARN, uniforms.ROW_LEARN + 3))
+        if treats:
+            rows += (uniforms.ROW_REACH, uniforms.ROW_APPLY)
+        if self._words is None or self._words.shape[0] != n:
+            self._words = uniforms.firm_words(n)
+        u = uniforms.month_uniforms(self._key, self.t, rows, self._words)
+        ctx = self._context()
+        start, scale = self.rule.hazards(ctx)
         if np.shape(start) != (n,):
             start = np.broadcast_to(start, (n,))
         if np.shape(scale) != (n,):
@@ -400,9 +375,7 @@ class AdoptionModel(mesa.Model):
         if exits:
             stops, falls = np.empty(n, dtype=bool), np.empty(n, dtype=bool)
             # Per light user, 1 − its exit hazard: the uniform at or above it stops the firm.
-            keep_light = np.float32(1.0 - x_light)
-            keep_induced = np.float32(1.0 - x_induced)
-            keep_scale = np.float32(1.0 - x_scale)
+            keep_light, keep_induced, keep_scale = 1.0 - x_light, 1.0 - x_induced, 1.0 - x_scale
 
         def block(sl: slice) -> None:
             # Draws against the hazards, then barrier removal (all with this month's state).
@@ -419,7 +392,7 @@ class AdoptionModel(mesa.Model):
             if uses_barriers:
                 removal = self.levers.barrier_removal(self.month, state[sl], peer[sl], part=sl)
                 removed = np.empty(sl.stop - sl.start, dtype=bool)
-                for row, (k, p) in enumerate(removal.items(), start=1):
+                for row, (k, p) in enumerate(removal.items(), start=uniforms.ROW_LEARN):
                     np.less(u[row, sl], p, out=removed)
                     # Few firms lose a barrier in a month: clearing just those is cheaper than
                     # rewriting the whole column, which is strided (one byte per firm's row).
@@ -429,8 +402,8 @@ class AdoptionModel(mesa.Model):
         if treats:
             # Applications for subsidised AI projects and reach of programmes this month; they
             # treat from next month.
-            self.levers.start_projects(self.month, u[apply_row], base)
-            self.levers.start_programmes(self.month, state, u[reach_row], base)
+            self.levers.start_projects(self.month, u[uniforms.ROW_APPLY], base)
+            self.levers.start_programmes(self.month, state, u[uniforms.ROW_REACH], base)
         # ``.nonzero()[0]`` rather than np.flatnonzero, here and in the other per-month code: the
         # same indices without two layers of Python wrappers, which at a few thousand firms cost
         # more than the search itself.

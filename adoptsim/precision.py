@@ -85,7 +85,7 @@ def _posterior_sha(name: str = POSTERIOR_NAME) -> str:
 
 def _final_use(sc, layer: dict, seed: int) -> float:
     from adoptsim.model import AdoptionModel
-    from adoptsim.results import segment_table
+    from adoptsim.segments import segment_table
 
     model = AdoptionModel(
         sc.with_draw(layer),

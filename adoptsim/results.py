@@ -15,26 +15,16 @@ import numpy as np
 import pandas as pd
 
 from adoptsim.errors import AdoptsimError
-from adoptsim.months import format_month
 from adoptsim.population import Firms
+from adoptsim.segments import ADOPTION_COLUMNS
 from adoptsim.taxonomy import (
     BARRIERS,
     RECORD_BANDS,
     REGIONS,
     SECTORS,
-    SIZE_LABELS,
     record_band_of,
 )
 
-ADOPTION_COLUMNS = [
-    "replication",
-    "date",
-    "segment_type",
-    "segment",
-    "adopters_share",
-    "at_scale_share",
-    "draw",
-]
 #: The commit record of a run folder: written last, names the SHA-256 of its siblings.
 RUN_RECORD = "run.json"
 
@@ -156,100 +146,6 @@ class Recorder:
             self.state_weight,
             agents=self.agents_per_cell,
         )
-
-
-# _SHARE_ROUNDING: users and firms of a cell are sums of the same weights in different orders
-# (by state, and all at once), so when every firm of a segment uses AI the quotient can come out
-# as 1 + 2e-16. A share is at most 1: quotients are capped there, never rescaled.
-
-# Which record bands make up each size class (the classes are unions of bands).
-_SIZE_BANDS = {
-    "1-9": [0, 1],
-    "10-19": [2],
-    "20-49": [3],
-    "50-249": [4],
-    "250-499": [5],
-    "500+": [6],
-}
-
-
-def segment_table(record: CellRecord) -> pd.DataFrame:
-    """Tidy shares by month for all firms and by sector, size class and region."""
-    s, b, r = record.shape
-    firms = record.firms.reshape(s, b, r)
-    users = record.users.reshape(-1, s, b, r)
-    scale = record.at_scale.reshape(-1, s, b, r)
-    dates = np.array([format_month(m) for m in record.months], dtype=object)
-    # Columns are gathered as arrays and made into one frame at the end: building a frame per
-    # segment type and concatenating costs more than the arithmetic at a few thousand firms.
-    columns: dict[str, list[np.ndarray]] = {
-        "date": [],
-        "segment_type": [],
-        "segment": [],
-        "adopters_share": [],
-        "at_scale_share": [],
-    }
-
-    def add(kind: str, labels: list[str], num_u: np.ndarray, num_s: np.ndarray, den: np.ndarray):
-        keep = den > 0
-        with np.errstate(invalid="ignore", divide="ignore"):
-            su = np.minimum(num_u[:, keep] / den[keep], 1.0)  # see _SHARE_ROUNDING
-            ss = np.minimum(num_s[:, keep] / den[keep], 1.0)
-        labs = np.asarray(labels, dtype=object)[keep]
-        n_t, n_s = su.shape
-        columns["date"].append(np.repeat(dates, n_s))
-        columns["segment_type"].append(np.full(n_t * n_s, kind, dtype=object))
-        columns["segment"].append(np.tile(labs, n_t))
-        columns["adopters_share"].append(su.ravel())
-        columns["at_scale_share"].append(ss.ravel())
-
-    add(
-        "all",
-        ["all"],
-        users.sum(axis=(1, 2, 3))[:, None],
-        scale.sum(axis=(1, 2, 3))[:, None],
-        np.array([firms.sum()]),
-    )
-    add(
-        "sector",
-        list(SECTORS),
-        users.sum(axis=(2, 3)),
-        scale.sum(axis=(2, 3)),
-        firms.sum(axis=(1, 2)),
-    )
-    by_band_u, by_band_s, by_band_f = (
-        users.sum(axis=(1, 3)),
-        scale.sum(axis=(1, 3)),
-        firms.sum(axis=(0, 2)),
-    )
-    add(
-        "size",
-        list(SIZE_LABELS),
-        np.stack([by_band_u[:, _SIZE_BANDS[k]].sum(1) for k in SIZE_LABELS], 1),
-        np.stack([by_band_s[:, _SIZE_BANDS[k]].sum(1) for k in SIZE_LABELS], 1),
-        np.array([by_band_f[_SIZE_BANDS[k]].sum() for k in SIZE_LABELS]),
-    )
-    add(
-        "region",
-        list(record.regions),
-        users.sum(axis=(1, 2)),
-        scale.sum(axis=(1, 2)),
-        firms.sum(axis=(0, 1)),
-    )
-    return pd.DataFrame({name: np.concatenate(parts) for name, parts in columns.items()})
-
-
-def agent_counts(record: CellRecord) -> pd.DataFrame:
-    """Agents simulated per segment (unweighted): how much a segment's share can be trusted."""
-    s, b, r = record.shape
-    n = np.asarray(record.agents if record.agents is not None else np.zeros(s * b * r))
-    n = n.reshape(s, b, r)
-    by_band = n.sum(axis=(0, 2))
-    rows = [("all", "all", int(n.sum()))]
-    rows += [("sector", k, int(v)) for k, v in zip(SECTORS, n.sum(axis=(1, 2)), strict=True)]
-    rows += [("size", k, int(by_band[_SIZE_BANDS[k]].sum())) for k in SIZE_LABELS]
-    rows += [("region", k, int(v)) for k, v in zip(record.regions, n.sum(axis=(0, 1)), strict=True)]
-    return pd.DataFrame(rows, columns=["segment_type", "segment", "agents"])
 
 
 class RunFolderError(AdoptsimError):

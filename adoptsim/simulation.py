@@ -10,23 +10,16 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-import pandas as pd
-
 from adoptsim import block, memory
 from adoptsim.errors import AdoptsimError, ScenarioError
 from adoptsim.model import AdoptionModel
 from adoptsim.posterior import n_draws, posterior_draw, split_overrides
 from adoptsim.precision import run_design, surrogate
 from adoptsim.priors import prior_draw
-from adoptsim.results import (
-    ADOPTION_COLUMNS,
-    CellRecord,
-    SimulationResult,
-    run_info,
-    segment_table,
-)
+from adoptsim.results import CellRecord, SimulationResult, run_info
 from adoptsim.rules import BUILTIN_RULES, RULES, AdoptionRule
 from adoptsim.scenario import Scenario, load_scenario
+from adoptsim.segments import segment_tables
 from adoptsim.streams import replication_seed
 
 
@@ -379,14 +372,8 @@ def run_replications(
     finally:
         if bar is not None:
             bar.close()
-    frames, params = [], []
-    for r, record in enumerate(records):
-        table = segment_table(record)
-        table.insert(0, "replication", r)
-        table["draw"] = record.draw
-        frames.append(table)
-        params.append(_drawn_parameters(sc, record, draws[r]))
-    adoption = pd.concat(frames, ignore_index=True)[ADOPTION_COLUMNS]
+    params = [_drawn_parameters(sc, record, draws[r]) for r, record in enumerate(records)]
+    adoption = segment_tables(records)
     n = sc.n_agents(n_firms)
     info = run_info(sc, seed=seed, n_firms=n, replications=replications)
     info["posterior_draws"] = [int(rec.draw) for rec in records]

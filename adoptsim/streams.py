@@ -8,7 +8,8 @@ values are the ones the package has always used, so results are unchanged.
 Layout of the key space:
 
 - ``(r,)`` for replication ``r`` of a run (`replication_seed`): the model's own children
-  (population, network, dynamics, Mesa, levers) are spawned from it;
+  (population, network, start state, Mesa, levers, and the key of the steps' counter-based
+  uniforms, `adoptsim.uniforms`) are spawned from it;
 - ``(r, PRIOR_DRAW)``: a replication's draw of the prior-only parameters;
 - ``(r, EVIDENCE_EXPERIMENTS)``: which firms `adoptsim evidence` treats in replication ``r``;
 - ``(NOISE_FIRST_REPLICATION + i,)``: the calibration's extra simulation-noise replications;
@@ -28,7 +29,7 @@ import numpy as np
 # replication count is bounded far below it by memory), so the two key spaces are disjoint.
 ANALYSIS = 2**40
 # Second key, under a replication: the prior draw of its uncertain parameters (the model spawns
-# children 0-4 of a replication, never this one).
+# children 0-5 of a replication, never this one).
 PRIOR_DRAW = 1_000
 # Second key, under a replication: the evidence experiments' own draws (which firms are treated).
 EVIDENCE_EXPERIMENTS = 2_000

@@ -89,7 +89,7 @@ def timed_sweep(sp: dict, tmp: Path, name: str, **kw) -> float:
 def measure(quick: bool, dask: bool) -> dict:
     """Run the measurements; returns the numbers the docs section is written from."""
     import adoptsim
-    from adoptsim.results import segment_table
+    from adoptsim.segments import segment_table
     from adoptsim.simulation import run_replication
     from adoptsim.sweeps.spec import load_sweep_spec
     from adoptsim.sweeps.store import write_shard

@@ -196,14 +196,25 @@ def test_barrier_months_are_recorded_on_the_compiled_path(monkeypatch):
             np.testing.assert_array_equal(b.state_weight[m], a.state_weight[m])
 
 
-def test_uniforms_drawn_months_at_a_time_are_those_of_month_by_month_draws():
-    # an odd row length: the stream's spare 32-bit half carries over from one month to the next
-    a, b = np.random.default_rng(5), np.random.default_rng(5)
-    a.random((2, 7), dtype=np.float64)  # the start state's draws come first
-    b.random((2, 7), dtype=np.float64)
-    whole = a.random((4, 6, 7), dtype=np.float32)
-    month = np.stack([b.random((6, 7), dtype=np.float32) for _ in range(4)])
-    np.testing.assert_array_equal(whole, month)
+@pytest.mark.parametrize("seed", range(4))
+def test_ties_listed_by_owner_or_not_give_the_numpy_matrix(seed):
+    """The compiled CSR build gives `_from_ties`'s matrix for ties in owner order (as networks
+    draw them) or any order, self-ties and misses (−1) dropped, repeated ties counted."""
+    from adoptsim.network import _from_ties
+
+    rng = np.random.default_rng(seed)
+    n, m = 300, 4000
+    owner = np.sort(rng.integers(0, n, m))
+    target = rng.integers(-1, n, m)
+    target[::7] = owner[::7]  # self-ties
+    target[1::5] = target[::5][: target[1::5].shape[0]]  # repeats
+    for own, tgt in ((owner, target), (owner[::-1].copy(), target[::-1].copy())):
+        keep = (tgt >= 0) & (tgt != own)
+        ref = _from_ties(own[keep], tgt[keep], n).adjacency
+        indptr, cols, count = kernels.ties_to_csr(own, tgt, n)
+        np.testing.assert_array_equal(indptr, ref.indptr)
+        np.testing.assert_array_equal(cols, ref.indices)
+        np.testing.assert_array_equal(count, ref.data)
 
 
 @pytest.mark.parametrize("seed", range(4))

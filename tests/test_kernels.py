@@ -6,7 +6,7 @@
   exact sum;
 - `_representative_targets` (one sorted search for all ties) vs a per-tie inverse CDF, and bit
   for bit vs the same formula searched tie by tie; `_at_most` (a merge) vs ``np.searchsorted``;
-- `_logit_offsets` (blocked Newton with early exit at a fixed point) vs fifty plain Newton steps;
+- `_logit_offsets` (blocked Newton, stopped once converged) vs fifty plain Newton steps;
 - `Levers.treatment` (fade read from a table by months since the project's end, deadweight
   firms left out) vs the fade formula evaluated for every firm that ever had a project;
 - the whole model: byte-identical results on 1 and 2 threads.
@@ -226,14 +226,15 @@ def _plain_newton(target, loading, z, w, steps=50):
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_logit_offsets_equal_fifty_plain_newton_steps(seed):
+def test_logit_offsets_agree_with_fifty_plain_newton_steps(seed):
     rng = np.random.default_rng(seed)
     n = 20_000  # several blocks per row, so the blocked loop really splits the work
     z, w = rng.normal(size=n), rng.lognormal(0, 1, n)
     target = rng.uniform(0.05, 0.9, 9)
     loading = float(rng.uniform(0.2, 1.5))
     fast = _logit_offsets(target, loading, z, w)
-    assert np.array_equal(fast, _plain_newton(target, loading, z, w))
+    # stopped at a step below 1e-12: within a few 1e-13 of where fifty steps end
+    np.testing.assert_allclose(fast, _plain_newton(target, loading, z, w), rtol=0, atol=1e-11)
     p = 1.0 / (1.0 + np.exp(loading * z[None, :] - fast[:, None]))
     np.testing.assert_allclose(p @ w / w.sum(), target, rtol=0, atol=1e-12)
 

@@ -143,3 +143,31 @@ def test_cached_layout_is_not_shared_with_callers():
     second = build_population("flanders", 1500, np.random.default_rng(3))
     assert np.array_equal(second.weight, expected)
     assert second.sector.any() and second.weight.flags.writeable
+
+
+def _bisected(share, propensity, weight, halvings=200):
+    """The start state's probabilities by plain bisection on the scale (the reference)."""
+    lo, hi = 0.0, 1.0 / max(propensity.min(), 1e-12)
+    for _ in range(halvings):
+        mid = 0.5 * (lo + hi)
+        mean = weight @ np.minimum(mid * propensity, 1.0) / weight.sum()
+        lo, hi = (mid, hi) if mean < share else (lo, mid)
+    return np.minimum(lo * propensity, 1.0)
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("share", [0.0, 0.02, 0.3, 0.8, 0.97])
+def test_start_probabilities_solve_the_clipped_mean_exactly(seed, share):
+    from adoptsim.model import _proportional
+
+    rng = np.random.default_rng(seed)
+    p = rng.lognormal(-3, 1.5, 3000)
+    w = rng.lognormal(0, 1, 3000)
+    got = _proportional(share, p, w)
+    assert w @ got / w.sum() == pytest.approx(share, abs=1e-12)
+    assert got.max() <= 1.0
+    np.testing.assert_allclose(got, _bisected(share, p, w), rtol=0, atol=1e-9)
+    if share >= 0.8:  # the largest propensities are clipped at 1, the order is kept
+        assert (got == 1.0).any()
+    order = np.argsort(p)
+    assert np.all(np.diff(got[order]) >= 0)

@@ -3,7 +3,8 @@
 import numpy as np
 
 from adoptsim.months import parse_month
-from adoptsim.results import CellRecord, segment_table
+from adoptsim.results import CellRecord
+from adoptsim.segments import segment_table
 from adoptsim.taxonomy import POPULATIONS, RECORD_BANDS, SECTORS
 
 

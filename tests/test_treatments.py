@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from adoptsim import load_scenario
+from adoptsim import load_scenario, uniforms
 from adoptsim.cli import main
 from adoptsim.evidence import COLUMNS, _step_to, _treatment_effect, evidence_check
 from adoptsim.model import AdoptionModel
@@ -135,12 +135,13 @@ def test_an_induced_user_that_would_have_started_anyway_becomes_an_ordinary_user
         {"exit.induced_extra": 0.3, "levers.coaching.reach": 0.3, "levers.coaching.effect": 0.3}
     )
     model = AdoptionModel(sc, n_firms=3_000, seed=6)
+    words = uniforms.firm_words(model.firms.n)
     cleared = kept = 0
     while model.running:
         base = model.start_hazard()  # what the step sets the draw against, without treatments
         was = model.induced.copy()
+        u = uniforms.month_uniforms(model._key, model.t, (uniforms.ROW_STATE,), words)[0]
         model.step()
-        u = model._u[0]
         still = was & (model.state == USER)
         assert not model.induced[still & (u < base)].any()
         assert model.induced[still & (u >= base)].all()
@@ -193,12 +194,13 @@ def test_barriers_set_who_benefits_not_how_much_the_lever_does(calibrated):
 def test_clarity_moves_only_the_unsure_firms_in_its_first_month(calibrated):
     """Full clarity from 2027-01 against the baseline's: same seed, so the same draws. In the
     first month with full clarity only unsure non-users start differently (the others' hazards
-    do not change until the peers do)."""
+    do not change until the peers do). The largest clarity effect and 20,000 firms, so that some
+    of them do (about ten expected)."""
     clear = calibrated.with_overrides(
         {"regulation.clarity_full_from": "2027-01", "regulation.clarity_effect": 0.05}
     )
     base = calibrated.with_overrides({"regulation.clarity_effect": 0.05})
-    a, b = AdoptionModel(base, n_firms=6_000, seed=5), AdoptionModel(clear, n_firms=6_000, seed=5)
+    a, b = AdoptionModel(base, n_firms=20_000, seed=5), AdoptionModel(clear, n_firms=20_000, seed=5)
     month = parse_month("2027-01")
     _step_to(a, month)
     _step_to(b, month)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from adoptsim.errors import AdoptsimError, ScenarioError
-from adoptsim.results import ADOPTION_COLUMNS, segment_table
+from adoptsim.segments import ADOPTION_COLUMNS, segment_table
 from adoptsim.sweeps import pool as worker_pool
 from adoptsim.sweeps.spec import SweepSpec, Task, load_sweep_spec, scenario_hash
 from adoptsim.sweeps.store import (

@@ -26,7 +26,7 @@ from typing import Any
 import pandas as pd
 
 from adoptsim.errors import AdoptsimError
-from adoptsim.results import ADOPTION_COLUMNS
+from adoptsim.segments import ADOPTION_COLUMNS
 
 SHARD_DIR = "shards"
 MANIFEST = "manifest.jsonl"
