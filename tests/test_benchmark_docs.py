@@ -39,3 +39,17 @@ def test_sweep_overhead_section_is_generated_from_the_results():
         "regenerate: python3 benchmarks/bench_sweep.py --docs-only (or rerun the benchmark)"
     )
     assert [m["tasks"] for m in results["rss"]] == [8, 32, 64, 256, 1024]
+
+
+def test_same_distribution_section_is_generated_from_the_results():
+    """The old-against-new check of the counter-based uniforms: the docs show what it wrote, and
+    what it wrote says no mean moved by more than three of its standard errors."""
+    bench = _bench("same_distribution")
+    results = json.loads((ROOT / "benchmarks/results_same_distribution.json").read_text())
+    doc = (ROOT / "docs/performance.md").read_text(encoding="utf-8")
+    assert bench.markdown(results) in doc, (
+        "regenerate: python3 benchmarks/same_distribution.py --docs-only (or rerun the check)"
+    )
+    stats = results["stats"]
+    for key in ("baseline", "combined", "effect"):
+        assert abs(stats[key]["mean_pp"]) <= 3 * stats[key]["se_pp"], key
