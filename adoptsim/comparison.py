@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from adoptsim import memory
-from adoptsim.segments import agent_counts
 from adoptsim.scenario import Scenario, load_scenario
+from adoptsim.segments import agent_counts
 from adoptsim.simulation import (
     check_arguments,
     check_portable,
