@@ -238,6 +238,7 @@ class AdoptionModel(mesa.Model):
         self._views: dict[int, FirmAgent] = {}
         self._counters: tuple[Network, PeerCounter, PeerCounter] | None = None
         self._words: np.ndarray | None = None  # the firms' halves of their uniforms, when needed
+        self._u: np.ndarray | None = None  # the reference step's uniforms of a month
         self._initialise(pop["initial_adopters"], pop["initial_at_scale"])
         # the non-users' barrier profile the benefit tilt refers to, until the first January
         self.levers.programmes.benefit_share = benefit_shares(
@@ -351,7 +352,8 @@ class AdoptionModel(mesa.Model):
             rows += (uniforms.ROW_REACH, uniforms.ROW_APPLY)
         if self._words is None or self._words.shape[0] != n:
             self._words = uniforms.firm_words(n)
-        u = uniforms.month_uniforms(self._key, self.t, rows, self._words)
+            self._u = np.empty((uniforms.ROWS, n))  # rows a rule does not use are never touched
+        u = uniforms.month_uniforms(self._key, self.t, rows, self._words, out=self._u)
         ctx = self._context()
         start, scale = self.rule.hazards(ctx)
         if np.shape(start) != (n,):

@@ -74,7 +74,13 @@ def firm_words(n: int) -> np.ndarray:
     return mix64((np.arange(n, dtype=np.uint64) + ONE) * GAMMA)
 
 
-def month_uniforms(key: np.uint64, t: int, rows: tuple[int, ...], words: np.ndarray) -> np.ndarray:
+def month_uniforms(
+    key: np.uint64,
+    t: int,
+    rows: tuple[int, ...],
+    words: np.ndarray,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
     """Month ``t``'s uniforms of every firm in the given rows (the reference step's).
 
     Args:
@@ -82,17 +88,25 @@ def month_uniforms(key: np.uint64, t: int, rows: tuple[int, ...], words: np.ndar
         t: months since the scenario start.
         rows: which rows (of `ROWS`) to compute.
         words: `firm_words` of the model's firm count.
+        out: a ``(ROWS, n)`` float64 array to write into (a step reuses one), else a new one.
 
     Returns:
-        ``(ROWS, n)`` float64 uniforms on [0, 1); rows not asked for are left uninitialised.
+        ``(ROWS, n)`` float64 uniforms on [0, 1); rows not asked for are left as they were.
     """
     keys = stream_keys(key, t)
-    out = np.empty((ROWS, words.shape[0]))
-    made: dict[int, np.ndarray] = {}
-    for row in rows:
-        w, half = WORD_OF[row]
-        if w not in made:
-            made[w] = mix64(keys[w] ^ words)
-        bits = made[w] >> S32 if half else made[w] & LOW
-        np.multiply(bits, UNIT, out=out[row])
+    n = words.shape[0]
+    if out is None:
+        out = np.empty((ROWS, n))
+    for lo in range(0, n, _CHUNK):  # in chunks: the hash's temporaries stay small
+        w = words[lo : lo + _CHUNK]
+        made: dict[int, np.ndarray] = {}
+        for row in rows:
+            word, half = WORD_OF[row]
+            if word not in made:
+                made[word] = mix64(keys[word] ^ w)
+            bits = made[word] >> S32 if half else made[word] & LOW
+            np.multiply(bits, UNIT, out=out[row, lo : lo + _CHUNK])
     return out
+
+
+_CHUNK = 1 << 16  # firms per chunk of the NumPy hash (a few hundred kB of temporaries)

@@ -98,3 +98,14 @@ def test_models_get_their_own_keys_and_the_same_seed_the_same_key():
     a = AdoptionModel("baseline", n_firms=200, seed=3)
     b = AdoptionModel("baseline", n_firms=200, seed=3)
     assert a._key == b._key
+
+
+def test_month_uniforms_are_the_same_across_the_hash_chunks():
+    key, n = np.uint64(99), uniforms._CHUNK + 1000
+    words = uniforms.firm_words(n)
+    buf = np.full((uniforms.ROWS, n), -1.0)
+    u = uniforms.month_uniforms(key, 5, (0, 5), words, out=buf)
+    assert u is buf and np.all(buf[1:5] == -1.0)  # rows not asked for are left alone
+    for j in (0, uniforms._CHUNK - 1, uniforms._CHUNK, n - 1):
+        assert u[0, j] == _scalar_uniform(key, 5, 0, j)
+        assert u[5, j] == _scalar_uniform(key, 5, 5, j)
