@@ -48,30 +48,12 @@ _LABELS = ("date", "segment_type", "segment")
 
 
 @lru_cache(maxsize=16)
-def _membership(
-    shape: tuple[int, int, int], regions: tuple[str, ...]
-) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
-    """Each segment's type and label, and which record cells make it up (cells × segments).
-
-    Segments in table order: all firms, each sector, each size class (a union of record bands),
-    each region. A segment's count is then one matrix product of a record's cells.
-    """
-    s, b, r = shape
-    sector, band, region = np.unravel_index(np.arange(s * b * r), shape)
-    columns = [np.ones(s * b * r, dtype=bool)]
-    kinds, labels = ["all"], ["all"]
-    columns += [sector == k for k in range(s)]
-    kinds += ["sector"] * s
-    labels += list(SECTORS)
-    columns += [np.isin(band, _SIZE_BANDS[k]) for k in SIZE_LABELS]
-    kinds += ["size"] * len(SIZE_LABELS)
-    labels += list(SIZE_LABELS)
-    columns += [region == k for k in range(r)]
-    kinds += ["region"] * r
-    labels += list(regions)
-    member = np.stack(columns, axis=1).astype(np.float64)
-    member.flags.writeable = False
-    return (np.array(kinds, dtype=object), np.array(labels, dtype=object)), member
+def _segments(shape: tuple[int, int, int], regions: tuple[str, ...]) -> tuple[np.ndarray, ...]:
+    """Each segment's type and label, in table order: all firms, sectors, size classes, regions."""
+    s, _, r = shape
+    kinds = ["all"] + ["sector"] * s + ["size"] * len(SIZE_LABELS) + ["region"] * r
+    labels = ["all", *SECTORS[:s], *SIZE_LABELS, *regions]
+    return np.array(kinds, dtype=object), np.array(labels, dtype=object)
 
 
 _label_cache: dict[tuple, tuple] = {}
@@ -84,9 +66,40 @@ def _segment_arrays(record: CellRecord) -> tuple[tuple, np.ndarray, np.ndarray]:
     one layout share one set of label arrays (made once per process; building text columns is
     most of a small run's table).
     """
-    kinds, member = _membership(record.shape, tuple(record.regions))
-    den = record.firms @ member  # firms, users and at-scale users of each segment
-    num_u, num_s = record.users @ member, record.at_scale @ member
+    kinds = _segments(record.shape, tuple(record.regions))
+    # Sums over the cells' axes (NumPy's pairwise sums: the same bits whatever the number of
+    # BLAS threads, which a matrix product with a membership matrix does not promise).
+    s, b, r = record.shape
+    firms = record.firms.reshape(s, b, r)
+    users = record.users.reshape(-1, s, b, r)
+    scale = record.at_scale.reshape(-1, s, b, r)
+    by_band_u, by_band_s = users.sum(axis=(1, 3)), scale.sum(axis=(1, 3))
+    by_band_f = firms.sum(axis=(0, 2))
+
+    def sizes(x: np.ndarray) -> np.ndarray:
+        return np.stack([x[..., _SIZE_BANDS[k]].sum(-1) for k in SIZE_LABELS], -1)
+
+    num_u = np.concatenate(
+        [
+            users.sum(axis=(1, 2, 3))[:, None],
+            users.sum(axis=(2, 3)),
+            sizes(by_band_u),
+            users.sum(axis=(1, 2)),
+        ],
+        axis=1,
+    )
+    num_s = np.concatenate(
+        [
+            scale.sum(axis=(1, 2, 3))[:, None],
+            scale.sum(axis=(2, 3)),
+            sizes(by_band_s),
+            scale.sum(axis=(1, 2)),
+        ],
+        axis=1,
+    )
+    den = np.concatenate(
+        [[firms.sum()], firms.sum(axis=(1, 2)), sizes(by_band_f), firms.sum(axis=(0, 1))]
+    )
     keep = den > 0
     with np.errstate(invalid="ignore", divide="ignore"):
         su = np.minimum(num_u[:, keep] / den[keep], 1.0)  # see _SHARE_ROUNDING

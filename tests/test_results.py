@@ -32,3 +32,19 @@ def test_share_of_a_segment_where_every_firm_uses_ai_is_exactly_one():
     # other shares are untouched by the cap: sector 1 has no users at all
     second = table[(table.segment_type == "sector") & (table.segment == SECTORS[1])]
     assert second.adopters_share.iloc[0] == 0.0
+
+
+def test_segment_tables_do_not_depend_on_the_number_of_blas_threads():
+    """A run's tables must be the same bits whatever the threads (workers 1 vs 2 in a sweep):
+    the segment sums are NumPy's own, never a BLAS product whose order follows the threads."""
+    import adoptsim
+    from threadpoolctl import threadpool_limits
+
+    from adoptsim.segments import segment_tables
+
+    records = adoptsim.simulate("baseline", n_firms=3000, seed=3, replications=2).records
+    with threadpool_limits(limits=1, user_api="blas"):
+        one = segment_tables(records)
+    with threadpool_limits(limits=2, user_api="blas"):
+        two = segment_tables(records)
+    assert one.equals(two)
