@@ -258,11 +258,22 @@ def markdown(res: dict) -> str:
         "",
         f"The shipped calibration (`adoptsim calibrate --budget 640 --rounds 4 --firms 10000 "
         f"--replications 2 --mcmc-steps 4000 --workers 2`) took about {CALIBRATION_MIN} min at "
-        "its last measurement, before the compiled step; it is not rerun by this benchmark.",
+        "its last measurement, before the compiled step; it is not rerun by this benchmark. "
+        "The backtests' fits use the same settings on the targets up to their origin: "
+        + ", ".join(f"{o} {m:.1f} min" for o, m in backtest_minutes().items())
+        + " (`calibration/backtest/*/fit.json`, on 2 workers).",
         "",
         END,
     ]
     return "\n".join(lines)
+
+
+def backtest_minutes() -> dict[str, float]:
+    """Wall time of each shipped backtest's fit (the shipped fit's settings), in minutes."""
+    out = {}
+    for fit in sorted((REPO / "calibration" / "backtest").glob("*/fit.json")):
+        out[fit.parent.name] = json.loads(fit.read_text(encoding="utf-8"))["runtime_s"] / 60
+    return out
 
 
 def write_doc(section: str) -> None:
