@@ -37,9 +37,9 @@ def test_share_of_a_segment_where_every_firm_uses_ai_is_exactly_one():
 def test_segment_tables_do_not_depend_on_the_number_of_blas_threads():
     """A run's tables must be the same bits whatever the threads (workers 1 vs 2 in a sweep):
     the segment sums are NumPy's own, never a BLAS product whose order follows the threads."""
-    import adoptsim
     from threadpoolctl import threadpool_limits
 
+    import adoptsim
     from adoptsim.segments import segment_tables
 
     records = adoptsim.simulate("baseline", n_firms=3000, seed=3, replications=2).records
